@@ -1,0 +1,54 @@
+# Fashion-MNIST neural-network assignment: student check, grading, and our own tests.
+# `make help` lists the targets. PY=python uses an existing environment (conda) instead of .venv.
+
+SHELL := /bin/bash
+VENV ?= .venv
+PY ?= $(VENV)/bin/python
+SUBMISSION ?= solutions
+RESULTS ?= results.json
+
+ifeq ($(PY),$(VENV)/bin/python)
+SETUP := $(VENV)/.installed
+else
+SETUP :=
+endif
+
+.PHONY: help venv data check grade test seeds lint clean
+
+help:
+	@echo "make check                 grade student/ with the visible tests (students)"
+	@echo "make grade [SUBMISSION=dir] [RESULTS=file]"
+	@echo "                           grade a submission with every test; writes results.json"
+	@echo "make test                  the project's own test suite"
+	@echo "make data                  put Fashion-MNIST into data/FashionMNIST/raw/"
+	@echo "make seeds                 train the reference under 5 seeds and check its margins"
+
+$(VENV)/.installed: requirements.txt
+	@echo "Setting up $(VENV) with the pinned requirements (once; torch is large) ..."
+	python3 -m venv $(VENV)
+	$(VENV)/bin/python -m pip install --quiet --disable-pip-version-check --upgrade pip
+	$(VENV)/bin/python -m pip install --quiet --disable-pip-version-check -r requirements.txt
+	touch $@
+
+venv: $(SETUP)
+
+data: $(SETUP)
+	@$(PY) utils.py data
+
+check: $(SETUP) data
+	@$(PY) -m autograder.grade student --visible-only --results $(RESULTS)
+
+grade: $(SETUP) data
+	@$(PY) -m autograder.grade $(SUBMISSION) --results $(RESULTS)
+
+test: $(SETUP) data
+	$(PY) -m pytest tests
+
+seeds: $(SETUP) data
+	$(PY) tools/seeds.py
+
+lint:
+	ruff check . && ruff format --check .
+
+clean:
+	rm -rf build dist results.json .pytest_cache

@@ -1,0 +1,1 @@
+"""The autograder: probes run student code in workers, tests judge what they recorded."""

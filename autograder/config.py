@@ -1,0 +1,119 @@
+"""Every number an instructor may want to change: points, visibility, budgets.
+
+The accuracy thresholds live in `utils.THRESHOLDS`, because the student files
+print them too; they are re-exported here.
+
+POINTS is the one table of tests. Each row is
+    name: (number, points, visibility)
+with the name `<file>.<part>: <what it checks>` exactly as results.json shows
+it. Visibility is Gradescope's: "visible" tests run in `make check` and ship
+in the handout; the others ("after_due_date", "after_published", "hidden")
+run only in `make grade` and on Gradescope. The points must add up to 100:
+`tests/test_points.py` checks this, and that every row has exactly one test.
+"""
+
+import os
+
+from utils import THRESHOLDS  # noqa: F401  (re-exported)
+
+FILES = ("numpy_ann", "pytorch_ann", "pytorch_cnn")
+PNG_FILES = {
+    "pytorch_ann": "pytorch_ann_train_val_metrics.png",
+    "pytorch_cnn": "pytorch_cnn_train_val_metrics.png",
+}
+
+HIDDEN = "after_due_date"  # hidden tests appear to students once the deadline has passed
+
+
+def _torch_rows(part: str, first: int) -> dict:
+    rows = [
+        (f"{part}.forward: logits of shape (n, 10) for (n, 784) input", 1),
+        (f"{part}.forward: logits of shape (n, 10) for (n, 1, 28, 28) input", 1),
+        (f"{part}.forward: returns logits, not probabilities", 2),
+        (f"{part}.fit: the loss falls", 2),
+        (f"{part}.fit: gradients do not accumulate across steps", 2),
+        (f"{part}.fit: the parameters change", 1),
+        (f"{part}.fit: the history has the contract's keys, one float per epoch", 1),
+        (f"{part}.predict: int64 class indices of shape (n,)", 1),
+        (f"{part}.predict: runs in eval mode without gradients", 2),
+        (f"{part}.plot: writes a valid PNG and returns its Figure", 1),
+        (f"{part}.judgement: one of the three words, by the rule, on your history", 1),
+        (f"{part}.accuracy: at least {THRESHOLDS[part]:.0%} on the test set", 6),
+        (f"{part}.artifact: {PNG_FILES[part]} is in the submission", 1),
+        (f"{part}.artifact: the PNG is at least 300x200 pixels and not blank", 1),
+    ]
+    if part == "pytorch_cnn":
+        rows.insert(0, (f"{part}.architecture: holds at least one nn.Conv2d", 1))
+    table = {name: (f"{first}.{i}", pts, "visible") for i, (name, pts) in enumerate(rows, 1)}
+    table[f"{part}.judgement: follows the rule on three textbook histories"] = (f"{first}.{len(rows) + 1}", 2, HIDDEN)
+    return table
+
+
+def _numpy_rows() -> dict:
+    rows = [
+        ("numpy_ann.relu: max(0, z) elementwise", 1),
+        ("numpy_ann.relu: keeps the input's shape", 1),
+        ("numpy_ann.relu_prime: 1 where z > 0 and 0 where z < 0", 1),
+        ("numpy_ann.relu_prime: zero at z == 0", 1),
+        ("numpy_ann.relu_prime: keeps the input's shape", 1),
+        ("numpy_ann.softmax: rows sum to 1", 1),
+        ("numpy_ann.softmax: matches the reference", 1),
+        ("numpy_ann.softmax: finite for logits near 1e4", 2),
+        ("numpy_ann.softmax: unchanged when a row is shifted by a constant", 1),
+        ("numpy_ann.cross_entropy: the mean over rows, not the sum", 2),
+        ("numpy_ann.cross_entropy: finite where a probability is 0", 1),
+        ("numpy_ann.init: parameters have the contract's shapes", 1),
+        ("numpy_ann.forward: matches the reference on fixed weights", 3),
+    ]
+    for p in ("W1", "b1", "W2", "b2"):
+        rows += [(f"numpy_ann.backward: d{p} matches the reference", 2),
+                 (f"numpy_ann.backward: d{p} matches finite differences", 1)]
+    rows += [
+        ("numpy_ann.backward: changes no parameter", 1),
+        ("numpy_ann.step: subtracts lr times each gradient", 2),
+        ("numpy_ann.fit: the loss falls over a few epochs on a fixed batch", 2),
+        ("numpy_ann.fit: every sample is seen once per epoch", 2),
+        ("numpy_ann.fit: the order is reshuffled between epochs", 1),
+        ("numpy_ann.fit: the history has the contract's keys, one float per epoch", 1),
+        ("numpy_ann.predict: class indices of shape (n,)", 1),
+        (f"numpy_ann.accuracy: at least {THRESHOLDS['numpy_ann']:.0%} on the test set", 5),
+        ("numpy_ann.imports: only NumPy and the standard library", 1),
+    ]
+    table = {name: (f"1.{i}", pts, "visible") for i, (name, pts) in enumerate(rows, 1)}
+    n = len(rows)
+    table["numpy_ann.forward: matches the reference for a 3-7-5 network and a batch of 1"] = (f"1.{n + 1}", 2, HIDDEN)
+    table["numpy_ann.backward: matches the reference for a 3-7-5 network and a batch of 1"] = (f"1.{n + 2}", 2, HIDDEN)
+    return table
+
+
+POINTS = {**_numpy_rows(), **_torch_rows("pytorch_ann", 2), **_torch_rows("pytorch_cnn", 3)}
+
+# Seconds each model's training (one call of the student's `fit` with its
+# defaults) may take on the grading machine before that part fails. Set
+# GRADER_TIME_SCALE on a slower machine (Gradescope's 0.5 vCPU: about 4).
+TIME_SCALE = float(os.environ.get("GRADER_TIME_SCALE", "1"))
+TRAIN_BUDGET = {"numpy_ann": 60 * TIME_SCALE, "pytorch_ann": 60 * TIME_SCALE, "pytorch_cnn": 120 * TIME_SCALE}
+# Seconds any other single call of student code may take (unit tests run on small arrays).
+CALL_BUDGET = 30 * TIME_SCALE
+
+
+def threads() -> int:
+    """Threads for NumPy and PyTorch: GRADER_THREADS, else the CPUs this process may use.
+
+    A cgroup CPU quota (Gradescope's 0.5 vCPU, a container limit) counts, rounded
+    up to whole CPUs, so a half-core container trains on one thread.
+    """
+    if os.environ.get("GRADER_THREADS"):
+        return max(1, int(os.environ["GRADER_THREADS"]))
+    cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    try:
+        quota, period = open("/sys/fs/cgroup/cpu.max").read().split()
+        if quota != "max":
+            cpus = min(cpus, -(-int(quota) // int(period)))
+    except (OSError, ValueError):
+        pass
+    return max(1, cpus)
+
+
+# Training data handed to `fit`: the 60,000 training images less this many for validation.
+VAL_SIZE = 5_000

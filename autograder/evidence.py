@@ -1,0 +1,189 @@
+"""Run a submission's file in worker processes and read back what it did.
+
+`collect(file, submission, out)` starts `python -m autograder.worker` and
+watches its log. A worker that outlives a call's budget is killed; a worker
+that dies (crash, `os._exit`, killed) is noted against the call it was in.
+Either way a new worker resumes with the finished calls skipped, so one
+broken function costs only its own tests. `Evidence(out)` then answers the
+tests: `ev.result("relu")` is what `relu` returned, or a pytest failure that
+says why there is nothing.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from autograder import config
+
+ROOT = Path(__file__).resolve().parent.parent
+GRACE = 10.0  # seconds past a call's budget before the worker is killed
+MAX_RESTARTS = 8
+IDLE = 120.0  # seconds the worker may spend between calls (loading data, importing torch)
+
+
+def read_log(out: Path) -> list[dict]:
+    path = out / "log.jsonl"
+    if not path.exists():
+        return []
+    entries = []
+    for line in path.read_text(errors="replace").splitlines():
+        try:
+            entries.append(json.loads(line))
+        except json.JSONDecodeError:
+            break  # a line cut short by a killed worker
+    return entries
+
+
+def worker_env(extra: dict | None = None) -> dict:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PYTEST")}
+    env.update(PYTHONPATH=str(ROOT), MPLBACKEND="Agg", PYTHONDONTWRITEBYTECODE="1",
+               OMP_NUM_THREADS=str(config.threads()), **(extra or {}))
+    return env
+
+
+def collect(file: str, submission: Path, out: Path, unit_only: bool = False, env: dict | None = None) -> None:
+    """Run FILE's probes from `submission` in workers until every call is recorded."""
+    if out.exists():
+        shutil.rmtree(out)
+    out.mkdir(parents=True)
+    for _ in range(MAX_RESTARTS):
+        entries = read_log(out)
+        done = {e["call"] for e in entries if e["event"] == "done"}
+        if any(e["call"] == "import" and not e["ok"] for e in entries if e["event"] == "done"):
+            return
+        cmd = [sys.executable, "-m", "autograder.worker", file, str(submission), str(out), "--skip", *sorted(done)]
+        if unit_only:
+            cmd.append("--unit-only")
+        proc = subprocess.Popen(cmd, cwd=ROOT, env=worker_env(env), stdin=subprocess.DEVNULL,
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+        outcome = watch(proc, out, len(entries))
+        if outcome is None:
+            return
+        call, why = outcome
+        if call is None:
+            return  # died outside any call: nothing more to learn
+        with open(out / "log.jsonl", "a") as log:
+            log.write("\n" + json.dumps({"event": "done", "call": call, "ok": False, "seconds": None,
+                                         "error": {"type": "WorkerDied", "message": why, "where": ""}}) + "\n")
+
+
+def watch(proc: subprocess.Popen, out: Path, seen: int):
+    """Wait for the worker. None when it finished; else (call in progress, what happened)."""
+    current, deadline = None, time.monotonic() + IDLE
+    while True:
+        code = proc.poll()
+        entries = read_log(out)
+        for e in entries[seen:]:
+            if e["event"] == "start":
+                current, deadline = e["call"], time.monotonic() + e["budget"] + GRACE
+            else:
+                current, deadline = None, time.monotonic() + IDLE
+        seen = len(entries)
+        if code is not None:
+            if current is None:
+                return None  # finished, or died between calls: nothing is in progress to blame
+            how = f"exited with status {code}" if code >= 0 else f"was killed by signal {signal.Signals(-code).name}"
+            return current, f"the process running it {how} before the call returned (sys.exit, os._exit or a crash?)"
+        if time.monotonic() > deadline:
+            kill(proc)
+            if current is None:
+                return None
+            return current, "did not finish within its budget and did not stop when interrupted, so it was killed"
+        time.sleep(0.05)
+
+
+def kill(proc: subprocess.Popen) -> None:
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+    proc.wait()
+
+
+# ---------------------------------------------------------------------- reading
+
+class Result:
+    """One recorded call that returned: json values, arrays and their metadata."""
+
+    def __init__(self, entry: dict, out: Path):
+        self.values, self.meta, self.seconds = entry["values"], entry["meta"], entry["seconds"]
+        self.arrays = {}
+        if entry["arrays"]:
+            with np.load(out / f"{entry['call']}.npz", allow_pickle=False) as npz:
+                self.arrays = {k: npz[k] for k in npz.files}
+
+    def __getitem__(self, key):
+        if key in self.arrays:
+            return self.arrays[key]
+        return self.values[key]
+
+    def get(self, key, default=None):
+        try:
+            return self[key]
+        except KeyError:
+            return default
+
+
+class Evidence:
+    """Everything one worker run recorded, for one file."""
+
+    def __init__(self, file: str, out: Path, missing: str | None = None):
+        self.file, self.out, self.missing = file, out, missing
+        self.entries = {e["call"]: e for e in read_log(out) if e["event"] == "done"} if missing is None else {}
+
+    def output_tail(self, lines: int = 5) -> str:
+        path = self.out / "output.txt"
+        if not path.exists():
+            return ""
+        tail = path.read_text(errors="replace").splitlines()[-lines:]
+        return "\n".join(tail)
+
+    def failure(self, call: str, what: str) -> str | None:
+        """Why `call` has no result, or None when it has one."""
+        if self.missing:
+            return self.missing
+        imp = self.entries.get("import")
+        if imp is not None and not imp["ok"]:
+            return f"{self.file}.py could not be imported, so {what} could not be tested: {describe(imp['error'])}"
+        entry = self.entries.get(call)
+        if entry is None:
+            return f"{what} was never reached: the grader stopped before it (see the other failures of {self.file})"
+        if entry["ok"]:
+            return None
+        err = entry["error"]
+        if err["type"] == "NotImplementedError":
+            return f"{what} is not implemented yet: {describe(err)}. Fill in the code between the YOUR CODE HERE markers."
+        if err["type"] == "Skipped":
+            return f"{what} was not tested: {err['message']}"
+        if err["type"] == "Timeout" and call == "train":
+            return (f"training took longer than its budget of {config.TRAIN_BUDGET[self.file]:.0f} s and was stopped; "
+                    f"train for fewer epochs or use a smaller model. {describe(err)}")
+        return f"{what} raised {describe(err)}"
+
+    def result(self, call: str, what: str | None = None) -> Result:
+        """The recorded result of `call`, or a failed test that says why there is none."""
+        why = self.failure(call, what or call)
+        if why:
+            pytest.fail(why, pytrace=False)
+        return Result(self.entries[call], self.out)
+
+    def raised(self, call: str) -> dict | None:
+        entry = self.entries.get(call)
+        return entry["error"] if entry is not None and not entry["ok"] else None
+
+
+def describe(error: dict) -> str:
+    text = f"{error['type']}: {error['message']}" if error["message"] else error["type"]
+    if error.get("where"):
+        text += f" (at {error['where']})"
+    return text

@@ -1,0 +1,69 @@
+"""Expected values: the unit probes run on the reference solutions, saved as data.
+
+    python -m autograder.expected OUT_DIR
+
+The grader compares a submission's evidence with these. `make grade` builds
+them on demand into build/expected/ (rebuilt whenever the solutions or the
+probes change); the Gradescope zip ships them prebuilt, without any
+reference code.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import shutil
+import sys
+import tempfile
+from pathlib import Path
+
+from autograder import evidence
+
+ROOT = Path(__file__).resolve().parent.parent
+DEFAULT = ROOT / "build" / "expected"
+SOURCES = [ROOT / "utils.py", ROOT / "autograder" / "probes.py", ROOT / "autograder" / "worker.py",
+           ROOT / "solutions" / "numpy_ann.py"]
+# Only numpy_ann's tests compare with the reference; the PyTorch tests check properties.
+FILES = ("numpy_ann",)
+
+
+def fingerprint() -> str:
+    digest = hashlib.sha256()
+    for path in SOURCES:
+        digest.update(path.name.encode() + b"\0" + path.read_bytes())
+    return digest.hexdigest()
+
+
+def build(out: Path) -> Path:
+    """Record the reference's unit probes into out/<file>/ for every file."""
+    with tempfile.TemporaryDirectory(prefix="expected-") as tmp:
+        staging = Path(tmp) / "expected"
+        for file in FILES:
+            scratch = Path(tmp) / "run" / file
+            scratch.mkdir(parents=True)
+            shutil.copyfile(ROOT / "solutions" / f"{file}.py", scratch / f"{file}.py")
+            evidence.collect(file, scratch, staging / file, unit_only=True)
+            failed = [e for e in evidence.read_log(staging / file) if e["event"] == "done" and not e["ok"]]
+            if failed:
+                raise RuntimeError(f"the reference {file}.py failed its own probes: {failed}")
+            for junk in (staging / file).glob("output.txt"):
+                junk.unlink()
+        (staging / "fingerprint.txt").write_text(fingerprint())
+        if out.exists():
+            shutil.rmtree(out)
+        out.parent.mkdir(parents=True, exist_ok=True)
+        shutil.move(str(staging), str(out))
+    return out
+
+
+def ensure(out: Path = DEFAULT) -> Path:
+    """The expected values in `out`, rebuilt when missing or stale."""
+    stamp = out / "fingerprint.txt"
+    if not (stamp.exists() and stamp.read_text() == fingerprint()):
+        print(f"Building expected values from solutions/ into {out} ...", flush=True)
+        build(out)
+    return out
+
+
+if __name__ == "__main__":
+    target = Path(sys.argv[1]) if len(sys.argv) > 1 else DEFAULT
+    print(f"expected values written to {build(target)}")

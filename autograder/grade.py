@@ -1,0 +1,98 @@
+"""Grade a submission folder and print the per-test table: `make grade` and `make check`.
+
+    python -m autograder.grade [SUBMISSION] [--results results.json] [--visible-only]
+
+Runs the grading suite (autograder/tests) with pytest, writes Gradescope's
+results.json and prints one row per test: number, points, name, and for a
+failed test the reason. Exits 0 whenever grading ran, whatever the score.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+from autograder import config
+
+ROOT = Path(__file__).resolve().parent.parent
+HERE = Path(__file__).resolve().parent
+
+
+def run_suite(submission: Path, results: Path, visible_only: bool = False, expected: Path | None = None,
+              quiet: bool = True, only: str | None = None) -> int:
+    """Run the grading suite in a child pytest process; return its exit status."""
+    cmd = [sys.executable, "-m", "pytest", "-c", str(HERE / "pytest.ini"), "--rootdir", str(HERE),
+           str(HERE / "tests"), "--submission", str(submission), "--results", str(results)]
+    if visible_only:
+        cmd.append("--visible-only")
+    if expected is not None:
+        cmd += ["--expected", str(expected)]
+    cmd += ["-q", "--no-header", "-p", "no:warnings"] if quiet else ["-v"]
+    if only:
+        cmd += ["--only", only]
+    env = dict(os.environ, PYTHONPATH=str(ROOT), PYTHONDONTWRITEBYTECODE="1")
+    done = subprocess.run(cmd, cwd=ROOT, env=env, stdout=subprocess.PIPE if quiet else None,
+                          stderr=subprocess.STDOUT if quiet else None, text=True)
+    if quiet and done.returncode not in (0, 1):
+        print(done.stdout[-5000:])
+    return done.returncode
+
+
+def table(results: dict, width: int = 100) -> str:
+    """The per-test table, failures with their reasons, and the total."""
+    lines = []
+    current = None
+    for t in results["tests"]:
+        part = t["name"].split(".")[0]
+        if part != current:
+            current = part
+            got = sum(x["score"] for x in results["tests"] if x["name"].startswith(part + "."))
+            top = sum(x["max_score"] for x in results["tests"] if x["name"].startswith(part + "."))
+            lines.append(f"\n{part}.py  {got:g}/{top:g}")
+        mark = "PASS" if t["status"] == "passed" else "FAIL"
+        lines.append(f"  {mark} {t['number']:>5} {t['score']:>2g}/{t['max_score']:<2g} {t['name']}")
+        if t["status"] != "passed" or (t["output"] and "accuracy" in t["name"]):
+            text = t["output"].strip() or "(no message)"
+            first = text.splitlines()[0] if t["status"] == "passed" else " ".join(text.split())
+            lines += textwrap.wrap(first, width, initial_indent=" " * 18, subsequent_indent=" " * 18)[:6]
+    total = sum(t["max_score"] for t in results["tests"])
+    lines.append(f"\nScore: {results['score']:g}/{total:g}")
+    return "\n".join(lines)
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("submission", nargs="?", default=str(ROOT / "solutions"), type=Path)
+    parser.add_argument("--results", default="results.json", type=Path)
+    parser.add_argument("--visible-only", action="store_true", help="only the tests students see (make check)")
+    parser.add_argument("--expected", type=Path, default=None, help="prebuilt expected values")
+    parser.add_argument("--only", choices=config.FILES, help="grade one file's tests only")
+    parser.add_argument("--verbose", action="store_true", help="show pytest's own output")
+    args = parser.parse_args(argv)
+    if not args.submission.is_dir():
+        print(f"error: the submission folder {args.submission} does not exist", file=sys.stderr)
+        return 2
+    print(f"Grading {args.submission} ({'visible tests' if args.visible_only else 'all tests'}) ...", flush=True)
+    code = run_suite(args.submission.resolve(), args.results.resolve(), args.visible_only, args.expected,
+                     quiet=not args.verbose, only=args.only)
+    if not args.results.exists():
+        print(f"error: grading failed to write {args.results} (pytest exit status {code})", file=sys.stderr)
+        return 1
+    results = json.loads(args.results.read_text())
+    print(table(results))
+    if args.visible_only:
+        hidden = sum(p for _, p, v in config.POINTS.values() if v != "visible")
+        if hidden:
+            print(f"(Hidden tests worth {hidden:g} more points run only on Gradescope; they are shown after "
+                  "the due date.)")
+    print(f"Results written to {args.results} in {results['execution_time']:.0f} s.")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,28 @@
+"""Test metadata from the points table, applied with gradescope-utils' decorators."""
+
+import pytest
+from gradescope_utils.autograder_utils.decorators import leaderboard, number, visibility, weight
+
+from autograder import config
+
+
+def graded(name: str, leaderboard_column: str | None = None):
+    """Mark a test as the row `name` of config.POINTS: its points, number and visibility."""
+    if name not in config.POINTS:
+        raise KeyError(f"{name!r} is not a row of autograder/config.py POINTS")
+    num, points, vis = config.POINTS[name]
+
+    def decorate(fn):
+        if leaderboard_column:
+            fn = leaderboard(leaderboard_column)(fn)
+        fn = visibility(vis)(number(num)(weight(points)(fn)))
+        fn.__graded_name__ = name
+        return fn
+
+    return decorate
+
+
+def check(condition, message: str) -> None:
+    """Fail the test with `message` alone (no traceback) unless condition holds."""
+    if not condition:
+        pytest.fail(message, pytrace=False)

@@ -1,0 +1,43 @@
+"""Find the expected files in a submission folder, as Gradescope or a student delivers it.
+
+The files may sit at the top of the folder or inside one sub-folder (a zipped
+folder), and their names may differ in capitalisation (`NumPy_ANN.py`). Only
+the expected names are ever taken; everything else in the folder is ignored.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from autograder import config
+
+EXPECTED = [f"{f}.py" for f in config.FILES] + list(config.PNG_FILES.values())
+
+
+def find_files(submission: Path) -> dict[str, Path]:
+    """Map each expected file name to where it is in `submission` (absent names are left out)."""
+    submission = Path(submission)
+    if not submission.is_dir():
+        return {}
+    candidates = [p for p in submission.iterdir() if p.is_file()]
+    folders = [p for p in submission.iterdir() if p.is_dir() and not p.name.startswith((".", "__"))]
+    if len(folders) == 1:
+        candidates += [p for p in folders[0].iterdir() if p.is_file()]
+    found = {}
+    for name in EXPECTED:
+        matches = [p for p in candidates if p.name == name] or [p for p in candidates if p.name.lower() == name.lower()]
+        if matches:
+            found[name] = matches[0]
+    return found
+
+
+def listing(submission: Path, limit: int = 12) -> str:
+    """A short description of what the submission folder holds, for error messages."""
+    submission = Path(submission)
+    if not submission.is_dir():
+        return f"{submission} does not exist"
+    names = sorted(str(p.relative_to(submission)) for p in submission.rglob("*") if p.is_file())
+    if not names:
+        return f"{submission} is empty"
+    shown = ", ".join(names[:limit]) + (f" and {len(names) - limit} more" if len(names) > limit else "")
+    return f"it holds {shown}"

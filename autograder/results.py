@@ -1,0 +1,149 @@
+"""A pytest plugin that writes Gradescope's results.json.
+
+Gradescope reads one JSON file: a total `score`, and per test its `score`,
+`max_score`, `status`, `name`, `number`, `output` and `visibility`. This
+plugin builds it from `config.POINTS`, the one table of tests, rather than
+from what happened to run, so no test can disappear: a test that failed in
+setup, timed out, was never collected or never ran is reported as failed,
+with its points and the reason. The file is written atomically.
+
+Test functions carry their metadata through gradescope-utils decorators
+(`autograder.graded`). A test's `output` is its failure message, or what it
+recorded with the `record_property("output", ...)` fixture.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from pathlib import Path
+
+import pytest
+
+from autograder import config as points
+
+
+def pytest_addoption(parser):
+    """--results PATH and --visible-only."""
+    group = parser.getgroup("gradescope results")
+    group.addoption("--results", default=None, help="write Gradescope's results.json here")
+    group.addoption("--visible-only", action="store_true", help="run and report only the visible tests")
+    group.addoption("--only", default=None, help="run and report only the tests of this file (numpy_ann, ...)")
+
+
+def pytest_configure(config):
+    """Register the plugin object only when results are asked for."""
+    path = config.getoption("--results")
+    if path:
+        config.pluginmanager.register(ResultsWriter(Path(path), selected_rows(config)), "gradescope-results")
+
+
+def selected_rows(config) -> dict:
+    """The rows of the points table this run grades, after --visible-only and --only."""
+    only, visible_only = config.getoption("--only"), config.getoption("--visible-only")
+    return {name: row for name, row in points.POINTS.items()
+            if (not visible_only or row[2] == "visible") and (not only or name.startswith(only + "."))}
+
+
+def pytest_collection_modifyitems(config, items):
+    """Deselect the tests outside --visible-only and --only."""
+    rows = selected_rows(config)
+    keep, drop = [], []
+    for item in items:
+        name = getattr(getattr(item, "function", None), "__graded_name__", None)
+        (drop if name and name not in rows else keep).append(item)
+    if drop:
+        config.hook.pytest_deselected(items=drop)
+        items[:] = keep
+
+
+class ResultsWriter:
+    def __init__(self, path: Path, rows: dict):
+        self.path, self.rows = path, rows
+        self.started = time.time()
+        self.outcomes: dict[str, dict] = {}  # graded name -> {"failed", "output", "leaderboard"}
+        self.problems: list[str] = []  # collection errors, for tests that never ran
+        self.items = {}
+
+    def pytest_collection_modifyitems(self, items):
+        """Map node ids to graded names."""
+        for item in items:
+            name = getattr(getattr(item, "function", None), "__graded_name__", None)
+            if name:
+                self.items[item.nodeid] = (name, item)
+
+    def pytest_collectreport(self, report):
+        """Remember collection errors: their tests will be reported failed."""
+        if report.failed:
+            self.problems.append(f"collection of {report.nodeid} failed: {report.longreprtext.strip()[-800:]}")
+
+    def pytest_runtest_logreport(self, report):
+        """Fold setup, call and teardown reports into one outcome per test."""
+        if report.nodeid not in self.items:
+            return
+        name, item = self.items[report.nodeid]
+        outcome = self.outcomes.setdefault(name, {"failed": False, "output": "", "ran": False})
+        if report.when == "call":
+            outcome["ran"] = True
+        if report.failed or (report.skipped and report.when != "teardown"):
+            outcome["failed"] = True
+            text = report.longreprtext.strip()
+            if report.skipped and isinstance(report.longrepr, tuple):
+                text = f"skipped: {report.longrepr[2]}"
+            if report.when == "setup" and not report.skipped:
+                text = f"grader error while setting up this test:\n{text}"
+            outcome["output"] = (outcome["output"] + "\n" + text).strip()
+        for key, value in report.user_properties:
+            if key == "output" and not outcome["failed"]:
+                outcome["output"] = str(value)
+        value = getattr(item.function, "__leaderboard_value__", None)
+        if value is not None:
+            outcome["leaderboard"] = (item.function.__leaderboard_column__, value,
+                                      item.function.__leaderboard_sort_order__)
+
+    @pytest.hookimpl(trylast=True)
+    def pytest_sessionfinish(self, session):
+        """Write results.json from the points table and what was recorded."""
+        tests, leaderboard = [], []
+        why_missing = "; ".join(self.problems) or "this test did not run (the grader stopped before it)"
+        for name, (number, score, visibility) in sorted(self.rows.items(), key=lambda kv: number_key(kv[1][0])):
+            outcome = self.outcomes.get(name)
+            if outcome is None or not (outcome["ran"] or outcome["failed"]):
+                outcome = {"failed": True, "output": why_missing}
+            passed = not outcome["failed"]
+            tests.append({
+                "name": name, "number": number, "score": score if passed else 0, "max_score": score,
+                "status": "passed" if passed else "failed", "output": outcome["output"],
+                "visibility": visibility, "tags": [name.split(".")[0]],
+            })
+            if "leaderboard" in outcome:
+                column, value, order = outcome["leaderboard"]
+                leaderboard.append({"name": column, "value": value, "order": order})
+        results = {
+            "score": sum(t["score"] for t in tests),
+            "execution_time": round(time.time() - self.started, 1),
+            "output": f"Graded {len(tests)} tests.",
+            "output_format": "text",
+            "visibility": "visible",
+            "stdout_visibility": "hidden",
+            "tests": tests,
+            "leaderboard": leaderboard,
+        }
+        write_json_atomically(self.path, results)
+
+
+def number_key(number: str):
+    return tuple(int(p) for p in number.split("."))
+
+
+def write_json_atomically(path: Path, data: dict) -> None:
+    """Write JSON to a temporary file beside `path`, then rename it over `path`."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    with open(tmp, "w") as f:
+        json.dump(data, f, indent=2)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)

@@ -1,0 +1,290 @@
+"""numpy_ann.py: the functions, the network, its training loop and its test accuracy."""
+
+import ast
+import sys
+
+import numpy as np
+import pytest
+
+from autograder import config, probes
+from autograder.graded import check, graded
+from autograder.tests.compare import as_array, close, same_shape
+
+FILE = "numpy_ann"
+
+
+@pytest.fixture(scope="module")
+def ev(grader):
+    return grader.evidence(FILE)
+
+
+@pytest.fixture(scope="module")
+def ref(grader):
+    return grader.expected(FILE)
+
+
+def out(ev, call, what):
+    return as_array(ev.result(call, what), "out", what)
+
+
+# ------------------------------------------------------------------------ relu
+
+@graded("numpy_ann.relu: max(0, z) elementwise")
+def test_relu_is_max_of_zero_and_z(ev):
+    close(out(ev, "relu", "relu(z)"), np.maximum(0, probes.relu_input()), "relu(z)")
+
+
+@graded("numpy_ann.relu: keeps the input's shape")
+def test_relu_keeps_the_shape(ev):
+    got = out(ev, "relu_3d", "relu(z) for z of shape (2, 3, 4)")
+    check(got.shape == (2, 3, 4), f"relu(z) for z of shape (2, 3, 4): expected that shape back, got {got.shape}")
+
+
+@graded("numpy_ann.relu_prime: 1 where z > 0 and 0 where z < 0")
+def test_relu_prime_is_the_step_function(ev):
+    z = probes.relu_input()
+    got = out(ev, "relu_prime", "relu_prime(z)")
+    same_shape(got, z, "relu_prime(z)")
+    nonzero = z != 0
+    close(got[nonzero], (z[nonzero] > 0).astype(float), "relu_prime(z) where z != 0")
+
+
+@graded("numpy_ann.relu_prime: zero at z == 0")
+def test_relu_prime_is_zero_at_zero(ev):
+    z = probes.relu_input()
+    got = out(ev, "relu_prime", "relu_prime(z)")
+    same_shape(got, z, "relu_prime(z)")
+    at_zero = got[z == 0]
+    check(np.all(at_zero == 0), f"relu_prime(0) should be 0 (the contract takes the derivative at 0 to be 0), "
+                                f"got {at_zero}. Use z > 0, not z >= 0.")
+
+
+@graded("numpy_ann.relu_prime: keeps the input's shape")
+def test_relu_prime_keeps_the_shape(ev):
+    got = out(ev, "relu_prime_3d", "relu_prime(z) for z of shape (2, 3, 4)")
+    check(got.shape == (2, 3, 4), f"relu_prime(z) for z of shape (2, 3, 4): expected that shape back, got {got.shape}")
+
+
+# --------------------------------------------------------------------- softmax
+
+@graded("numpy_ann.softmax: rows sum to 1")
+def test_softmax_rows_sum_to_one(ev):
+    got = out(ev, "softmax", "softmax(z)")
+    check(got.shape == (6, 10), f"softmax(z) for z of shape (6, 10): expected shape (6, 10), got {got.shape}")
+    sums = got.sum(axis=1)
+    hint = " Normalise over the last axis (axis=-1 or axis=1, keepdims=True), not axis=0." \
+        if np.allclose(got.sum(axis=0), 1) else ""
+    check(np.allclose(sums, 1), f"softmax(z): each row should sum to 1, the rows sum to {np.round(sums, 4)}.{hint}")
+
+
+@graded("numpy_ann.softmax: matches the reference")
+def test_softmax_matches_the_reference(ev, ref):
+    close(out(ev, "softmax", "softmax(z)"), ref.result("softmax")["out"], "softmax(z)")
+
+
+@graded("numpy_ann.softmax: finite for logits near 1e4")
+def test_softmax_is_stable_for_large_logits(ev, ref):
+    got = out(ev, "softmax_large", "softmax(z) for logits near 1e4")
+    check(np.all(np.isfinite(got)), "softmax(z) for logits near 1e4 returned nan or inf: np.exp overflows. "
+                                    "Subtract each row's maximum before exponentiating.")
+    close(got, ref.result("softmax_large")["out"], "softmax(z) for logits near 1e4", atol=1e-6)
+
+
+@graded("numpy_ann.softmax: unchanged when a row is shifted by a constant")
+def test_softmax_ignores_a_constant_shift(ev):
+    plain = out(ev, "softmax", "softmax(z)")
+    shifted = out(ev, "softmax_shifted", "softmax(z + c) with a constant c per row")
+    close(shifted, plain, "softmax(z + c) compared with softmax(z)", atol=1e-9)
+
+
+# --------------------------------------------------------------- cross-entropy
+
+@graded("numpy_ann.cross_entropy: the mean over rows, not the sum")
+def test_cross_entropy_is_the_mean(ev, ref):
+    got = ev.result("cross_entropy", "cross_entropy(y_pred, y_true)")["out"]
+    want = ref.result("cross_entropy")["out"]
+    hint = ""
+    if np.isclose(got, want * 8, rtol=1e-4):
+        hint = " It is 8 times too large for a batch of 8 rows: take the mean over rows, not the sum."
+    elif np.isclose(got, want / 10, rtol=1e-4):
+        hint = " It is 10 times too small for 10 classes: sum over the classes, then average over the rows."
+    check(np.isclose(got, want, rtol=1e-5), f"cross_entropy on a batch of 8: expected {want:.6f}, got {got:.6f}.{hint}")
+
+
+@graded("numpy_ann.cross_entropy: finite where a probability is 0")
+def test_cross_entropy_is_finite_at_zero_probability(ev):
+    got = ev.result("cross_entropy_zero", "cross_entropy with an exact 0 in y_pred")["out"]
+    check(np.isfinite(got), f"cross_entropy returned {got} when y_pred holds an exact 0 for the true class: "
+                            "log(0) is -inf. Clip y_pred (e.g. np.clip(y_pred, 1e-12, 1)) or add a small epsilon.")
+
+
+# ------------------------------------------------------------------- the model
+
+@graded("numpy_ann.init: parameters have the contract's shapes")
+def test_init_gives_the_contract_shapes(ev):
+    got = ev.result("init", "NumpyANN(6, 5, 4)").values
+    want = {"W1": [6, 5], "b1": [1, 5], "W2": [5, 4], "b2": [1, 4]}
+    wrong = {k: got.get(k) for k in want if got.get(k) != want[k]}
+    check(not wrong, f"NumpyANN(input_size=6, hidden_size=5, output_size=4): expected shapes {want}, "
+                     f"but got {wrong}. W1 is (input_size, hidden_size) and the biases are rows (1, size).")
+
+
+@graded("numpy_ann.forward: matches the reference on fixed weights")
+def test_forward_matches_the_reference(ev, ref):
+    close(out(ev, "forward", "forward(X)"), ref.result("forward")["out"], "forward(X) on fixed weights")
+
+
+def gradient(ev, call, name):
+    result = ev.result(call, "backward(X, y_true)")
+    check(f"d{name}" in result.arrays,
+          f"backward should return a dict with keys 'W1', 'b1', 'W2', 'b2' holding arrays; "
+          f"got {sorted(result.arrays) or result.values}")
+    return result[f"d{name}"]
+
+
+def backward_tests(name):
+    @graded(f"numpy_ann.backward: d{name} matches the reference")
+    def test_matches_reference(ev, ref):
+        close(gradient(ev, "backward", name), ref.result("backward")[f"d{name}"],
+              f"backward(X, y)['{name}'] for a batch of 8", batch_size=8)
+
+    @graded(f"numpy_ann.backward: d{name} matches finite differences")
+    def test_matches_finite_differences(ev):
+        numeric = ev.result("finite_differences", "the finite-difference gradient of your forward")[name]
+        close(gradient(ev, "backward", name), numeric,
+              f"backward(X, y)['{name}'] against centred finite differences of the mean cross-entropy "
+              f"of your forward", batch_size=8, rtol=1e-4, atol=1e-6)
+
+    test_matches_reference.__name__ = f"test_backward_d{name}_matches_the_reference"
+    test_matches_finite_differences.__name__ = f"test_backward_d{name}_matches_finite_differences"
+    return test_matches_reference, test_matches_finite_differences
+
+
+for _name in ("W1", "b1", "W2", "b2"):
+    for _test in backward_tests(_name):
+        globals()[_test.__name__] = _test
+
+
+@graded("numpy_ann.backward: changes no parameter")
+def test_backward_changes_no_parameter(ev):
+    unchanged = ev.result("backward", "backward(X, y_true)")["params_unchanged"]
+    check(unchanged, "backward changed W1, b1, W2 or b2: it should only return gradients; step() applies them.")
+
+
+@graded("numpy_ann.step: subtracts lr times each gradient")
+def test_step_is_gradient_descent(ev, ref):
+    result = ev.result("step", "step(grads)")
+    for name in ("W1", "b1", "W2", "b2"):
+        close(as_array(result, name, f"the parameter {name} after step"), ref.result("step")[name],
+              f"{name} after step(grads) with lr=0.5 (expected {name} - lr * grads['{name}'])")
+
+
+# ------------------------------------------------------------------- training
+
+def history_ok(history, epochs, what):
+    check(isinstance(history, dict) and "__type__" not in history,
+          f"{what} should return the history dict, got a {history.get('__type__') if isinstance(history, dict) else history}")
+    missing = [k for k in ("train_loss", "val_loss", "train_acc", "val_acc") if k not in history]
+    check(not missing, f"{what}: the history lacks {missing}; it has {sorted(history)}")
+    for key in ("train_loss", "val_loss", "train_acc", "val_acc"):
+        values = history[key]
+        check(isinstance(values, list), f"{what}: history['{key}'] should be a list of floats")
+        check(len(values) == epochs, f"{what}: history['{key}'] has {len(values)} entries for {epochs} epochs; "
+                                     "append one value per epoch")
+        if key.endswith("acc"):
+            check(all(0 <= v <= 1 for v in values), f"{what}: history['{key}'] = {values}: accuracies are "
+                                                    "fractions in [0, 1], not percentages")
+
+
+@graded("numpy_ann.fit: the loss falls over a few epochs on a fixed batch")
+def test_fit_lowers_the_loss(ev):
+    history = ev.result("fit_small", "fit on 320 images for 5 epochs")["history"]
+    losses = history.get("train_loss") if isinstance(history, dict) else None
+    check(isinstance(losses, list) and len(losses) >= 2,
+          f"fit should return a history whose 'train_loss' has one value per epoch, got {history}")
+    check(np.all(np.isfinite(losses)), f"the training loss became nan or inf: {losses}")
+    check(losses[-1] < losses[0], f"the training loss did not fall over 5 epochs on a fixed batch of 320 images: "
+                                  f"{np.round(losses, 4).tolist()}. Check the sign of the update in step, and lr.")
+
+
+def epochs_of(ev):
+    result = ev.result("fit_tracking", "fit, with the batches reaching backward recorded")
+    batches, n = result["batches"], result["n"]
+    check(batches, "fit never called backward(X_batch, y_batch); the grader follows the samples through backward.")
+    flat = [i for b in batches for i in b]
+    return flat, n
+
+
+@graded("numpy_ann.fit: every sample is seen once per epoch")
+def test_fit_sees_every_sample_once_per_epoch(ev):
+    flat, n = epochs_of(ev)
+    per_epoch = len(flat) / 2
+    if per_epoch < n:
+        hint = (" The last partial batch is dropped: loop to n, not to n - batch_size."
+                if n - per_epoch == n % 32 else "")
+        check(False, f"2 epochs over {n} samples passed {len(flat)} samples to backward, expected {2 * n}.{hint}")
+    check(per_epoch == n, f"2 epochs over {n} samples passed {len(flat)} samples to backward, expected {2 * n}.")
+    for e in range(2):
+        epoch = flat[e * n:(e + 1) * n]
+        check(sorted(epoch) == list(range(n)),
+              f"epoch {e + 1} saw {len(set(epoch))} distinct samples out of {n}: some were repeated and some "
+              "skipped. Shuffle with a permutation (np.random.permutation), not with sampling with replacement.")
+
+
+@graded("numpy_ann.fit: the order is reshuffled between epochs")
+def test_fit_reshuffles_every_epoch(ev):
+    flat, n = epochs_of(ev)
+    first, second = flat[:n], flat[n:2 * n]
+    check(first != list(range(n)), "the samples reached backward in their original order: shuffle every epoch.")
+    check(first != second, "both epochs visited the samples in the same order: draw a new permutation every epoch.")
+
+
+@graded("numpy_ann.fit: the history has the contract's keys, one float per epoch")
+def test_fit_returns_the_history(ev):
+    history_ok(ev.result("fit_small", "fit")["history"], 5, "fit(..., epochs=5)")
+
+
+@graded("numpy_ann.predict: class indices of shape (n,)")
+def test_predict_returns_class_indices(ev, ref):
+    got = ev.result("predict", "predict(X)").get("pred")
+    check(isinstance(got, np.ndarray), f"predict should return an array, got {got!r:.100}")
+    check(got.shape == (8,), f"predict(X) for 8 samples: expected shape (8,), got {got.shape}. Use argmax(axis=1).")
+    check(np.issubdtype(got.dtype, np.integer), f"predict should return integers, got dtype {got.dtype}")
+    check(np.array_equal(got, ref.result("predict")["pred"]), "predict(X) does not give the argmax of forward(X)")
+
+
+@graded(f"numpy_ann.accuracy: at least {config.THRESHOLDS['numpy_ann']:.0%} on the test set",
+        leaderboard_column="NumPy ANN accuracy")
+def test_accuracy_reaches_the_threshold(grader, ev, record_property, set_leaderboard_value=None):
+    accuracy_test(grader, ev, FILE, record_property, set_leaderboard_value)
+
+
+def accuracy_test(grader, ev, file, record_property, set_leaderboard_value):
+    train = ev.result("train", f"training {file} on 55,000 images with your defaults")
+    pred = ev.result("test_predictions", "predict on the 10,000 test images")["pred"]
+    pred = np.asarray(pred)
+    check(pred.shape == grader.test_labels.shape,
+          f"predict on the 10,000 test images: expected shape (10000,), got {pred.shape}")
+    acc = float(np.mean(pred == grader.test_labels))
+    set_leaderboard_value(round(100 * acc, 2))
+    threshold = config.THRESHOLDS[file]
+    summary = (f"test accuracy {acc:.2%} (threshold {threshold:.0%}); training took {train['seconds']:.1f} s "
+               f"for {train['epochs']} epochs")
+    record_property("output", summary)
+    check(acc >= threshold, f"{summary}. Train for more epochs, or tune the learning rate.")
+
+
+@graded("numpy_ann.imports: only NumPy and the standard library")
+def test_imports_only_numpy_and_the_standard_library(grader, ev):
+    unfinished = sorted(call for call, e in ev.entries.items()
+                        if not e["ok"] and e["error"]["type"] == "NotImplementedError")
+    check(not unfinished, "checked once every function is filled in; these calls still raise "
+                          f"NotImplementedError: {', '.join(unfinished)}")
+    ev.result("import", "importing numpy_ann.py")
+    tree = ast.parse(grader.source(FILE).read_bytes())
+    allowed = set(sys.stdlib_module_names) | {"numpy", "utils"}
+    imported = {alias.name for node in ast.walk(tree) if isinstance(node, ast.Import) for alias in node.names}
+    imported |= {node.module for node in ast.walk(tree)
+                 if isinstance(node, ast.ImportFrom) and node.module and node.level == 0}
+    bad = sorted({m.split(".")[0] for m in imported} - allowed)
+    check(not bad, f"numpy_ann.py imports {', '.join(bad)}: this file must use NumPy and the standard library only.")

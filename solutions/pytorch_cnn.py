@@ -1,0 +1,84 @@
+"""A convolutional network for Fashion-MNIST in PyTorch (reference solution)."""
+
+import sys
+import time
+from pathlib import Path
+
+import torch
+from torch import nn
+
+sys.path.append(str(Path(__file__).resolve().parent.parent))  # utils.py, when run from the course repository
+import utils  # noqa: E402
+
+
+class PyTorchCNN(nn.Module):
+    def __init__(self, num_classes=10, random_seed=42):
+        super().__init__()
+        utils.set_seed(random_seed)
+        self.layers = nn.Sequential(
+            nn.Conv2d(1, 16, 3, stride=2, padding=1), nn.ReLU(),   # 16 x 14 x 14
+            nn.Conv2d(16, 32, 3, stride=2, padding=1), nn.ReLU(),  # 32 x 7 x 7
+            nn.Flatten(), nn.Linear(32 * 7 * 7, 128), nn.ReLU(), nn.Linear(128, num_classes),
+        )
+
+    def forward(self, X):
+        """X (n, 1, 28, 28) or (n, 784) -> logits (n, num_classes)."""
+        return self.layers(X.reshape(-1, 1, 28, 28))
+
+    def fit(self, X_train, y_train, X_val, y_val, epochs=4, batch_size=64, learning_rate=1e-3):
+        optimizer = torch.optim.Adam(self.parameters(), lr=learning_rate)
+        loss_fn = nn.CrossEntropyLoss()
+        history = utils.new_history()
+        for epoch in range(1, epochs + 1):
+            started = time.perf_counter()
+            self.train()
+            for idx in torch.randperm(len(X_train)).split(batch_size):
+                optimizer.zero_grad()
+                loss = loss_fn(self(X_train[idx]), y_train[idx])
+                loss.backward()
+                optimizer.step()
+            for split, X, y in (("train", X_train, y_train), ("val", X_val, y_val)):
+                loss, acc = self.evaluate(X, y, loss_fn)
+                history[f"{split}_loss"].append(loss)
+                history[f"{split}_acc"].append(acc)
+            utils.progress(epoch, epochs, history, time.perf_counter() - started)
+        return history
+
+    @torch.no_grad()
+    def evaluate(self, X, y, loss_fn):
+        """(mean loss, accuracy) on X, y, in eval mode."""
+        self.eval()
+        logits = torch.cat([self(X[i:i + 4096]) for i in range(0, len(X), 4096)])
+        return loss_fn(logits, y).item(), (logits.argmax(dim=1) == y).float().mean().item()
+
+    @torch.no_grad()
+    def predict(self, X):
+        """X (n, 784) or (n, 1, 28, 28) -> class indices, int64 (n,)."""
+        self.eval()
+        return torch.cat([self(X[i:i + 4096]).argmax(dim=1) for i in range(0, len(X), 4096)])
+
+    def plot_train_val_metrics(self, history, path="pytorch_cnn_train_val_metrics.png"):
+        fig, (ax_loss, ax_acc) = utils.learning_curve_axes("PyTorch CNN")
+        epochs = range(1, len(history["train_loss"]) + 1)
+        for split in ("train", "val"):
+            ax_loss.plot(epochs, history[f"{split}_loss"], marker="o", label=split)
+            ax_acc.plot(epochs, history[f"{split}_acc"], marker="o", label=split)
+        utils.save_figure(fig, path)
+        return fig
+
+    def report_my_judgement(self, history):
+        train_acc, val_acc = history["train_acc"][-1], history["val_acc"][-1]
+        if train_acc - val_acc > 0.05:
+            return "overfitting"
+        if train_acc < 0.80:
+            return "underfitting"
+        return "generalizing"
+
+
+if __name__ == "__main__":
+    X_train, y_train, X_val, y_val, X_test, y_test = utils.load_data("image")
+    model = PyTorchCNN()
+    history = model.fit(X_train, y_train, X_val, y_val)
+    utils.report("pytorch_cnn", utils.accuracy(model.predict(X_test), y_test))
+    model.plot_train_val_metrics(history, Path(__file__).with_name("pytorch_cnn_train_val_metrics.png"))
+    print(f"judgement: {model.report_my_judgement(history)}")
