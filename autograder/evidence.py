@@ -162,7 +162,9 @@ class Evidence:
             return None
         err = entry["error"]
         if err["type"] == "NotImplementedError":
-            return f"{what} is not implemented yet: {describe(err)}. Fill in the code between the YOUR CODE HERE markers."
+            place = f" ({err['where'].split(':')[0]})" if err.get("where") else ""
+            return (f"{what} is not implemented yet: {err['message'] or 'a function'} still raises "
+                    f"NotImplementedError{place}. Fill in its YOUR CODE HERE region.")
         if err["type"] == "Skipped":
             return f"{what} was not tested: {err['message']}"
         if err["type"] == "Timeout" and call == "train":

@@ -1,0 +1,47 @@
+"""Fixtures for the project's own tests: grade a folder and read its results.json."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from autograder import expected, grade  # noqa: E402
+
+
+@pytest.fixture(scope="session")
+def expected_dir():
+    """The expected values, built once from solutions/ (or reused when up to date)."""
+    return expected.ensure()
+
+
+@pytest.fixture(scope="session")
+def run_grader(expected_dir, tmp_path_factory):
+    """grade(folder, only=None, visible_only=False) -> the results.json it wrote, as a dict."""
+
+    def run(folder: Path, only: str | None = None, visible_only: bool = False) -> dict:
+        results = tmp_path_factory.mktemp("results") / "results.json"
+        code = grade.run_suite(Path(folder), results, visible_only=visible_only, expected=expected_dir, only=only)
+        assert code in (0, 1), f"the grading suite itself failed (pytest exit status {code})"
+        return json.loads(results.read_text())
+
+    return run
+
+
+@pytest.fixture
+def reference_copy(tmp_path):
+    """A fresh copy of solutions/ (the .py files and the PNGs) to mutate."""
+    folder = tmp_path / "submission"
+    shutil.copytree(ROOT / "solutions", folder, ignore=shutil.ignore_patterns("__pycache__"))
+    return folder
+
+
+def failed(results: dict) -> dict[str, str]:
+    """name -> output of every failed test."""
+    return {t["name"]: t["output"] for t in results["tests"] if t["status"] != "passed"}

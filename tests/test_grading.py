@@ -1,0 +1,84 @@
+"""The reference scores 100, the untouched stubs score 0, and every test is always reported."""
+
+import pytest
+
+from autograder import config
+from tests.conftest import ROOT, failed
+from tests.gradescope_schema import problems
+
+
+@pytest.fixture(scope="module")
+def reference(run_grader):
+    return run_grader(ROOT / "solutions")
+
+
+@pytest.fixture(scope="module")
+def stubs(run_grader):
+    return run_grader(ROOT / "student")
+
+
+def test_reference_scores_100(reference):
+    assert failed(reference) == {}
+    assert reference["score"] == 100
+
+
+def test_reference_results_are_valid_gradescope_json(reference):
+    assert problems(reference) == []
+
+
+def test_reference_results_carry_a_leaderboard_of_the_three_accuracies(reference):
+    board = {e["name"]: e["value"] for e in reference["leaderboard"]}
+    assert set(board) == {"NumPy ANN accuracy", "PyTorch ANN accuracy", "PyTorch CNN accuracy"}
+    assert board["PyTorch CNN accuracy"] >= 100 * config.THRESHOLDS["pytorch_cnn"]
+
+
+def test_accuracy_tests_report_accuracy_and_training_time(reference):
+    outputs = [t["output"] for t in reference["tests"] if ".accuracy:" in t["name"]]
+    assert len(outputs) == 3
+    assert all("test accuracy" in o and "training took" in o for o in outputs)
+
+
+def test_stubs_score_0(stubs):
+    assert stubs["score"] == 0
+    assert problems(stubs) == []
+
+
+def test_stubs_report_every_test_with_its_points(stubs):
+    got = {t["name"]: (t["number"], t["max_score"], t["visibility"]) for t in stubs["tests"]}
+    assert got == config.POINTS
+
+
+def test_stubs_fail_every_test_with_a_reason(stubs):
+    reasons = failed(stubs)
+    assert set(reasons) == set(config.POINTS)
+    vague = {name: why for name, why in reasons.items()
+             if not any(word in why for word in ("not implemented yet", "not tested", "not in the submission",
+                                                 "still raise NotImplementedError"))}
+    assert vague == {}
+
+
+def test_stub_failures_name_the_unfinished_function(stubs):
+    relu = next(t for t in stubs["tests"] if t["name"] == "numpy_ann.relu: max(0, z) elementwise")
+    assert "relu still raises NotImplementedError" in relu["output"]
+    assert "line" in relu["output"]
+
+
+def test_check_runs_only_the_visible_tests(run_grader):
+    results = run_grader(ROOT / "student", only="numpy_ann", visible_only=True)
+    names = {t["name"] for t in results["tests"]}
+    visible = {n for n, (_, _, v) in config.POINTS.items() if v == "visible" and n.startswith("numpy_ann.")}
+    assert names == visible
+
+
+def test_a_missing_file_fails_its_own_tests_only(run_grader, reference_copy):
+    (reference_copy / "numpy_ann.py").unlink()
+    results = run_grader(reference_copy, only="numpy_ann")
+    assert all("numpy_ann.py is not in the submission" in why for why in failed(results).values())
+    assert len(failed(results)) == len(results["tests"])
+
+
+def test_an_empty_folder_is_graded_0_with_every_test_reported(run_grader, tmp_path):
+    results = run_grader(tmp_path)
+    assert results["score"] == 0
+    assert {t["name"] for t in results["tests"]} == set(config.POINTS)
+    assert problems(results) == []

@@ -1,0 +1,45 @@
+"""The points table is the one source of truth: 100 points, one test per row, well named."""
+
+import re
+
+import pytest
+
+from autograder import config
+
+
+def graded_names():
+    """The graded name of every test function in the grading suite, with repeats."""
+    from autograder.tests import test_hidden, test_numpy_ann, test_pytorch_ann, test_pytorch_cnn
+
+    names = []
+    for module in (test_numpy_ann, test_pytorch_ann, test_pytorch_cnn, test_hidden):
+        names += [getattr(fn, "__graded_name__") for key, fn in vars(module).items()
+                  if key.startswith("test_") and hasattr(fn, "__graded_name__")]
+    return names
+
+
+def test_points_add_up_to_100():
+    assert sum(points for _, points, _ in config.POINTS.values()) == 100
+
+
+def test_every_row_has_exactly_one_test():
+    names = graded_names()
+    assert sorted(names) == sorted(config.POINTS)
+
+
+def test_numbers_are_unique():
+    numbers = [number for number, _, _ in config.POINTS.values()]
+    assert len(numbers) == len(set(numbers))
+
+
+@pytest.mark.parametrize("name", sorted(config.POINTS))
+def test_names_follow_file_part_what(name):
+    assert re.fullmatch(r"(numpy_ann|pytorch_ann|pytorch_cnn)\.[a-z_]+: \S.*", name)
+
+
+def test_visibilities_are_gradescope_values():
+    assert {v for _, _, v in config.POINTS.values()} <= {"visible", "hidden", "after_due_date", "after_published"}
+
+
+def test_thresholds_are_the_contract_values():
+    assert config.THRESHOLDS == {"numpy_ann": 0.77, "pytorch_ann": 0.80, "pytorch_cnn": 0.85}
