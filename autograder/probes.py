@@ -207,6 +207,7 @@ def torch_probes(mod, ctx, file):
     from torch.optim.optimizer import register_optimizer_step_pre_hook
 
     cls = getattr(mod, "PyTorchANN" if file == "pytorch_ann" else "PyTorchCNN")
+    layout = "flat" if file == "pytorch_ann" else "image"
     images, _ = ctx.train_subset(16, "flat")
 
     def construct():
@@ -221,7 +222,7 @@ def torch_probes(mod, ctx, file):
             return {"out": model(X)}
 
     def fit_small():
-        X, y = ctx.train_subset(512, "flat" if file == "pytorch_ann" else "image")
+        X, y = ctx.train_subset(512, layout)
         model = cls()
         params = [p for p in model.parameters() if p.requires_grad]
         before = [p.detach().clone() for p in params]
@@ -258,7 +259,7 @@ def torch_probes(mod, ctx, file):
         modes = []
         hooks = [m.register_forward_pre_hook(lambda m, inp: modes.append([m.training, torch.is_grad_enabled()]))
                  for m in model.modules()]
-        pred = model.predict(images)
+        pred = model.predict(ctx.train_subset(16, layout)[0])
         for h in hooks:
             h.remove()
         return {"pred": pred, "modes": modes}
