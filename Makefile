@@ -13,7 +13,7 @@ else
 SETUP :=
 endif
 
-.PHONY: help venv data check grade test seeds lint clean
+.PHONY: help venv data check grade test gradescope submission seeds lint clean
 
 help:
 	@echo "make check                 grade student/ with the visible tests (students)"
@@ -21,6 +21,8 @@ help:
 	@echo "                           grade a submission with every test; writes results.json"
 	@echo "make test                  the project's own test suite"
 	@echo "make data                  put Fashion-MNIST into data/FashionMNIST/raw/"
+	@echo "make gradescope            build dist/autograder.zip for Gradescope (instructors)"
+	@echo "make submission            zip student/ into submission.zip for Gradescope (students)"
 	@echo "make seeds                 train the reference under 5 seeds and check its margins"
 
 $(VENV)/.installed: requirements.txt
@@ -44,6 +46,12 @@ grade: $(SETUP) data
 test: $(SETUP) data
 	$(PY) -m pytest tests
 
+gradescope: $(SETUP) data
+	$(PY) -m autograder.gradescope build
+
+submission: $(SETUP)
+	@$(PY) -m autograder.submission
+
 seeds: $(SETUP) data
 	$(PY) tools/seeds.py
 
@@ -51,4 +59,4 @@ lint:
 	ruff check . && ruff format --check .
 
 clean:
-	rm -rf build dist results.json .pytest_cache
+	rm -rf build dist results.json submission.zip .pytest_cache

@@ -88,14 +88,16 @@ def _numpy_rows() -> dict:
 
 POINTS = {**_numpy_rows(), **_torch_rows("pytorch_ann", 2), **_torch_rows("pytorch_cnn", 3)}
 
-# Seconds each model's training (one call of the student's `fit` with its
-# defaults) may take on the grading machine before that part fails. Set
-# GRADER_TIME_SCALE on a slower machine (Gradescope's 0.5 vCPU: about 4).
-TIME_SCALE = float(os.environ.get("GRADER_TIME_SCALE", "1"))
-TRAIN_BUDGET = {"numpy_ann": 60 * TIME_SCALE, "pytorch_ann": 60 * TIME_SCALE, "pytorch_cnn": 120 * TIME_SCALE}
+# Training budgets. All of a submission's training (one call of each model's
+# `fit` with the student's defaults) must fit in TRAIN_DEADLINE seconds; each
+# model may use its share of it, and a model over its share fails only its own
+# training tests. Raise the deadline on a slower machine: the Gradescope zip
+# sets it from GRADESCOPE_TRAIN_DEADLINE (see gradescope.py).
+TRAIN_DEADLINE = float(os.environ.get("GRADER_TRAIN_DEADLINE", "240"))
+TRAIN_SHARE = {"numpy_ann": 0.2, "pytorch_ann": 0.2, "pytorch_cnn": 0.6}
+TRAIN_BUDGET = {file: TRAIN_DEADLINE * share for file, share in TRAIN_SHARE.items()}
 # Seconds any other single call of student code may take (unit tests run on small arrays).
-CALL_BUDGET = 30 * TIME_SCALE
-
+CALL_BUDGET = float(os.environ.get("GRADER_CALL_BUDGET", "30"))
 
 def threads() -> int:
     """Threads for NumPy and PyTorch: GRADER_THREADS, else the CPUs this process may use.

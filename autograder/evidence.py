@@ -11,8 +11,10 @@ says why there is nothing.
 
 from __future__ import annotations
 
+import ctypes
 import json
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -28,6 +30,7 @@ from autograder import config
 ROOT = Path(__file__).resolve().parent.parent
 GRACE = 10.0  # seconds past a call's budget before the worker is killed
 MAX_RESTARTS = 8
+PROGRESS = re.compile(r"epoch\s+(\d+)/(\d+)\b.*\((\d+(?:\.\d+)?) s\)")  # utils.progress lines
 IDLE = 120.0  # seconds the worker may spend between calls (loading data, importing torch)
 
 
@@ -65,7 +68,8 @@ def collect(file: str, submission: Path, out: Path, unit_only: bool = False, env
         if unit_only:
             cmd.append("--unit-only")
         proc = subprocess.Popen(cmd, cwd=ROOT, env=worker_env(env), stdin=subprocess.DEVNULL,
-                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
+                                preexec_fn=die_with_parent)
         outcome = watch(proc, out, len(entries))
         if outcome is None:
             return
@@ -75,6 +79,14 @@ def collect(file: str, submission: Path, out: Path, unit_only: bool = False, env
         with open(out / "log.jsonl", "a") as log:
             log.write("\n" + json.dumps({"event": "done", "call": call, "ok": False, "seconds": None,
                                          "error": {"type": "WorkerDied", "message": why, "where": ""}}) + "\n")
+
+
+def die_with_parent() -> None:
+    """In the worker, before exec: be killed if the grader dies (Linux prctl PR_SET_PDEATHSIG)."""
+    try:
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)
+    except OSError:
+        pass
 
 
 def watch(proc: subprocess.Popen, out: Path, seen: int):
@@ -167,10 +179,21 @@ class Evidence:
                     f"NotImplementedError{place}. Fill in its YOUR CODE HERE region.")
         if err["type"] == "Skipped":
             return f"{what} was not tested: {err['message']}"
-        if err["type"] == "Timeout" and call == "train":
-            return (f"training took longer than its budget of {config.TRAIN_BUDGET[self.file]:.0f} s and was stopped; "
-                    f"train for fewer epochs or use a smaller model. {describe(err)}")
+        if err["type"] in ("Timeout", "WorkerDied") and call == "train" and "budget" in err["message"]:
+            return self.too_slow()
         return f"{what} raised {describe(err)}"
+
+    def too_slow(self) -> str:
+        """The message for training that outran its budget, with the pace read from the progress lines."""
+        budget = config.TRAIN_BUDGET[self.file]
+        message = f"training was stopped at its budget of {budget:.0f} s"
+        path = self.out / "output.txt"
+        epochs = PROGRESS.findall(path.read_text(errors="replace")) if path.exists() else []
+        if epochs:
+            done, total, seconds = epochs[-1]
+            message += (f" after {done} of {total} epochs, at about {float(seconds):.0f} s per epoch "
+                        f"({float(seconds) * int(total):.0f} s for all {total})")
+        return message + ". Use fewer epochs, a larger batch or a smaller model, so that training fits the budget."
 
     def result(self, call: str, what: str | None = None) -> Result:
         """The recorded result of `call`, or a failed test that says why there is none."""

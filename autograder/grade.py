@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import signal
 import subprocess
 import sys
 import textwrap
@@ -24,8 +25,9 @@ HERE = Path(__file__).resolve().parent
 
 
 def run_suite(submission: Path, results: Path, visible_only: bool = False, expected: Path | None = None,
-              quiet: bool = True, only: str | None = None) -> int:
-    """Run the grading suite in a child pytest process; return its exit status."""
+              quiet: bool = True, only: str | None = None, timeout: float | None = None,
+              env: dict | None = None) -> int | None:
+    """Run the grading suite in a child pytest process; its exit status, or None if it ran out of time."""
     cmd = [sys.executable, "-m", "pytest", "-c", str(HERE / "pytest.ini"), "--rootdir", str(HERE),
            str(HERE / "tests"), "--submission", str(submission), "--results", str(results)]
     if visible_only:
@@ -35,12 +37,18 @@ def run_suite(submission: Path, results: Path, visible_only: bool = False, expec
     cmd += ["-q", "--no-header", "-p", "no:warnings"] if quiet else ["-v"]
     if only:
         cmd += ["--only", only]
-    env = dict(os.environ, PYTHONPATH=str(ROOT), PYTHONDONTWRITEBYTECODE="1")
-    done = subprocess.run(cmd, cwd=ROOT, env=env, stdout=subprocess.PIPE if quiet else None,
-                          stderr=subprocess.STDOUT if quiet else None, text=True)
-    if quiet and done.returncode not in (0, 1):
-        print(done.stdout[-5000:])
-    return done.returncode
+    env = dict(os.environ, **(env or {}), PYTHONPATH=str(ROOT), PYTHONDONTWRITEBYTECODE="1")
+    proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.PIPE if quiet else None,
+                            stderr=subprocess.STDOUT if quiet else None, text=True, start_new_session=True)
+    try:
+        output, _ = proc.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)  # workers die with it (they ask for PDEATHSIG)
+        proc.communicate()
+        return None
+    if quiet and proc.returncode not in (0, 1):
+        print(output[-5000:])
+    return proc.returncode
 
 
 def table(results: dict, width: int = 100) -> str:

@@ -19,13 +19,13 @@ skipped, so one hanging function costs only its own tests.
 from __future__ import annotations
 
 import argparse
-import importlib
 import json
 import os
 import signal
 import sys
 import time
 import traceback
+import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -69,6 +69,18 @@ def to_record(value):
     return values, arrays, meta
 
 
+def save_npz(path: Path, arrays: dict) -> None:
+    """np.savez, but byte-for-byte reproducible (fixed timestamps) and written atomically."""
+    tmp = path.with_name(path.name + ".tmp")
+    with zipfile.ZipFile(tmp, "w", zipfile.ZIP_DEFLATED) as zf:
+        for key in sorted(arrays):
+            info = zipfile.ZipInfo(f"{key}.npy", date_time=(1980, 1, 1, 0, 0, 0))
+            info.compress_type = zipfile.ZIP_DEFLATED
+            with zf.open(info, "w") as f:
+                np.lib.format.write_array(f, np.ascontiguousarray(arrays[key]), allow_pickle=False)
+    os.replace(tmp, path)
+
+
 class Recorder:
     def __init__(self, out: Path, filename: str):
         self.out, self.filename = out, filename
@@ -96,7 +108,7 @@ class Recorder:
             signal.setitimer(signal.ITIMER_REAL, 0)
             values, arrays, meta = to_record(value or {})
             if arrays:
-                np.savez(self.out / f"{call}.npz", **arrays)
+                save_npz(self.out / f"{call}.npz", arrays)
             self.write(event="done", call=call, ok=True, seconds=time.perf_counter() - started,
                        values=values, arrays=sorted(arrays), meta=meta)
             return value

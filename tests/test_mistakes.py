@@ -142,3 +142,14 @@ def test_a_blank_png_fails_only_the_not_blank_test(run_grader, reference_copy):
     check_outcome(run_grader(reference_copy, only="pytorch_ann"), {
         "pytorch_ann.artifact: the PNG is at least 300x200 pixels and not blank": "blank",
     })
+
+
+def test_training_over_its_budget_fails_only_the_training_tests_and_says_how_slow(run_grader, reference_copy):
+    apply(Mistake("slow", "numpy_ann", "            utils.progress(epoch, epochs, history,",
+                  "            time.sleep(3 if len(X_train) > 10_000 else 0)\n"
+                  "            utils.progress(epoch, epochs, history,", {}), reference_copy)
+    results = run_grader(reference_copy, only="numpy_ann", env={"GRADER_TRAIN_DEADLINE": "20"})  # 4 s for numpy
+    fails = failed(results)
+    assert set(fails) == {"numpy_ann.accuracy: at least 77% on the test set"}
+    message = fails["numpy_ann.accuracy: at least 77% on the test set"]
+    assert "budget of 4 s after 1 of 2 epochs" in message and "s per epoch" in message

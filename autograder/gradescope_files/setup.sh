@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# Gradescope runs this once, as root, while it builds the autograder image
+# (Ubuntu 22.04 with its system python3 3.10). It leaves that python and its
+# packages alone: everything goes into the virtual environment /autograder/venv.
+# Versions come from requirements.txt (`make gradescope` fills them in).
+set -euo pipefail
+SOURCE=/autograder/source
+VENV=/autograder/venv
+cd "$SOURCE"
+
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -q
+apt-get install -y -q --no-install-recommends python3-venv python3-pip
+
+python3 -m venv "$VENV"
+PIP=("$VENV/bin/python" -m pip install --quiet --no-cache-dir --disable-pip-version-check)
+"${PIP[@]}" --upgrade pip
+# CPU builds of torch and torchvision (the default PyPI wheels carry CUDA, several GB).
+"${PIP[@]}" --index-url https://download.pytorch.org/whl/cpu torch==@TORCH@ torchvision==@TORCHVISION@
+"${PIP[@]}" -r requirements.txt
+
+# Fashion-MNIST, now, so that grading never needs the network.
+apt-get install -y -q dataset-fashion-mnist || echo "dataset-fashion-mnist unavailable: torchvision will download"
+"$VENV/bin/python" utils.py data
+
+# Fail the build now, not at the first submission, if anything is missing.
+"$VENV/bin/python" -c "import numpy, torch, matplotlib, pytest, pytest_timeout, gradescope_utils, utils; utils.load_fashion_mnist('test')"
+echo "autograder set up: $("$VENV/bin/python" -c 'import torch; print("torch", torch.__version__)')"

@@ -1,0 +1,36 @@
+"""`make submission` zips exactly the five files, refuses when one is missing, warns on a stale PNG."""
+
+import os
+import shutil
+import zipfile
+
+import pytest
+
+from autograder import submission
+from tests.conftest import ROOT
+
+
+@pytest.fixture
+def folder(tmp_path):
+    shutil.copytree(ROOT / "solutions", tmp_path / "student", ignore=shutil.ignore_patterns("__pycache__"))
+    (tmp_path / "student" / "notes.txt").write_text("not submitted")
+    return tmp_path / "student"
+
+
+def test_zips_the_three_files_and_the_two_pngs(folder, tmp_path):
+    assert submission.main([str(folder), "--out", str(tmp_path / "s.zip")]) == 0
+    assert sorted(zipfile.ZipFile(tmp_path / "s.zip").namelist()) == sorted(submission.submission_files())
+
+
+def test_refuses_and_names_a_missing_png(folder, tmp_path, capsys):
+    (folder / "pytorch_cnn_train_val_metrics.png").unlink()
+    assert submission.main([str(folder), "--out", str(tmp_path / "s.zip")]) == 1
+    assert "pytorch_cnn_train_val_metrics.png" in capsys.readouterr().err
+    assert not (tmp_path / "s.zip").exists()
+
+
+def test_warns_when_a_png_is_older_than_its_code(folder, tmp_path, capsys):
+    png = folder / "pytorch_ann_train_val_metrics.png"
+    os.utime(png, (1_000_000, 1_000_000))
+    assert submission.main([str(folder), "--out", str(tmp_path / "s.zip")]) == 0
+    assert "pytorch_ann_train_val_metrics.png is older than pytorch_ann.py" in capsys.readouterr().err
