@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import os
 import shutil
 import tempfile
 from pathlib import Path
@@ -10,7 +12,8 @@ import numpy as np
 import pytest
 
 import utils
-from autograder import config, evidence, expected, intake
+from autograder import config, evidence, expected, intake, results, sandbox
+
 
 def pytest_addoption(parser):
     """--submission, --expected, --work."""
@@ -21,17 +24,38 @@ def pytest_addoption(parser):
 
 
 class Grader:
-    """The submission under test, run lazily: each file's worker starts when its first test needs it."""
+    """The submission under test, run lazily: each file's worker starts when its first test needs it.
 
-    def __init__(self, submission: Path, expected_dir: Path | None, work: Path):
+    Everything the grader needs is loaded before any student code runs: the
+    expected values, and the test labels (kept in memory only). Workers see
+    the test images in an order, and with a one-grey-level noise, drawn from
+    a seed that students cannot know in advance, so a table of the public
+    test set's labels is worth nothing.
+    """
+
+    def __init__(self, submission: Path, expected_dir: Path, work: Path):
         self.submission, self.work = submission, work
         self.found = intake.find_files(submission)
-        self._expected_dir = expected_dir
+        results.NOTES.extend([*intake.notes(submission), sandbox.isolation()])
+        self._expected = {f: evidence.Evidence(f, expected_dir / f).preload()
+                          for f in expected.FILES if (expected_dir / f).exists()}
+        images, labels = utils.load_fashion_mnist("test")
+        rng = np.random.default_rng(self.test_set_seed(expected_dir))
+        order = rng.permutation(len(images))
+        noise = rng.integers(-1, 2, size=images.shape)
+        noisy = np.clip(images[order].astype(np.int16) + noise, 0, 255).astype(np.uint8)
+        self.test_labels = labels[order]
+        self.sandbox_env = sandbox.prepare(work, noisy, utils.load_fashion_mnist("train"))
         self._evidence: dict[str, evidence.Evidence] = {}
-        self._expected: dict[str, evidence.Evidence] = {}
-        images, self.test_labels = utils.load_fashion_mnist("test")
-        self.test_images_path = work / "test_images.npy"
-        np.save(self.test_images_path, images)
+
+    def test_set_seed(self, expected_dir: Path) -> int:
+        """A seed from the submission's bytes and a secret the students lack (GRADER_SALT, hidden expected values)."""
+        digest = hashlib.sha256(os.environ.get("GRADER_SALT", "").encode())
+        for secret in sorted(expected_dir.glob("*/*_other.npz")):
+            digest.update(secret.read_bytes())
+        for name in sorted(self.found):
+            digest.update(name.encode() + self.found[name].read_bytes())
+        return int.from_bytes(digest.digest()[:8], "big")
 
     def evidence(self, file: str) -> evidence.Evidence:
         if file not in self._evidence:
@@ -44,15 +68,11 @@ class Grader:
                 scratch = self.work / "run" / file
                 scratch.mkdir(parents=True, exist_ok=True)
                 shutil.copyfile(source, scratch / f"{file}.py")
-                evidence.collect(file, scratch, out, env={"GRADER_TEST_IMAGES": str(self.test_images_path)})
-                self._evidence[file] = evidence.Evidence(file, out)
+                evidence.collect(file, scratch, out, self.sandbox_env)
+                self._evidence[file] = evidence.Evidence(file, out).preload()
         return self._evidence[file]
 
     def expected(self, file: str) -> evidence.Evidence:
-        if file not in self._expected:
-            if self._expected_dir is None:
-                self._expected_dir = expected.ensure()
-            self._expected[file] = evidence.Evidence(file, self._expected_dir / file)
         return self._expected[file]
 
     def source(self, file: str) -> Path | None:
@@ -66,14 +86,13 @@ class Grader:
 def grader(request):
     option = request.config.getoption
     submission = Path(option("--submission") or utils.ROOT / "solutions").resolve()
-    expected_dir = Path(option("--expected")).resolve() if option("--expected") else None
-    if option("--work"):
-        work = Path(option("--work")).resolve()
-        work.mkdir(parents=True, exist_ok=True)
-        yield Grader(submission, expected_dir, work)
-    else:
-        work = Path(tempfile.mkdtemp(prefix="grader-"))
+    expected_dir = Path(option("--expected")).resolve() if option("--expected") else expected.ensure()
+    keep = bool(option("--work"))
+    work = Path(option("--work")).resolve() if keep else Path(tempfile.mkdtemp(prefix="grader-"))
+    work.mkdir(parents=True, exist_ok=True)
+    with sandbox.protected(sandbox.grader_secrets()):
         try:
             yield Grader(submission, expected_dir, work)
         finally:
-            shutil.rmtree(work, ignore_errors=True)
+            if not keep:
+                shutil.rmtree(work, ignore_errors=True)

@@ -11,7 +11,6 @@ says why there is nothing.
 
 from __future__ import annotations
 
-import ctypes
 import json
 import os
 import re
@@ -25,7 +24,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from autograder import config
+from autograder import config, sandbox
 
 ROOT = Path(__file__).resolve().parent.parent
 GRACE = 10.0  # seconds past a call's budget before the worker is killed
@@ -43,34 +42,47 @@ def read_log(out: Path) -> list[dict]:
         try:
             entries.append(json.loads(line))
         except json.JSONDecodeError:
-            break  # a line cut short by a killed worker
+            continue  # blank, or cut short by a killed worker
     return entries
 
 
-def worker_env(extra: dict | None = None) -> dict:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PYTEST")}
-    env.update(PYTHONPATH=str(ROOT), MPLBACKEND="Agg", PYTHONDONTWRITEBYTECODE="1",
-               OMP_NUM_THREADS=str(config.threads()), **(extra or {}))
+def worker_env(sandbox_env: dict, user) -> dict:
+    """The worker's environment: the grader's, less pytest's, plus where its sandbox is."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTEST", "PYTHONPATH"))}
+    env.update(MPLBACKEND="Agg", PYTHONDONTWRITEBYTECODE="1", OMP_NUM_THREADS=str(config.threads()), **sandbox_env)
+    if user is not None:
+        env["HOME"] = sandbox_env["GRADER_DATA"]
     return env
 
 
-def collect(file: str, submission: Path, out: Path, unit_only: bool = False, env: dict | None = None) -> None:
-    """Run FILE's probes from `submission` in workers until every call is recorded."""
+def collect(file: str, submission: Path, out: Path, sandbox_env: dict, unit_only: bool = False) -> None:
+    """Run FILE's probes from `submission` in workers until every call is recorded.
+
+    `sandbox_env` comes from `sandbox.prepare`: where the worker code and the data are.
+    """
+    user = sandbox.student_user()
     if out.exists():
         shutil.rmtree(out)
-    out.mkdir(parents=True)
+    sandbox.make_writable(out, user)
+    sandbox.make_writable(submission, user)
     for _ in range(MAX_RESTARTS):
         entries = read_log(out)
         done = {e["call"] for e in entries if e["event"] == "done"}
         if any(e["call"] == "import" and not e["ok"] for e in entries if e["event"] == "done"):
             return
-        cmd = [sys.executable, "-m", "autograder.worker", file, str(submission), str(out), "--skip", *sorted(done)]
+        cmd = [sys.executable, "-s", "-m", "autograder.worker", file, str(submission), str(out),
+               "--skip", *sorted(done)]
         if unit_only:
             cmd.append("--unit-only")
-        proc = subprocess.Popen(cmd, cwd=ROOT, env=worker_env(env), stdin=subprocess.DEVNULL,
+        proc = subprocess.Popen(sandbox.command(user, cmd), cwd=sandbox_env["GRADER_LIB"],
+                                env=worker_env(sandbox_env, user), stdin=subprocess.DEVNULL,
                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
-                                preexec_fn=die_with_parent)
-        outcome = watch(proc, out, len(entries))
+                                preexec_fn=sandbox.limit_processes if user else sandbox.limit)
+        try:
+            outcome = watch(proc, out, len(entries))
+        finally:
+            kill(proc)
+            sandbox.kill_user_processes(user)
         if outcome is None:
             return
         call, why = outcome
@@ -79,14 +91,6 @@ def collect(file: str, submission: Path, out: Path, unit_only: bool = False, env
         with open(out / "log.jsonl", "a") as log:
             log.write("\n" + json.dumps({"event": "done", "call": call, "ok": False, "seconds": None,
                                          "error": {"type": "WorkerDied", "message": why, "where": ""}}) + "\n")
-
-
-def die_with_parent() -> None:
-    """In the worker, before exec: be killed if the grader dies (Linux prctl PR_SET_PDEATHSIG)."""
-    try:
-        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)
-    except OSError:
-        pass
 
 
 def watch(proc: subprocess.Popen, out: Path, seen: int):
@@ -105,6 +109,8 @@ def watch(proc: subprocess.Popen, out: Path, seen: int):
             if current is None:
                 return None  # finished, or died between calls: nothing is in progress to blame
             how = f"exited with status {code}" if code >= 0 else f"was killed by signal {signal.Signals(-code).name}"
+            if code == -signal.SIGXFSZ:
+                how += f" (the code printed or wrote more than {sandbox.FILE_BYTES >> 20} MB)"
             return current, f"the process running it {how} before the call returned (sys.exit, os._exit or a crash?)"
         if time.monotonic() > deadline:
             kill(proc)
@@ -153,6 +159,11 @@ class Evidence:
         self.file, self.out, self.missing = file, out, missing
         self.entries = {e["call"]: e for e in read_log(out) if e["event"] == "done"} if missing is None else {}
 
+    def preload(self) -> "Evidence":
+        """Read every recorded array now, so that nothing is read from disk after student code has run."""
+        self.loaded = {call: Result(e, self.out) for call, e in self.entries.items() if e["ok"]}
+        return self
+
     def output_tail(self, lines: int = 5) -> str:
         path = self.out / "output.txt"
         if not path.exists():
@@ -200,15 +211,24 @@ class Evidence:
         why = self.failure(call, what or call)
         if why:
             pytest.fail(why, pytrace=False)
-        return Result(self.entries[call], self.out)
+        loaded = getattr(self, "loaded", {})
+        return loaded[call] if call in loaded else Result(self.entries[call], self.out)
 
     def raised(self, call: str) -> dict | None:
         entry = self.entries.get(call)
         return entry["error"] if entry is not None and not entry["ok"] else None
 
 
+HINTS = {  # what a message means for a student, where it is not obvious
+    "File too large": f"the code printed or wrote more than {sandbox.FILE_BYTES >> 20} MB",
+    "Resource temporarily unavailable": "the code started too many processes or threads",
+    "Network is unreachable": "grading runs without network",
+}
+
+
 def describe(error: dict) -> str:
     text = f"{error['type']}: {error['message']}" if error["message"] else error["type"]
+    text += "".join(f" ({hint})" for key, hint in HINTS.items() if key in error["message"])
     if error.get("where"):
         text += f" (at {error['where']})"
     return text

@@ -12,16 +12,19 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import shutil
 import sys
 import tempfile
 from pathlib import Path
 
-from autograder import evidence
+import utils
+from autograder import evidence, sandbox
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT = ROOT / "build" / "expected"
 SOURCES = [ROOT / "utils.py", ROOT / "autograder" / "probes.py", ROOT / "autograder" / "worker.py",
+           ROOT / "autograder" / "evidence.py",
            ROOT / "solutions" / "numpy_ann.py"]
 # Only numpy_ann's tests compare with the reference; the PyTorch tests check properties.
 FILES = ("numpy_ann",)
@@ -37,18 +40,25 @@ def fingerprint() -> str:
 def build(out: Path) -> Path:
     """Record the reference's unit probes into out/<file>/ for every file."""
     with tempfile.TemporaryDirectory(prefix="expected-") as tmp:
+        Path(tmp).chmod(0o755)  # workers may run as grader-student
         staging = Path(tmp) / "expected"
+        sandbox_env = sandbox.prepare(Path(tmp) / "sandbox", None, utils.load_fashion_mnist("train"))
         for file in FILES:
             scratch = Path(tmp) / "run" / file
             scratch.mkdir(parents=True)
             shutil.copyfile(ROOT / "solutions" / f"{file}.py", scratch / f"{file}.py")
-            evidence.collect(file, scratch, staging / file, unit_only=True)
-            failed = [e for e in evidence.read_log(staging / file) if e["event"] == "done" and not e["ok"]]
-            if failed:
-                raise RuntimeError(f"the reference {file}.py failed its own probes: {failed}")
+            evidence.collect(file, scratch, staging / file, sandbox_env, unit_only=True)
+            done = [e for e in evidence.read_log(staging / file) if e["event"] == "done"]
+            failed = [e for e in done if not e["ok"]]
+            if failed or not done:
+                output = (staging / file / "output.txt")
+                raise RuntimeError(f"the reference {file}.py failed its own probes: {failed or 'no call recorded'}\n"
+                                   f"{output.read_text()[-2000:] if output.exists() else ''}")
             (staging / file / "output.txt").unlink(missing_ok=True)
             reproducible_log(staging / file / "log.jsonl")
         (staging / "fingerprint.txt").write_text(fingerprint())
+        for path in [staging, *staging.rglob("*")]:
+            os.chown(path, os.getuid(), os.getgid())  # written by grader-student; owned by the grader from now on
         if out.exists():
             shutil.rmtree(out)
         out.parent.mkdir(parents=True, exist_ok=True)

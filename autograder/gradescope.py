@@ -107,6 +107,8 @@ def run(root: Path) -> int:
         except (json.JSONDecodeError, AttributeError):
             print("submission_metadata.json is not readable JSON")
     os.environ.setdefault("GRADER_TRAIN_DEADLINE", str(TRAIN_DEADLINE))
+    if os.geteuid() == 0:
+        results.parent.chmod(0o700)  # student code runs as grader-student and must not touch the results
     graded = results.with_name("graded.json")
     started = time.monotonic()
     code = grade.run_suite(root / "submission", graded, expected=ROOT / "expected", quiet=False,

@@ -41,3 +41,22 @@ def listing(submission: Path, limit: int = 12) -> str:
         return f"{submission} is empty"
     shown = ", ".join(names[:limit]) + (f" and {len(names) - limit} more" if len(names) > limit else "")
     return f"it holds {shown}"
+
+
+# Names that would be imported ahead of the real modules, or change how the tests run, if they were used.
+DANGEROUS = {"conftest.py", "pytest.ini", "setup.cfg", "tox.ini", "pyproject.toml", "sitecustomize.py",
+             "usercustomize.py", "utils.py", "numpy.py", "torch.py", "matplotlib.py", "pytest.py", "autograder.py"}
+
+
+def notes(submission: Path) -> list[str]:
+    """One line for each file of the submission that is ignored although it could matter."""
+    submission = Path(submission)
+    if not submission.is_dir():
+        return [f"The submission folder {submission} does not exist."]
+    taken = set(find_files(submission).values())
+    out = []
+    for path in sorted(p for p in submission.rglob("*") if p.is_file() and p not in taken):
+        if path.name in DANGEROUS or path.suffix == ".pth" or path.name.lower() in {e.lower() for e in EXPECTED}:
+            out.append(f"Ignored {path.relative_to(submission)}: only {', '.join(EXPECTED)} are graded "
+                       "(the grader's own utils.py is used).")
+    return out

@@ -40,6 +40,8 @@ def stage(zip_path: Path, submission: Path, tmp: Path) -> Path:
     """An /autograder tree: source/ (the zip, after setup), venv, submission/, metadata, results/."""
     root = tmp / "autograder"
     (root / "source").mkdir(parents=True)
+    for folder in (tmp, root):
+        folder.chmod(0o755)  # as on Gradescope: the venv under it must be usable by grader-student
     with zipfile.ZipFile(zip_path) as zf:
         zf.extractall(root / "source")
     for name in ("setup.sh", "run_autograder"):

@@ -6,7 +6,7 @@ import sys
 import numpy as np
 import pytest
 
-from autograder import config, probes
+from autograder import config, hardcoding, probes
 from autograder.graded import check, graded
 from autograder.tests.compare import as_array, close, same_shape
 
@@ -167,7 +167,8 @@ for _name in ("W1", "b1", "W2", "b2"):
 
 @graded("numpy_ann.backward: changes no parameter")
 def test_backward_changes_no_parameter(ev):
-    unchanged = ev.result("backward", "backward(X, y_true)")["params_unchanged"]
+    result = ev.result("backward", "backward(X, y_true)")
+    unchanged = all(np.array_equal(result.get(f"before_{k}"), result.get(f"after_{k}")) for k in ("W1", "b1", "W2", "b2"))
     check(unchanged, "backward changed W1, b1, W2 or b2: it should only return gradients; step() applies them.")
 
 
@@ -260,6 +261,10 @@ def test_accuracy_reaches_the_threshold(grader, ev, record_property, set_leaderb
 
 
 def accuracy_test(grader, ev, file, record_property, set_leaderboard_value):
+    source = grader.source(file)
+    embedded = hardcoding.findings(source.read_bytes(), source.name) if source else []
+    check(not embedded, f"{file}.py embeds what looks like answers rather than a model ({'; '.join(embedded)}). "
+                        "Test accuracy is not graded for a file that does; remove the literal.")
     train = ev.result("train", f"training {file} on 55,000 images with your defaults")
     pred = ev.result("test_predictions", "predict on the 10,000 test images")["pred"]
     pred = np.asarray(pred)
@@ -288,3 +293,6 @@ def test_imports_only_numpy_and_the_standard_library(grader, ev):
                  if isinstance(node, ast.ImportFrom) and node.module and node.level == 0}
     bad = sorted({m.split(".")[0] for m in imported} - allowed)
     check(not bad, f"numpy_ann.py imports {', '.join(bad)}: this file must use NumPy and the standard library only.")
+    loaded = ev.result("modules", "the modules loaded while numpy_ann.py ran")["forbidden"]
+    check(not loaded, f"{', '.join(loaded)} was loaded while numpy_ann.py ran (through importlib or __import__?): "
+                      "this file must use NumPy and the standard library only.")

@@ -1,0 +1,166 @@
+"""Where and as whom student code runs: the worker's sandbox.
+
+Every worker gets a scratch tree holding only what it needs: a read-only
+copy of the worker code (`lib/`), the training images and labels and the
+test images as .npy files (`data/`, never the test labels), and a folder
+with the one student file it runs (`run/<file>/`).
+
+When the grader runs as root (Gradescope, CI), a worker also
+- drops to the unprivileged user `grader-student` before it imports student code;
+- cannot read the grader's files (the autograder package, expected values,
+  solutions, data with the test labels, results), which are made
+  unreadable to that user;
+- has no network (a new, empty network namespace, where `unshare` works);
+- has every process of that user killed when it ends.
+As any user, a worker runs with limits on memory, file size, core dumps and
+(as grader-student) processes, in its own session, and dies with the grader.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import functools
+import os
+import pwd
+import resource
+import shutil
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent
+USER = "grader-student"
+LIB_FILES = ["utils.py", "autograder/__init__.py", "autograder/worker.py", "autograder/probes.py",
+             "autograder/config.py", "autograder/sandbox.py"]
+MEMORY_BYTES = int(os.environ.get("GRADER_WORKER_MEMORY_MB", "4096")) << 20
+FILE_BYTES = 64 << 20  # no file a worker writes (its printed output included) may exceed this
+PROCESSES = 256  # threads count too
+
+
+def is_root() -> bool:
+    return os.geteuid() == 0
+
+
+@functools.cache
+def student_user() -> pwd.struct_passwd | None:
+    """The unprivileged user for student code, created if missing.
+
+    None when not running as root, or when that user cannot run this Python
+    (an interpreter installed under root's private home): workers then run as
+    the grader's user, and `isolation()` says so.
+    """
+    if not is_root():
+        return None
+    try:
+        user = pwd.getpwnam(USER)
+    except KeyError:
+        subprocess.run(["useradd", "--system", "--no-create-home", "--shell", "/usr/sbin/nologin", USER],
+                       check=True, capture_output=True)
+        user = pwd.getpwnam(USER)
+    probe = subprocess.run(["setpriv", f"--reuid={user.pw_uid}", f"--regid={user.pw_gid}", "--clear-groups",
+                            sys.executable, "-s", "-c", "import gzip, json, numpy"], capture_output=True, cwd="/")
+    return user if probe.returncode == 0 else None
+
+
+def isolation() -> str:
+    """One line on how workers are isolated here, for the grader's output."""
+    if not is_root():
+        return "Workers run as the grader's own user (not root): no user switch."
+    if student_user() is None:
+        return (f"Workers run as root: {USER} cannot run {sys.executable} (is Python installed under a private "
+                "home?). Use a Python installed for all users to isolate student code.")
+    return f"Workers run as {USER}" + (", without network." if can_unshare_net() else ".")
+
+
+@functools.cache
+def can_unshare_net() -> bool:
+    return is_root() and shutil.which("unshare") is not None and subprocess.run(
+        ["unshare", "--net", "true"], capture_output=True).returncode == 0
+
+
+@contextlib.contextmanager
+def protected(paths):
+    """As root: make each existing path unreadable to anyone but root for the duration; then restore it."""
+    saved = {}
+    if is_root():
+        for path in map(Path, paths):
+            if path.exists():
+                saved[path] = path.stat().st_mode
+                path.chmod(saved[path] & 0o700)
+    try:
+        yield
+    finally:
+        for path, mode in saved.items():
+            path.chmod(mode)
+
+
+def grader_secrets() -> list[Path]:
+    """The grader's folders a worker must not read (results.json is written only after the last worker)."""
+    return [ROOT / "autograder", ROOT / "solutions", ROOT / "build", ROOT / "expected", ROOT / "data", ROOT / "dist",
+            ROOT / "grades"]
+
+
+def prepare(work: Path, test_images: np.ndarray | None, train: tuple[np.ndarray, np.ndarray]) -> dict:
+    """Lay out lib/ and data/ in `work`; return the environment a worker needs to find them."""
+    lib = work / "lib"
+    for name in LIB_FILES:
+        (lib / name).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(ROOT / name, lib / name)
+    data = work / "data"
+    data.mkdir(parents=True, exist_ok=True)
+    np.save(data / "train_images.npy", train[0])
+    np.save(data / "train_labels.npy", train[1])
+    if test_images is not None:
+        np.save(data / "test_images.npy", test_images)
+    for path in [work, *work.rglob("*")]:
+        path.chmod(0o755 if path.is_dir() else 0o644)
+    return {"GRADER_LIB": str(lib), "GRADER_DATA": str(data)}
+
+
+def make_writable(path: Path, user: pwd.struct_passwd | None) -> None:
+    path.mkdir(parents=True, exist_ok=True)
+    if user is not None:
+        for p in [path, *path.rglob("*")]:
+            os.chown(p, user.pw_uid, user.pw_gid)
+
+
+def limit() -> None:
+    """In the worker, before exec: resource limits, and death with the grader."""
+    resource.setrlimit(resource.RLIMIT_DATA, (MEMORY_BYTES, MEMORY_BYTES))
+    resource.setrlimit(resource.RLIMIT_FSIZE, (FILE_BYTES, FILE_BYTES))
+    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+    try:
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    except OSError:
+        pass
+
+
+def command(user: pwd.struct_passwd | None, cmd: list[str]) -> list[str]:
+    """`cmd`, run without network (where possible) and as grader-student (when there is one)."""
+    if user is not None:
+        cmd = ["setpriv", f"--reuid={user.pw_uid}", f"--regid={user.pw_gid}", "--clear-groups", "--no-new-privs",
+               *cmd]
+    return (["unshare", "--net", "--"] if can_unshare_net() else []) + cmd
+
+
+def limit_processes() -> None:
+    """As preexec for grader-student's workers: also cap that user's processes (threads count)."""
+    limit()
+    resource.setrlimit(resource.RLIMIT_NPROC, (PROCESSES, PROCESSES))
+
+
+def kill_user_processes(user: pwd.struct_passwd | None) -> None:
+    """As root: kill every process left behind by grader-student."""
+    if user is None:
+        return
+    for pid in os.listdir("/proc"):
+        if pid.isdigit():
+            try:
+                if os.stat(f"/proc/{pid}").st_uid == user.pw_uid:
+                    os.kill(int(pid), signal.SIGKILL)
+            except (FileNotFoundError, ProcessLookupError, PermissionError):
+                pass

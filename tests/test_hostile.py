@@ -1,0 +1,275 @@
+"""A catalogue of hostile submissions: each still yields an honest, valid results.json in time.
+
+Each hostile is the reference numpy_ann.py with one bad behaviour injected,
+at import or inside a function. The part it breaks must score 0 with a
+message naming the cause, and the parts it leaves alone must still pass.
+Every behaviour is bounded (loops stop after two minutes, forks after 400,
+files are touched only inside pytest's temporary folders or, when the
+grader's files belong to another user, where the sandbox must refuse), so a
+failed defence cannot harm the machine.
+
+Run as root, workers are grader-student without network; run as a normal
+user, they share the user's rights, and the tests of defences that only
+root can give say so in their assertions.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+import pytest
+
+import utils
+from autograder import config, sandbox
+from tests.conftest import ROOT, failed
+from tests.gradescope_schema import problems
+
+ISOLATED = sandbox.student_user() is not None
+NUMPY_TESTS = {name for name in config.POINTS if name.startswith("numpy_ann.")}
+ACTIVATIONS = {n for n in NUMPY_TESTS if n.split(":")[0] in
+               ("numpy_ann.relu", "numpy_ann.relu_prime", "numpy_ann.softmax", "numpy_ann.cross_entropy")}
+FIT = {n for n in NUMPY_TESTS if n.startswith(("numpy_ann.fit", "numpy_ann.accuracy"))}
+FAST = {"GRADER_CALL_BUDGET": "5", "GRADER_TRAIN_DEADLINE": "25"}  # 5 s per call, 5 s for numpy training
+BOUNDED_LOOP = "import time as _t\n_t0 = _t.time()\nwhile _t.time() - _t0 < 120:\n    pass\n"
+GRADER_ARGS = """
+import os as _os
+def _grader_args():
+    args = []
+    for pid in _os.listdir('/proc'):
+        try:
+            with open(f'/proc/{pid}/cmdline', 'rb') as f:
+                args += f.read().decode(errors='replace').split('\\0')
+        except OSError:
+            pass
+    return args
+def _after(flag):
+    args = _grader_args()
+    return [args[i + 1] for i, a in enumerate(args[:-1]) if a == flag]
+"""
+
+
+@dataclass
+class Hostile:
+    name: str
+    where: str  # "import", "end", or a function of numpy_ann.py whose body starts with the code
+    code: str
+    fail: set  # tests that must fail
+    phrase: str = ""  # which the message of each failing test must contain
+    keep: set = field(default_factory=set)  # tests that must still pass
+    env: dict = field(default_factory=dict)
+
+
+def inject(source: str, where: str, code: str) -> str:
+    if where == "end":
+        return source + "\n" + code
+    if where == "import":
+        anchor = "import utils  # noqa: E402\n"
+        return source.replace(anchor, anchor + code + "\n")
+    anchor = f"def {where}("
+    start = source.index(anchor)
+    body = source.index("\n", source.index(":\n", start)) + 1
+    indent = " " * (len(source[body:]) - len(source[body:].lstrip(" ")))
+    return source[:body] + "".join(indent + line + "\n" for line in code.splitlines()) + source[body:]
+
+
+HOSTILES = [
+    Hostile("a syntax error", "end", "def broken(:\n    pass\n", NUMPY_TESTS, "SyntaxError"),
+    Hostile("an exception at import", "import", "raise RuntimeError('boom at import')", NUMPY_TESTS,
+            "RuntimeError: boom at import"),
+    Hostile("an infinite loop at import", "import", BOUNDED_LOOP, NUMPY_TESTS, "budget", env=FAST),
+    Hostile("an infinite loop inside fit", "fit", BOUNDED_LOOP, FIT, "budget", keep=ACTIVATIONS, env=FAST),
+    Hostile("sys.exit(0) at import", "import", "import sys as _s\n_s.exit(0)", NUMPY_TESTS, "SystemExit"),
+    Hostile("os._exit(0) at import", "import", "import os as _o\n_o._exit(0)", NUMPY_TESTS, "exited with status 0"),
+    Hostile("sys.exit(0) inside forward", "forward", "import sys as _s\n_s.exit(0)",
+            {"numpy_ann.forward: matches the reference on fixed weights"}, "SystemExit", keep=ACTIVATIONS),
+    Hostile("os._exit(0) inside forward", "forward", "import os as _o\n_o._exit(0)",
+            {"numpy_ann.forward: matches the reference on fixed weights"}, "exited with status 0", keep=ACTIVATIONS),
+    Hostile("200 MB printed to stdout", "import", "for _ in range(200):\n    print('x' * (1 << 20))",
+            NUMPY_TESTS, "more than 64 MB"),
+    Hostile("allocating 20 GB", "relu", "_waste = np.ones(20 * 2**30 // 8)",
+            {"numpy_ann.relu: max(0, z) elementwise"}, "MemoryError",
+            keep=ACTIVATIONS - {n for n in ACTIVATIONS if n.startswith("numpy_ann.relu:")}),
+    Hostile("ignoring SIGALRM and SIGTERM in a loop", "forward",
+            "import signal as _sg\n_sg.signal(_sg.SIGALRM, _sg.SIG_IGN)\n_sg.signal(_sg.SIGTERM, _sg.SIG_IGN)\n"
+            + BOUNDED_LOOP, {"numpy_ann.forward: matches the reference on fixed weights"}, "killed",
+            keep=ACTIVATIONS, env=FAST),
+    Hostile("monkeypatching numpy.allclose and array_equal", "end",
+            "np.allclose = lambda *a, **k: True\nnp.array_equal = lambda *a, **k: True\n"
+            "relu = lambda z: z  # wrong: a patched allclose must not hide it",
+            {"numpy_ann.relu: max(0, z) elementwise"}, "values differ"),
+    Hostile("monkeypatching builtins.open", "import",
+            "import builtins as _b\n_b.open = lambda *a, **k: (_ for _ in ()).throw(OSError('no open for you'))",
+            set(), keep=set()),
+]
+
+
+def grade_hostile(run_grader, folder, hostile):
+    path = folder / "numpy_ann.py"
+    path.write_text(inject(path.read_text(), hostile.where, hostile.code))
+    results = run_grader(folder, only="numpy_ann", env=hostile.env)
+    assert problems(results) == []
+    assert {t["name"] for t in results["tests"]} == NUMPY_TESTS
+    return results
+
+
+@pytest.mark.parametrize("hostile", HOSTILES, ids=lambda h: h.name)
+def test_hostile_submission_is_graded_honestly(hostile, run_grader, reference_copy):
+    results = grade_hostile(run_grader, reference_copy, hostile)
+    fails = failed(results)
+    for name in hostile.fail:
+        assert name in fails, f"{name} should fail"
+        assert hostile.phrase in fails[name], f"{name}: expected {hostile.phrase!r} in {fails[name]!r}"
+    assert not (hostile.keep & set(fails)), {n: fails[n] for n in hostile.keep & set(fails)}
+
+
+def test_a_fork_bomb_is_bounded_and_leaves_no_process(run_grader, reference_copy):
+    code = ("import os as _o, time as _t\n_kids = 0\nfor _ in range(400):\n    if _o.fork() == 0:\n"
+            "        _t.sleep(30)\n        _o._exit(0)\n    _kids += 1")
+    results = grade_hostile(run_grader, reference_copy, Hostile("fork bomb", "import", code, set()))
+    if ISOLATED:  # grader-student may not run 400 processes
+        assert all("BlockingIOError" in why or "Resource temporarily" in why for why in failed(results).values())
+        assert len(failed(results)) == len(NUMPY_TESTS)
+    user = sandbox.student_user()
+    if user is not None:
+        deadline = time.monotonic() + 5
+        while live_processes(user.pw_uid) and time.monotonic() < deadline:
+            time.sleep(0.1)  # killed processes linger until init reaps them
+        assert live_processes(user.pw_uid) == []
+
+
+def live_processes(uid: int) -> list[str]:
+    """Processes of `uid` that are not zombies."""
+    live = []
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            if os.stat(f"/proc/{pid}").st_uid == uid and open(f"/proc/{pid}/stat").read().split(") ")[1][0] != "Z":
+                live.append(pid)
+        except (FileNotFoundError, ProcessLookupError, IndexError):
+            pass
+    return live
+
+
+def test_writing_results_json_changes_nothing(run_grader, reference_copy):
+    code = GRADER_ARGS + (
+        "for _p in _after('--results'):\n"
+        "    try:\n"
+        "        open(_p, 'w').write('{\"score\": 1000, \"tests\": []}')\n"
+        "    except OSError:\n"
+        "        pass\n")
+    results = grade_hostile(run_grader, reference_copy, Hostile("results", "import", code, set()))
+    assert failed(results) == {} and results["score"] == 49
+
+
+def test_deleting_and_writing_files_in_the_work_and_grader_folders_changes_nothing(run_grader, reference_copy):
+    """It empties its own working folder and tries to drop a file into the grader's folders (harmless if it can)."""
+    code = GRADER_ARGS + (
+        "import pathlib as _pl\n"
+        "for _f in _pl.Path('.').iterdir():\n"
+        "    _f.unlink()\n"
+        "for _d in _after('--expected') + _after('-c'):\n"
+        "    _d = _pl.Path(_d)\n"
+        "    try:\n"
+        "        ((_d if _d.is_dir() else _d.parent) / 'HOSTILE_WAS_HERE').write_text('x')\n"
+        "    except OSError:\n"
+        "        pass\n")
+    markers = [ROOT / "autograder" / "HOSTILE_WAS_HERE", ROOT / "build" / "expected" / "HOSTILE_WAS_HERE"]
+    try:
+        results = grade_hostile(run_grader, reference_copy, Hostile("delete", "import", code, set()))
+        assert failed(results) == {} and results["score"] == 49
+        if ISOLATED:
+            assert not any(m.exists() for m in markers)
+    finally:
+        for marker in markers:
+            marker.unlink(missing_ok=True)
+
+
+def test_reading_the_grader_secrets_leaks_nothing(run_grader, reference_copy):
+    secret_line = "dz2 = (self.a2 - y_true) / len(X)"
+    code = GRADER_ARGS + (
+        "_leak = []\n"
+        f"for _p in [{str(ROOT / 'solutions' / 'numpy_ann.py')!r}, {str(utils.RAW_DIR / 't10k-labels-idx1-ubyte.gz')!r}]"
+        " + [_e + '/numpy_ann/log.jsonl' for _e in _after('--expected')]:\n"
+        "    try:\n"
+        "        _leak.append(open(_p, 'rb').read()[:3000].decode(errors='replace'))\n"
+        "    except OSError as _e:\n"
+        "        _leak.append(repr(_e))\n"
+        "print(_leak)\n"
+        "raise RuntimeError(' | '.join(_leak))\n")
+    results = grade_hostile(run_grader, reference_copy, Hostile("read", "import", code, NUMPY_TESTS))
+    text = str(results)
+    if ISOLATED:
+        assert "PermissionError" in text
+        assert secret_line not in text and '"call": "relu"' not in text
+    assert results["score"] == 0
+
+
+def test_a_socket_to_localhost_fails_the_part_that_opens_it(run_grader, reference_copy):
+    code = "import socket as _so\n_so.create_connection(('127.0.0.1', 9), timeout=2).close()"
+    results = grade_hostile(run_grader, reference_copy, Hostile("socket", "relu", code, set()))
+    fails = failed(results)
+    assert "numpy_ann.relu: max(0, z) elementwise" in fails
+    if sandbox.can_unshare_net():
+        assert "Network is unreachable" in fails["numpy_ann.relu: max(0, z) elementwise"]
+
+
+def test_a_conftest_in_the_submission_is_ignored(run_grader, tmp_path):
+    folder = tmp_path / "submission"
+    folder.mkdir()
+    for name in ("numpy_ann.py", "pytorch_ann.py", "pytorch_cnn.py"):
+        (folder / name).write_text((ROOT / "student" / name).read_text())
+    (folder / "conftest.py").write_text(
+        "import pytest\n@pytest.hookimpl(hookwrapper=True)\ndef pytest_runtest_makereport(item, call):\n"
+        "    outcome = yield\n    outcome.get_result().outcome = 'passed'\n")
+    (folder / "sitecustomize.py").write_text("import builtins; builtins.print = None\n")
+    results = run_grader(folder, only="numpy_ann")
+    assert results["score"] == 0
+    assert "Ignored conftest.py" in results["output"] and "Ignored sitecustomize.py" in results["output"]
+
+
+def test_embedded_test_labels_fail_the_accuracy_test(run_grader, reference_copy):
+    labels = utils.load_fashion_mnist("test")[1].tolist()
+    path = reference_copy / "numpy_ann.py"
+    path.write_text(path.read_text().replace(
+        '        """X (n, input_size) -> class indices (n,)."""\n',
+        f'        """X (n, input_size) -> class indices (n,)."""\n        LABELS = {labels}\n'
+        "        if len(X) == len(LABELS):\n            return np.array(LABELS)\n"))
+    fails = failed(run_grader(reference_copy, only="numpy_ann"))
+    assert set(fails) == {"numpy_ann.accuracy: at least 77% on the test set"}
+    assert "a literal of 10000 class indices" in fails["numpy_ann.accuracy: at least 77% on the test set"]
+
+
+def test_labels_read_at_run_time_are_worthless(run_grader, reference_copy):
+    path = reference_copy / "numpy_ann.py"
+    raw = str(utils.RAW_DIR)
+    path.write_text(path.read_text().replace(
+        '        """X (n, input_size) -> class indices (n,)."""\n',
+        '        """X (n, input_size) -> class indices (n,)."""\n'
+        "        if len(X) == 10000:\n"
+        f"            return utils.load_fashion_mnist('test', {raw!r})[1].astype(int)\n"))
+    fails = failed(run_grader(reference_copy, only="numpy_ann"))
+    assert set(fails) == {"numpy_ann.accuracy: at least 77% on the test set"}
+    why = fails["numpy_ann.accuracy: at least 77% on the test set"]
+    assert ("raised" in why) if ISOLATED else ("test accuracy" in why)  # unreadable, or in the wrong order
+
+
+def test_the_reference_clears_every_threshold_on_five_shuffled_noisy_test_sets():
+    import importlib
+    import sys
+
+    sys.path.insert(0, str(ROOT / "solutions"))
+    images, labels = utils.load_fashion_mnist("test")
+    for file, (cls_name, kind) in {"numpy_ann": ("NumpyANN", "numpy"), "pytorch_ann": ("PyTorchANN", "flat"),
+                                   "pytorch_cnn": ("PyTorchCNN", "image")}.items():
+        data = utils.load_data(kind)
+        model = getattr(importlib.import_module(file), cls_name)()
+        model.fit(*data[:4])
+        for seed in range(5):
+            rng = np.random.default_rng(seed)
+            order = rng.permutation(len(images))
+            noisy = np.clip(images[order].astype(np.int16) + rng.integers(-1, 2, images.shape), 0, 255).astype(np.uint8)
+            X, _ = utils.to_model_format(noisy, None, kind)
+            accuracy = float(np.mean(np.asarray(model.predict(X)) == labels[order]))
+            assert accuracy >= config.THRESHOLDS[file] + 0.03, (file, seed, accuracy)
