@@ -108,6 +108,27 @@ def load_fashion_mnist(split: str = "train", raw_dir: str | Path | None = None):
     return images, labels
 
 
+def cached_split(split: str = "train") -> tuple[Path, Path]:
+    """Paths of `split`'s images and labels as uint8 .npy files, decoded once from the IDX files.
+
+    The cache lives in data/FashionMNIST/cache/ and is rebuilt (atomically)
+    when an IDX file is newer. Load it with np.load(path, mmap_mode="r") to
+    share one copy of the pixels between processes.
+    """
+    cache = RAW_DIR.parent / "cache"
+    paths = (cache / f"{split}_images.npy", cache / f"{split}_labels.npy")
+    sources = [RAW_DIR / name for name in FILES[split][:2]]
+    newest = max((p.stat().st_mtime for p in sources if p.exists()), default=0)
+    if not all(p.exists() and p.stat().st_mtime >= newest for p in paths):
+        cache.mkdir(parents=True, exist_ok=True)
+        for path, array in zip(paths, load_fashion_mnist(split)):
+            tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+            with open(tmp, "wb") as f:
+                np.save(f, array)
+            os.replace(tmp, path)
+    return paths
+
+
 def train_val_split(n: int, val_size: int = 5_000, seed: int = 0):
     """Indices (train_idx, val_idx) of a fixed random split of range(n)."""
     order = np.random.default_rng(seed).permutation(n)
@@ -138,9 +159,17 @@ def load_data(kind: str = "numpy", val_size: int = 5_000):
     return tuple(out)
 
 
-def to_model_format(images: np.ndarray, labels: np.ndarray | None, kind: str):
-    """uint8 images (n, 28, 28) and labels (n,) -> (X, y) in the format of `load_data`."""
-    x = images.reshape(len(images), -1).astype(np.float32) / np.float32(255)
+def to_model_format(images: np.ndarray, labels: np.ndarray | None, kind: str, index=None):
+    """uint8 images (n, 28, 28) and labels (n,) -> (X, y) in the format of `load_data`.
+
+    With `index`, only those rows, converted in chunks: no uint8 copy of the selection is made.
+    """
+    index = np.arange(len(images)) if index is None else np.asarray(index)
+    x = np.empty((len(index), 784), dtype=np.float32)
+    for start in range(0, len(index), 8192):
+        rows = index[start:start + 8192]
+        np.divide(images[rows].reshape(len(rows), -1), np.float32(255), out=x[start:start + len(rows)])
+    labels = None if labels is None else np.asarray(labels)[index]
     if kind == "numpy":
         return x, (None if labels is None else one_hot(labels))
     import torch

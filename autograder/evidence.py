@@ -49,7 +49,8 @@ def read_log(out: Path) -> list[dict]:
 def worker_env(sandbox_env: dict, user) -> dict:
     """The worker's environment: the grader's, less pytest's, plus where its sandbox is."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTEST", "PYTHONPATH"))}
-    env.update(MPLBACKEND="Agg", PYTHONDONTWRITEBYTECODE="1", OMP_NUM_THREADS=str(config.threads()), **sandbox_env)
+    env.update(MPLBACKEND="Agg", PYTHONDONTWRITEBYTECODE="1", OMP_NUM_THREADS=str(config.threads()),
+               MALLOC_ARENA_MAX="2", **sandbox_env)
     if user is not None:
         env["HOME"] = sandbox_env["GRADER_DATA"]
     return env

@@ -286,6 +286,7 @@ def train_probes(mod, ctx, file):
     cls = getattr(mod, {"numpy_ann": "NumpyANN", "pytorch_ann": "PyTorchANN", "pytorch_cnn": "PyTorchCNN"}[file])
 
     def train():
+        release_memory()  # what the unit probes left behind, before the largest allocation of the run
         X_train, y_train, X_val, y_val = ctx.train_data(kind)
         model = cls()
         started = time.perf_counter()
@@ -335,6 +336,18 @@ def train_probes(mod, ctx, file):
         yield "judgement_own", judgement, None
 
 
+def release_memory() -> None:
+    """Collect garbage and hand freed heap back to the system (glibc's malloc_trim), to keep the peak low."""
+    import ctypes
+    import gc
+
+    gc.collect()
+    try:
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    except (OSError, AttributeError):
+        pass
+
+
 class Context:
     """Data for the probes, loaded once per worker."""
 
@@ -354,10 +367,12 @@ class Context:
         return utils.to_model_format(images[:n], labels[:n], kind)
 
     def train_data(self, kind):
+        """The training and validation split, converted straight from the shared uint8 file."""
         images, labels = self._train_arrays()
         tr, va = utils.train_val_split(len(images), config.VAL_SIZE)
-        return (*utils.to_model_format(images[tr], labels[tr], kind),
-                *utils.to_model_format(images[va], labels[va], kind))
+        data = (*utils.to_model_format(images, labels, kind, tr), *utils.to_model_format(images, labels, kind, va))
+        self._train = None  # unmap the uint8 pixels: training needs only the float copy
+        return data
 
     def test_images(self):
         return np.load(f"{os.environ[DATA_ENV]}/test_images.npy", mmap_mode="r", allow_pickle=False)

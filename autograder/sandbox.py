@@ -33,7 +33,9 @@ from pathlib import Path
 import numpy as np
 
 ROOT = Path(__file__).resolve().parent.parent
-USER = "grader-student"
+# Parallel graders (grade_all.py) each need their own user: a grader kills every process of its user when a
+# worker ends, and the process limit counts per user.
+USER = os.environ.get("GRADER_STUDENT_USER", "grader-student")
 LIB_FILES = ["utils.py", "autograder/__init__.py", "autograder/worker.py", "autograder/probes.py",
              "autograder/config.py", "autograder/sandbox.py"]
 MEMORY_BYTES = int(os.environ.get("GRADER_WORKER_MEMORY_MB", "4096")) << 20
@@ -104,16 +106,20 @@ def grader_secrets() -> list[Path]:
             ROOT / "grades"]
 
 
-def prepare(work: Path, test_images: np.ndarray | None, train: tuple[np.ndarray, np.ndarray]) -> dict:
-    """Lay out lib/ and data/ in `work`; return the environment a worker needs to find them."""
+def prepare(work: Path, test_images: np.ndarray | None, train: tuple[Path, Path]) -> dict:
+    """Lay out lib/ and data/ in `work`; return the environment a worker needs to find them.
+
+    `train` holds the paths of the uint8 .npy training images and labels (utils.cached_split): they are
+    copied as files, never loaded here.
+    """
     lib = work / "lib"
     for name in LIB_FILES:
         (lib / name).parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(ROOT / name, lib / name)
     data = work / "data"
     data.mkdir(parents=True, exist_ok=True)
-    np.save(data / "train_images.npy", train[0])
-    np.save(data / "train_labels.npy", train[1])
+    shutil.copyfile(train[0], data / "train_images.npy")
+    shutil.copyfile(train[1], data / "train_labels.npy")
     if test_images is not None:
         np.save(data / "test_images.npy", test_images)
     for path in [work, *work.rglob("*")]:

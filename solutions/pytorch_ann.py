@@ -30,15 +30,20 @@ class PyTorchANN(nn.Module):
         for epoch in range(1, epochs + 1):
             started = time.perf_counter()
             self.train()
+            total_loss = correct = 0.0
             for idx in torch.randperm(len(X_train)).split(batch_size):
                 optimizer.zero_grad()
-                loss = loss_fn(self(X_train[idx]), y_train[idx])
+                logits = self(X_train[idx])
+                loss = loss_fn(logits, y_train[idx])
                 loss.backward()
                 optimizer.step()
-            for split, X, y in (("train", X_train, y_train), ("val", X_val, y_val)):
-                loss, acc = self.evaluate(X, y, loss_fn)
-                history[f"{split}_loss"].append(loss)
-                history[f"{split}_acc"].append(acc)
+                total_loss += loss.item() * len(idx)
+                correct += (logits.argmax(dim=1) == y_train[idx]).sum().item()
+            history["train_loss"].append(total_loss / len(X_train))
+            history["train_acc"].append(correct / len(X_train))
+            val_loss, val_acc = self.evaluate(X_val, y_val, loss_fn)
+            history["val_loss"].append(val_loss)
+            history["val_acc"].append(val_acc)
             utils.progress(epoch, epochs, history, time.perf_counter() - started)
         return history
 
@@ -46,14 +51,14 @@ class PyTorchANN(nn.Module):
     def evaluate(self, X, y, loss_fn):
         """(mean loss, accuracy) on X, y, in eval mode."""
         self.eval()
-        logits = torch.cat([self(X[i:i + 4096]) for i in range(0, len(X), 4096)])
+        logits = torch.cat([self(X[i:i + 1024]) for i in range(0, len(X), 1024)])
         return loss_fn(logits, y).item(), (logits.argmax(dim=1) == y).float().mean().item()
 
     @torch.no_grad()
     def predict(self, X):
         """X (n, 784) or (n, 1, 28, 28) -> class indices, int64 (n,)."""
         self.eval()
-        return torch.cat([self(X[i:i + 4096]).argmax(dim=1) for i in range(0, len(X), 4096)])
+        return torch.cat([self(X[i:i + 1024]).argmax(dim=1) for i in range(0, len(X), 1024)])
 
     def plot_train_val_metrics(self, history, path="pytorch_ann_train_val_metrics.png"):
         fig, (ax_loss, ax_acc) = utils.learning_curve_axes("PyTorch ANN")

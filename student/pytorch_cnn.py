@@ -59,8 +59,9 @@ class PyTorchCNN(nn.Module):
         Every epoch: self.train(); go through the training set in a fresh
         random order (torch.randperm(n).split(batch_size)); for each batch
         zero the gradients, compute the loss, backpropagate and step. Then
-        append the loss and accuracy on the whole training and validation sets
-        (in eval mode, without gradients) to the history and print a line with
+        append to the history the training loss and accuracy averaged over
+        the epoch's batches, and the loss and accuracy on the whole validation
+        set (in eval mode, without gradients), and print a line with
         utils.progress(epoch, epochs, history).
 
         Inputs:
