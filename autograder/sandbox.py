@@ -8,8 +8,7 @@ with the one student file it runs (`run/<file>/`).
 When the grader runs as root (Gradescope, CI), a worker also
 - drops to the unprivileged user `grader-student` before it imports student code;
 - cannot read the grader's files (the autograder package, expected values,
-  solutions, data with the test labels, results), which are made
-  unreadable to that user;
+  solutions, data with the test labels, results): an ACL denies that user;
 - has no network (a new, empty network namespace, where `unshare` works);
 - has every process of that user killed when it ends.
 As any user, a worker runs with limits on memory, file size, core dumps and
@@ -26,6 +25,7 @@ import pwd
 import resource
 import shutil
 import signal
+import struct
 import subprocess
 import sys
 from pathlib import Path
@@ -86,18 +86,39 @@ def can_unshare_net() -> bool:
 
 @contextlib.contextmanager
 def protected(paths):
-    """As root: make each existing path unreadable to anyone but root for the duration; then restore it."""
-    saved = {}
-    if is_root():
+    """As root: make each existing folder unreadable to grader-student while grading.
+
+    Preferably with a POSIX ACL entry that denies grader-student alone: it
+    changes nothing for anyone else, needs no undoing, and stays right when
+    several gradings overlap. Where the filesystem has no ACLs, the folders
+    are closed to everyone but root for the duration instead.
+    """
+    user = student_user()
+    closed = []
+    if user is not None:
         for path in map(Path, paths):
-            if path.exists():
-                saved[path] = path.stat().st_mode
-                path.chmod(saved[path] & 0o700)
+            if path.is_dir() and not deny_acl(path, user.pw_uid):
+                path.chmod(path.stat().st_mode & 0o700)
+                closed.append(path)
     try:
         yield
     finally:
-        for path, mode in saved.items():
-            path.chmod(mode)
+        for path in closed:
+            path.chmod(path.stat().st_mode | 0o055)
+
+
+def deny_acl(path: Path, uid: int) -> bool:
+    """Give `path` an access ACL with no permission for `uid` (and the mode's own for everyone else)."""
+    mode = path.stat().st_mode
+    every = 0xFFFFFFFF  # ACL_UNDEFINED_ID
+    entries = [(0x01, (mode >> 6) & 7, every), (0x02, 0, uid), (0x04, (mode >> 3) & 7, every),
+               (0x10, (mode >> 3) & 7, every), (0x20, mode & 7, every)]  # user::, user:uid:---, group::, mask::, other::
+    data = struct.pack("<I", 2) + b"".join(struct.pack("<HHI", tag, perm, i) for tag, perm, i in entries)
+    try:
+        os.setxattr(path, "system.posix_acl_access", data)
+        return True
+    except OSError:
+        return False
 
 
 def grader_secrets() -> list[Path]:
