@@ -121,7 +121,7 @@ def cached_split(split: str = "train") -> tuple[Path, Path]:
     newest = max((p.stat().st_mtime for p in sources if p.exists()), default=0)
     if not all(p.exists() and p.stat().st_mtime >= newest for p in paths):
         cache.mkdir(parents=True, exist_ok=True)
-        for path, array in zip(paths, load_fashion_mnist(split)):
+        for path, array in zip(paths, load_fashion_mnist(split), strict=True):
             tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
             with open(tmp, "wb") as f:
                 np.save(f, array)

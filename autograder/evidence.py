@@ -160,7 +160,7 @@ class Evidence:
         self.file, self.out, self.missing = file, out, missing
         self.entries = {e["call"]: e for e in read_log(out) if e["event"] == "done"} if missing is None else {}
 
-    def preload(self) -> "Evidence":
+    def preload(self) -> Evidence:
         """Read every recorded array now, so that nothing is read from disk after student code has run."""
         self.loaded = {call: Result(e, self.out) for call, e in self.entries.items() if e["ok"]}
         return self

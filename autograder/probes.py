@@ -253,7 +253,7 @@ def torch_probes(mod, ctx, file):
         finally:
             for h in handles:
                 h.remove()
-        changed = any(not torch.equal(a, p.detach()) for a, p in zip(before, params))
+        changed = any(not torch.equal(a, p.detach()) for a, p in zip(before, params, strict=True))
         return {"history": history_values(history), "grad_deviation": deviations, "changed": changed}
 
     def predict():

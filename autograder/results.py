@@ -23,7 +23,6 @@ import pytest
 
 from autograder import config as points
 
-
 NOTES: list[str] = []  # remarks for the student about the submission as a whole (intake)
 
 
