@@ -197,15 +197,19 @@ def history_ok(history, epochs, what):
                                                     "fractions in [0, 1], not percentages")
 
 
-@graded("numpy_ann.fit: the loss falls over a few epochs on a fixed batch")
-def test_fit_lowers_the_loss(ev):
-    history = ev.result("fit_small", "fit on 320 images for 5 epochs")["history"]
+def loss_falls(history, what: str, hint: str) -> None:
+    """The history's training loss is finite and lower after the last epoch than after the first."""
     losses = history.get("train_loss") if isinstance(history, dict) else None
     check(isinstance(losses, list) and len(losses) >= 2,
           f"fit should return a history whose 'train_loss' has one value per epoch, got {history}")
     check(np.all(np.isfinite(losses)), f"the training loss became nan or inf: {losses}")
-    check(losses[-1] < losses[0], f"the training loss did not fall over 5 epochs on a fixed batch of 320 images: "
-                                  f"{np.round(losses, 4).tolist()}. Check the sign of the update in step, and lr.")
+    check(losses[-1] < losses[0], f"the training loss did not fall over {what}: {np.round(losses, 4).tolist()}. {hint}")
+
+
+@graded("numpy_ann.fit: the loss falls over a few epochs on a fixed batch")
+def test_fit_lowers_the_loss(ev):
+    loss_falls(ev.result("fit_small", "fit on 320 images for 5 epochs")["history"],
+               "5 epochs on a fixed batch of 320 images", "Check the sign of the update in step, and lr.")
 
 
 def epochs_of(ev):
