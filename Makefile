@@ -6,6 +6,9 @@ VENV ?= .venv
 PY ?= $(VENV)/bin/python
 SUBMISSION ?= solutions
 RESULTS ?= results.json
+SUBMISSIONS ?=
+GRADES ?= grades
+FORCE ?=
 
 ifeq ($(PY),$(VENV)/bin/python)
 SETUP := $(VENV)/.installed
@@ -13,7 +16,7 @@ else
 SETUP :=
 endif
 
-.PHONY: help venv data check grade test gradescope submission seeds lint clean
+.PHONY: help venv data check grade test gradescope submission seeds lint clean handout grade-all
 
 help:
 	@echo "make check                 grade student/ with the visible tests (students)"
@@ -23,6 +26,10 @@ help:
 	@echo "make data                  put Fashion-MNIST into data/FashionMNIST/raw/"
 	@echo "make gradescope            build dist/autograder.zip for Gradescope (instructors)"
 	@echo "make submission            zip student/ into submission.zip for Gradescope (students)"
+	@echo "make handout               build dist/handout.zip, what students receive (instructors)"
+	@echo "make grade-all SUBMISSIONS=dir [GRADES=grades] [FORCE=1]"
+	@echo "                           grade a class in parallel (one folder per student, or Gradescope's"
+	@echo "                           export); writes GRADES/ with grades.csv, report.md and report.png"
 	@echo "make seeds                 train the reference under 5 seeds and check its margins"
 
 $(VENV)/.installed: requirements.txt
@@ -51,6 +58,12 @@ gradescope: $(SETUP) data
 
 submission: $(SETUP)
 	@$(PY) -m autograder.submission
+
+handout: $(SETUP) data
+	$(PY) -m autograder.handout
+
+grade-all: $(SETUP) data
+	@$(PY) -m autograder.grade_all "$(SUBMISSIONS)" --out "$(GRADES)" $(if $(filter-out 0,$(FORCE)),--force)
 
 seeds: $(SETUP) data
 	$(PY) tools/seeds.py

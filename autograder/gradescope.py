@@ -20,7 +20,6 @@ import argparse
 import json
 import os
 import re
-import subprocess
 import sys
 import tempfile
 import time
@@ -70,6 +69,11 @@ def build(out: Path) -> Path:
     """Write the autograder zip to `out`, byte-for-byte reproducibly."""
     with tempfile.TemporaryDirectory() as tmp:
         members = zip_members(expected.build(Path(tmp) / "expected"))
+    return write_zip(out, members)
+
+
+def write_zip(out: Path, members: list[tuple[str, bytes, int]]) -> Path:
+    """Write (name, content, mode) members to `out` atomically, with fixed timestamps: same members, same bytes."""
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp_zip = out.with_name(out.name + ".tmp")
     with zipfile.ZipFile(tmp_zip, "w", zipfile.ZIP_DEFLATED) as zf:

@@ -108,17 +108,31 @@ def protected(paths):
 
 
 def deny_acl(path: Path, uid: int) -> bool:
-    """Give `path` an access ACL with no permission for `uid` (and the mode's own for everyone else)."""
+    """Give `path` an access ACL with no permission for `uid` (and the mode's own for everyone else).
+
+    The users it already denies stay denied: parallel gradings (grade_all.py) each run as their own user.
+    """
     mode = path.stat().st_mode
     every = 0xFFFFFFFF  # ACL_UNDEFINED_ID
-    entries = [(0x01, (mode >> 6) & 7, every), (0x02, 0, uid), (0x04, (mode >> 3) & 7, every),
-               (0x10, (mode >> 3) & 7, every), (0x20, mode & 7, every)]  # user::, user:uid:---, group::, mask::, other::
+    denied = [(0x02, 0, u) for u in sorted({uid} | denied_uids(path))]  # user:uid:---
+    entries = [(0x01, (mode >> 6) & 7, every), *denied, (0x04, (mode >> 3) & 7, every),
+               (0x10, (mode >> 3) & 7, every), (0x20, mode & 7, every)]  # user::, group::, mask::, other::
     data = struct.pack("<I", 2) + b"".join(struct.pack("<HHI", tag, perm, i) for tag, perm, i in entries)
     try:
         os.setxattr(path, "system.posix_acl_access", data)
         return True
     except OSError:
         return False
+
+
+def denied_uids(path: Path) -> set[int]:
+    """The users that the access ACL of `path` denies everything (entries user:uid:---)."""
+    try:
+        data = os.getxattr(path, "system.posix_acl_access")
+    except OSError:
+        return set()
+    entries = [struct.unpack_from("<HHI", data, offset) for offset in range(4, len(data) - 7, 8)]
+    return {i for tag, perm, i in entries if tag == 0x02 and perm == 0}
 
 
 def grader_secrets() -> list[Path]:

@@ -19,12 +19,10 @@ def judge(history: dict) -> str:
     underfitting otherwise, when train_acc < 0.80;
     generalizing otherwise.
     """
-    train_acc, val_acc = history["train_acc"][-1], history["val_acc"][-1]
-    if train_acc - val_acc > 0.05:
-        return "overfitting"
-    if train_acc < 0.80:
-        return "underfitting"
-    return "generalizing"
+    # Written apart from the reference solutions: this file ships in the student handout.
+    last = {key: history[key][-1] for key in ("train_acc", "val_acc")}
+    rules = [("overfitting", last["train_acc"] - last["val_acc"] > 0.05), ("underfitting", last["train_acc"] < 0.80)]
+    return next((word for word, holds in rules if holds), "generalizing")
 
 
 def make_tests(file: str) -> dict:

@@ -1,0 +1,557 @@
+"""`make grade-all`: grade a whole class, several submissions at a time, and report on it.
+
+    python -m autograder.grade_all SUBMISSIONS [--out grades] [--force] [--jobs N] [--timeout SECONDS]
+
+SUBMISSIONS holds one sub-folder per student, or is Gradescope's "Export
+Submissions" download: submission_metadata.yml and one folder per submission
+(the folder that holds them both, or the one above it). Each submission is
+graded exactly as `make grade` grades one: a child pytest process whose
+workers run the student's code in the sandbox. `--jobs` of them (GRADE_JOBS;
+default one per core) run at once, each with its own sandbox user, and each
+is stopped after `--timeout` seconds (GRADE_TIMEOUT; default 900). A
+submission that is empty, breaks the grader or runs out of time gets its row
+with the reason; the batch goes on.
+
+The output folder (default grades/) receives
+- <submission>/results.json: Gradescope's results.json for that submission,
+  plus "grade_all": its status (graded, empty, timeout, error), the reason
+  and the seconds it took;
+- grades.csv: one row per student: status, reason, total, the three test
+  accuracies and every test's score;
+- report.md: the distribution of totals, the pass rate of every test from
+  the hardest, the most common failure messages and the spread of the
+  accuracies; report.png: a histogram of totals and the pass rates.
+A submission whose results.json is already there, for the same files, is
+skipped unless --force (FORCE=1): an interrupted batch resumes where it
+stopped, and a submission whose files changed is graded again.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import hashlib
+import io
+import json
+import os
+import pwd
+import queue
+import re
+import shutil
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections import Counter
+from concurrent.futures import ThreadPoolExecutor, as_completed
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from autograder import config, expected, grade, gradescope, intake, sandbox
+from autograder.results import number_key, write_json_atomically
+
+ROOT = Path(__file__).resolve().parent.parent
+METADATA = "submission_metadata.yml"
+# Leaderboard names of the three test accuracies, as the accuracy tests report them.
+ACCURACIES = {"numpy_ann": "NumPy ANN accuracy", "pytorch_ann": "PyTorch ANN accuracy",
+              "pytorch_cnn": "PyTorch CNN accuracy"}
+TESTS = sorted(config.POINTS, key=lambda name: number_key(config.POINTS[name][0]))
+DEFAULT_TIMEOUT = 900.0
+
+
+class InputError(Exception):
+    """The submissions folder is not one this tool can grade; the message says why."""
+
+
+@dataclass
+class Submission:
+    key: str  # the name of its folder, here and in the output folder
+    path: Path
+    students: list[dict] = field(default_factory=list)  # {"name", "email", "sid"}, from Gradescope's metadata
+
+
+# --------------------------------------------------------------------------- input
+
+def unquote(value: str) -> str:
+    """A YAML scalar as text: 'single' and "double" quotes removed."""
+    value = value.strip()
+    if len(value) >= 2 and value[0] == value[-1] == "'":
+        return value[1:-1].replace("''", "'")
+    if len(value) >= 2 and value[0] == value[-1] == '"':
+        try:
+            return json.loads(value)
+        except json.JSONDecodeError:
+            return value[1:-1]
+    return value
+
+
+def read_metadata(path: Path) -> dict[str, list[dict]]:
+    """Submission folder -> its submitters, from Gradescope's submission_metadata.yml.
+
+    Reads only the top-level keys and each one's `:submitters:` list
+    (`- :name: ...`, `:sid: ...`, `:email: ...`), without a YAML library.
+    """
+    out: dict[str, list[dict]] = {}
+    current, inside, indent = None, False, 0
+    for line in path.read_text(errors="replace").splitlines():
+        text = line.strip()
+        if not text or text.startswith(("#", "---")):
+            continue
+        depth = len(line) - len(line.lstrip())
+        if depth == 0:
+            current, inside = unquote(text.rstrip(":")), False
+            out[current] = []
+        elif current is not None and text.startswith(":submitters:"):
+            inside, indent = True, depth
+        elif inside and (depth > indent or text.startswith("- ")):
+            if text.startswith("- "):
+                out[current].append({})
+                text = text[2:].strip()
+            match = re.match(r":?(\w+):\s*(.*)$", text)
+            if match and out[current]:
+                out[current][-1][match[1]] = unquote(match[2])
+        else:
+            inside = False
+    return out
+
+
+def folders(path: Path) -> list[Path]:
+    return sorted(p for p in path.iterdir() if p.is_dir() and not p.name.startswith((".", "__")))
+
+
+def discover(path: Path, out: Path | None = None) -> tuple[Path, list[Submission]]:
+    """(the folder graded, its submissions): one per sub-folder but `out`, with Gradescope's submitters if known."""
+    if not path.exists():
+        raise InputError(f"the submissions folder {path} does not exist")
+    if not path.is_dir():
+        raise InputError(f"{path} is not a folder: give the folder that holds one sub-folder per student "
+                         "(unzip Gradescope's export first)")
+    if not (path / METADATA).is_file():
+        inner = [p for p in folders(path) if (p / METADATA).is_file()]
+        path = inner[0] if len(inner) == 1 else path
+    metadata = read_metadata(path / METADATA) if (path / METADATA).is_file() else {}
+    skip = out.resolve() if out else None
+    subs = {p.name: Submission(p.name, p, metadata.get(p.name, [])) for p in folders(path) if p.resolve() != skip}
+    for key, students in metadata.items():
+        subs.setdefault(key, Submission(key, path / key, students))  # listed, but its folder is missing
+    if not subs:
+        raise InputError(f"{path} holds no sub-folder: it should hold one folder per student, or be Gradescope's "
+                         f"export ({METADATA} and one folder per submission)")
+    return path, [subs[key] for key in sorted(subs)]
+
+
+# ------------------------------------------------------------------------- grading
+
+class ThreadOutput(io.TextIOBase):
+    """sys.stdout while grading: what a grading thread prints is kept for its submission, not shown."""
+
+    def __init__(self, default):
+        self.default, self.local = default, threading.local()
+
+    def write(self, text: str) -> int:
+        return getattr(self.local, "buffer", self.default).write(text)
+
+    def flush(self) -> None:
+        getattr(self.local, "buffer", self.default).flush()
+
+
+def fingerprint(sub: Submission) -> str:
+    """A digest of the files that grading takes from the submission: a changed submission is graded again."""
+    digest = hashlib.sha256()
+    found = intake.find_files(sub.path)
+    for name in sorted(found):
+        digest.update(name.encode() + b"\0" + found[name].read_bytes())
+    return digest.hexdigest()
+
+
+def finish(sub: Submission, results: dict, status: str, reason: str, started: float) -> dict:
+    results["grade_all"] = {"status": status, "reason": reason, "seconds": round(time.monotonic() - started, 1),
+                            "fingerprint": fingerprint(sub)}
+    return results
+
+
+def stop_user(user: str) -> None:
+    """As root: kill whatever a stopped grading left running as `user`."""
+    if sandbox.is_root():
+        try:
+            sandbox.kill_user_processes(pwd.getpwnam(user))
+        except KeyError:
+            pass
+
+
+def grade_one(sub: Submission, expected_dir: Path, timeout: float, threads: int, user: str) -> dict:
+    """Grade one submission as `make grade` does; its results.json, with "grade_all" added."""
+    started = time.monotonic()
+    if not sub.path.is_dir():
+        why = f"{METADATA} lists {sub.key}, but its folder is missing from the export"
+        return finish(sub, gradescope.error_results(why), "empty", why, started)
+    if not intake.find_files(sub.path):
+        held = "the folder is empty" if not any(sub.path.rglob("*")) else intake.listing(sub.path)
+        why = f"nothing to grade: none of {', '.join(intake.EXPECTED)} is there ({held})"
+        return finish(sub, gradescope.error_results(why), "empty", why, started)
+    tmp = Path(tempfile.mkdtemp(prefix="grade-all-"))
+    tmp.chmod(0o1777)  # the grader's scratch goes here (TMPDIR), as in /tmp: workers run as `user`
+    stdout = sys.stdout if isinstance(sys.stdout, ThreadOutput) else None
+    if stdout:
+        stdout.local.buffer = io.StringIO()  # what run_suite prints about a failed suite
+    try:
+        env = {"TMPDIR": str(tmp), "GRADER_THREADS": str(threads), "GRADER_STUDENT_USER": user}
+        code = grade.run_suite(sub.path.resolve(), tmp / "results.json", expected=expected_dir, timeout=timeout,
+                               env=env)
+        if code is None:
+            stop_user(user)
+            why = f"grading took longer than {timeout:g} s and was stopped: does the code hang?"
+            return finish(sub, gradescope.error_results(why), "timeout", why, started)
+        if not (tmp / "results.json").exists():
+            printed = stdout.local.buffer.getvalue() if stdout else ""
+            why = f"the grading suite failed (pytest exit status {code}) {' '.join(printed.split()[-60:])}".strip()
+            return finish(sub, gradescope.error_results(why), "error", why, started)
+        return finish(sub, json.loads((tmp / "results.json").read_text()), "graded", "", started)
+    except Exception as e:  # whatever goes wrong costs this submission only
+        why = f"grader error: {type(e).__name__}: {e}"
+        return finish(sub, gradescope.error_results(why), "error", why, started)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+        if stdout:
+            del stdout.local.buffer
+
+
+def is_graded(out: Path, sub: Submission) -> bool:
+    """Whether `out` holds results for the submission as it is now (the same files)."""
+    try:
+        results = json.loads((out / sub.key / "results.json").read_text())
+        return "tests" in results and results["grade_all"]["fingerprint"] == fingerprint(sub)
+    except (OSError, ValueError, KeyError, TypeError):
+        return False
+
+
+def sandbox_users(jobs: int) -> list[str]:
+    """One sandbox user per parallel grader; as root, each is created now, one after the other."""
+    users = [f"{sandbox.USER}-{i}" for i in range(1, jobs + 1)]
+    if sandbox.is_root():
+        for user in users:
+            done = subprocess.run([sys.executable, "-c", "from autograder import sandbox; sandbox.student_user()"],
+                                  cwd=ROOT, env=dict(os.environ, GRADER_STUDENT_USER=user), capture_output=True,
+                                  text=True)
+            if done.returncode:
+                raise InputError(f"could not create the sandbox user {user}: {done.stderr.strip()[-500:]}")
+    return users
+
+
+def kill_children() -> None:
+    """Kill the grading processes this process started (each leads its own process group)."""
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            pid, ppid = int(stat.parent.name), int(stat.read_text().rsplit(")", 1)[1].split()[1])
+            if ppid == os.getpid():
+                os.killpg(pid, signal.SIGKILL)
+        except (OSError, ValueError, IndexError):
+            pass
+
+
+def duration(seconds: float) -> str:
+    seconds = round(seconds)
+    if seconds < 60:
+        return f"{seconds} s"
+    if seconds < 3600:
+        return f"{seconds // 60} min {seconds % 60:02d} s"
+    return f"{seconds // 3600} h {seconds % 3600 // 60:02d} min"
+
+
+class Progress:
+    """One line per finished submission: a bar, the count done, the submission's score, the time left."""
+
+    def __init__(self, total: int, width: int = 30):
+        self.total, self.width, self.done, self.started = total, width, 0, time.monotonic()
+
+    def line(self, sub: Submission, results: dict) -> str:
+        self.done += 1
+        filled = round(self.width * self.done / self.total)
+        bar = "#" * filled + "-" * (self.width - filled)
+        elapsed = time.monotonic() - self.started
+        left = elapsed / self.done * (self.total - self.done)
+        info = results["grade_all"]
+        top = sum(t["max_score"] for t in results["tests"])
+        what = f"{results['score']:g}/{top:g}" if info["status"] == "graded" else info["status"]
+        eta = f"~{duration(left)} left" if self.done < self.total else f"done in {duration(elapsed)}"
+        return f"[{bar}] {self.done}/{self.total}  {eta}  | {sub.key}: {what} ({info['seconds']:.0f} s)"
+
+
+def grade_many(todo: list[Submission], out: Path, jobs: int, timeout: float) -> None:
+    """Grade `todo` with `jobs` graders at once, writing each results.json as soon as it is done."""
+    expected_dir = expected.ensure()
+    users = sandbox_users(jobs)
+    threads = max(1, config.threads() // jobs)
+    print(f"Grading {len(todo)} submission(s), {jobs} at a time ({threads} thread(s) each), at most "
+          f"{timeout:g} s each ...", flush=True)
+    free: queue.SimpleQueue = queue.SimpleQueue()
+    for user in users:
+        free.put(user)
+    stopping = threading.Event()
+
+    def task(sub: Submission) -> dict | None:
+        if stopping.is_set():
+            return None
+        user = free.get()
+        try:
+            results = grade_one(sub, expected_dir, timeout, threads, user)
+        finally:
+            free.put(user)
+        if stopping.is_set():
+            return None  # interrupted: not written, so that the next run grades it again
+        write_json_atomically(out / sub.key / "results.json", results)
+        return results
+
+    progress = Progress(len(todo))
+    real_stdout = sys.stdout
+    pool = ThreadPoolExecutor(jobs)
+    sys.stdout = ThreadOutput(real_stdout)
+    try:
+        futures = {pool.submit(task, sub): sub for sub in todo}
+        for future in as_completed(futures):
+            print(progress.line(futures[future], future.result()), flush=True)
+        pool.shutdown()
+    except KeyboardInterrupt:
+        stopping.set()
+        pool.shutdown(wait=False, cancel_futures=True)
+        kill_children()
+        for user in users:
+            stop_user(user)
+        pool.shutdown()
+        raise
+    finally:
+        sys.stdout = real_stdout
+
+
+# ------------------------------------------------------------------------- reports
+
+def rows(subs: list[Submission], out: Path) -> list[tuple[Submission, dict]]:
+    """(submission, its results) for every submission graded in `out`."""
+    found = []
+    for sub in subs:
+        if is_graded(out, sub):
+            found.append((sub, json.loads((out / sub.key / "results.json").read_text())))
+    return found
+
+
+def accuracies(results: dict) -> dict[str, float]:
+    """file -> test accuracy in percent, for the accuracies the grader could measure."""
+    board = {entry["name"]: entry["value"] for entry in results.get("leaderboard", [])}
+    return {file: float(board[name]) for file, name in ACCURACIES.items() if name in board}
+
+
+def status(results: dict) -> tuple[str, str]:
+    info = results.get("grade_all", {})
+    return info.get("status", "graded"), info.get("reason", "")
+
+
+def csv_text(graded: list[tuple[Submission, dict]]) -> str:
+    """grades.csv: one row per student (per submitter of a group submission)."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(["student", "email", "sid", "submission", "status", "reason", "total",
+                     *(f"{name} (%)" for name in ACCURACIES.values()),
+                     *(f"{config.POINTS[name][0]} {name}" for name in TESTS)])
+    for sub, results in graded:
+        scores = {t["name"]: t["score"] for t in results["tests"]}
+        acc = accuracies(results)
+        for student in sub.students or [{"name": sub.key}]:
+            writer.writerow([student.get("name", ""), student.get("email", ""), student.get("sid", ""), sub.key,
+                             *status(results), f"{results['score']:g}",
+                             *(f"{acc[file]:g}" if file in acc else "" for file in ACCURACIES),
+                             *(f"{scores[name]:g}" if name in scores else "" for name in TESTS)])
+    return buffer.getvalue()
+
+
+def message_pattern(output: str) -> str:
+    """A failure message with its numbers blanked, so that the same mistake groups together."""
+    text = " ".join(output.split())
+    text = re.sub(r"\d+(\.\d+)?(e[-+]?\d+)?", "#", text)
+    return text if len(text) <= 200 else text[:197] + "..."
+
+
+def spread(values: list[float]) -> str:
+    if not values:
+        return "| - | - | - | - | - |"
+    sd = statistics.pstdev(values) if len(values) > 1 else 0.0
+    return (f"| {statistics.mean(values):.1f} | {statistics.median(values):.1f} | {sd:.1f} | {min(values):g} | "
+            f"{max(values):g} |")
+
+
+def report_md(graded: list[tuple[Submission, dict]], source: Path) -> str:
+    """report.md: totals, pass rates from the hardest test, common failures, spread of the accuracies."""
+    totals = [results["score"] for _, results in graded]
+    full = [(sub, r) for sub, r in graded if status(r)[0] == "graded"]
+    top = sum(p for _, p, _ in config.POINTS.values())
+    lines = [f"# Grade report: {len(graded)} submissions", "",
+             f"From `{source}`. A submission that was empty, hung or broke the grader scores 0 and is listed under "
+             "*Not graded*; pass rates, failure messages and accuracies are over the "
+             f"{len(full)} submissions graded to the end.", "",
+             f"## Totals (out of {top:g})", "",
+             "| submissions | mean | median | sd | min | max |", "| --- | --- | --- | --- | --- | --- |",
+             f"| {len(totals)} " + spread(totals), "",
+             "| total | submissions | |", "| --- | --- | --- |"]
+    for low in range(0, int(top), 10):
+        last = low + 10 >= top  # the last bin holds the full score too
+        count = sum(low <= t < low + 10 or (last and t >= low) for t in totals)
+        lines.append(f"| {f'{low}-{top:g}' if last else f'{low}-{low + 9}'} | {count} | {'#' * count} |")
+    broken = [(sub, r) for sub, r in graded if status(r)[0] != "graded"]
+    lines += ["", "## Not graded", ""]
+    if broken:
+        lines += ["| submission | status | reason |", "| --- | --- | --- |"]
+        lines += [f"| {sub.key} | {status(r)[0]} | {status(r)[1].replace('|', '/')} |" for sub, r in broken]
+    else:
+        lines.append("Every submission was graded to the end.")
+    lines += ["", "## Pass rate of every test, hardest first", ""]
+    rates = pass_rates(full)
+    if rates:
+        lines += ["| test | points | passed | pass rate |", "| --- | --- | --- | --- |"]
+        for name, passed, rate in rates:
+            lines.append(f"| {label(name)} | {config.POINTS[name][1]:g} | {passed}/{len(full)} | {rate:.0%} |")
+    else:
+        lines.append("No submission was graded to the end.")
+    failures: Counter = Counter()
+    where: dict[str, set] = {}
+    who: dict[str, set] = {}
+    for sub, results in full:
+        for t in results["tests"]:
+            if t["status"] != "passed":
+                pattern = message_pattern(t["output"] or "(no message)")
+                failures[pattern] += 1
+                where.setdefault(pattern, set()).add(t["name"])
+                who.setdefault(pattern, set()).add(sub.key)
+    lines += ["", "## Most common failure messages", "",
+              "Numbers are blanked (#) so that one mistake groups together.", ""]
+    if failures:
+        lines += ["| failures | submissions | message | tests |", "| --- | --- | --- | --- |"]
+        for pattern in sorted(failures, key=lambda p: (-len(who[p]), -failures[p], p))[:15]:
+            count = failures[pattern]
+            tests = sorted(where[pattern], key=lambda n: number_key(config.POINTS.get(n, ("0",))[0]))
+            shown = ", ".join(config.POINTS[n][0] if n in config.POINTS else n for n in tests)
+            lines.append(f"| {count} | {len(who[pattern])} | {pattern.replace('|', '/')} | {shown} |")
+    else:
+        lines.append("No test failed.")
+    lines += ["", "## Test accuracy (%)", "",
+              "| model | threshold | measured | at or above | mean | median | sd | min | max |",
+              "| --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
+    for file, name in ACCURACIES.items():
+        values = [accuracies(r)[file] for _, r in full if file in accuracies(r)]
+        threshold = 100 * config.THRESHOLDS[file]
+        above = sum(v >= threshold for v in values)
+        lines.append(f"| {name.removesuffix(' accuracy')} | {threshold:g} | {len(values)}/{len(full)} | {above} "
+                     + spread(values))
+    return "\n".join(lines) + "\n"
+
+
+def label(name: str, width: int = 200) -> str:
+    """A test as the report shows it: its number, its name, and whether students see it."""
+    text = f"{config.POINTS[name][0]} {name}"
+    text = text if len(text) <= width else text[:width - 3] + "..."
+    return text + (" (hidden)" if config.POINTS[name][2] != "visible" else "")
+
+
+def pass_rates(full: list[tuple[Submission, dict]]) -> list[tuple[str, int, float]]:
+    """(test, submissions passing it, pass rate) for every test, the hardest first."""
+    if not full:
+        return []
+    passed = Counter(t["name"] for _, r in full for t in r["tests"] if t["status"] == "passed")
+    rates = [(name, passed[name], passed[name] / len(full)) for name in TESTS]
+    return sorted(rates, key=lambda row: (row[2], number_key(config.POINTS[row[0]][0])))
+
+
+def report_png(graded: list[tuple[Submission, dict]], path: Path) -> None:
+    """report.png: a histogram of totals, and a bar of the pass rate of every test."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from matplotlib.ticker import MaxNLocator
+
+    import utils
+
+    full = [(sub, r) for sub, r in graded if status(r)[0] == "graded"]
+    by_number = sorted(pass_rates(full), key=lambda row: number_key(config.POINTS[row[0]][0]), reverse=True)
+    fig, (hist, bars) = plt.subplots(2, 1, figsize=(11, 4 + 0.17 * len(TESTS)),
+                                     gridspec_kw={"height_ratios": [4, 0.17 * len(TESTS)]})
+    top = sum(p for _, p, _ in config.POINTS.values())
+    hist.hist([r["score"] for _, r in graded], bins=range(0, int(top) + 1, 5), color="#4c72b0", edgecolor="white")
+    hist.set(title=f"Totals of {len(graded)} submissions (bins of 5 points, the last one holds the full score)",
+             xlabel=f"total (out of {top:g})", ylabel="submissions", xlim=(0, top))
+    hist.yaxis.set_major_locator(MaxNLocator(integer=True))
+    if by_number:
+        labels = [label(n, 80) for n, _, _ in by_number]
+        rates = [100 * rate for _, _, rate in by_number]
+        colours = ["#c44e52" if r < 50 else "#dd8452" if r < 80 else "#55a868" for r in rates]
+        bars.barh(range(len(rates)), rates, color=colours)
+        bars.set_yticks(range(len(rates)), labels, fontsize=6.5)
+        bars.set(xlim=(0, 100), xlabel="pass rate (%)",
+                 title=f"Pass rate of every test over {len(full)} submissions graded to the end")
+        bars.set_ylim(-0.7, len(rates) - 0.3)
+    else:
+        bars.text(0.5, 0.5, "no submission was graded to the end", ha="center", transform=bars.transAxes)
+        bars.set_axis_off()
+    utils.save_figure(fig, path)
+    plt.close(fig)
+
+
+def write_text_atomically(path: Path, text: str) -> None:
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp.write_text(text)
+    os.replace(tmp, path)
+
+
+def write_reports(subs: list[Submission], out: Path, source: Path) -> list[tuple[Submission, dict]]:
+    """grades.csv, report.md and report.png in `out`, from the results.json there."""
+    graded = rows(subs, out)
+    write_text_atomically(out / "grades.csv", csv_text(graded))
+    write_text_atomically(out / "report.md", report_md(graded, source))
+    report_png(graded, out / "report.png")
+    return graded
+
+
+# ---------------------------------------------------------------------------- main
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("submissions", nargs="?", default="", help="one folder per student, or Gradescope's export")
+    parser.add_argument("--out", type=Path, default=Path("grades"), help="output folder (default grades/)")
+    parser.add_argument("--force", action="store_true", help="regrade submissions already graded")
+    parser.add_argument("--jobs", type=int, default=int(os.environ.get("GRADE_JOBS") or config.threads()),
+                        help="submissions graded at once (GRADE_JOBS; default: one per core)")
+    parser.add_argument("--timeout", type=float, default=float(os.environ.get("GRADE_TIMEOUT") or DEFAULT_TIMEOUT),
+                        help=f"seconds after which one submission's grading is stopped (GRADE_TIMEOUT; "
+                             f"default {DEFAULT_TIMEOUT:g})")
+    args = parser.parse_args(argv)
+    if not args.submissions:
+        print("error: say which folder to grade: make grade-all SUBMISSIONS=<folder>", file=sys.stderr)
+        return 2
+    try:
+        source, subs = discover(Path(args.submissions), args.out)
+        args.out.mkdir(parents=True, exist_ok=True)
+        todo = [sub for sub in subs if args.force or not is_graded(args.out, sub)]
+        print(f"{len(subs)} submission(s) in {source}; results go to {args.out}/.")
+        if len(todo) < len(subs):
+            print(f"{len(subs) - len(todo)} already graded there: skipped (FORCE=1 regrades them).")
+        if todo:
+            grade_many(todo, args.out, max(1, min(args.jobs, len(todo))), args.timeout)
+    except InputError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("\nInterrupted. Finished submissions are kept: run the same command again to grade the rest.",
+              file=sys.stderr)
+        return 130
+    graded = write_reports(subs, args.out, source)
+    counts = Counter(status(r)[0] for _, r in graded)
+    totals = [r["score"] for _, r in graded]
+    print(f"{len(graded)} submission(s): " + ", ".join(f"{n} {s}" for s, n in sorted(counts.items()))
+          + (f"; mean total {statistics.mean(totals):.1f}" if totals else ""))
+    print(f"Wrote {args.out}/grades.csv, {args.out}/report.md and {args.out}/report.png.")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

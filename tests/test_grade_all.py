@@ -1,0 +1,241 @@
+"""`make grade-all` on a small generated class: the CSV, the report, resuming, and Gradescope's export layout.
+
+The plain class: a correct submission, the stubs, a file with two typical mistakes and an empty folder. The
+Gradescope export: a group submission (the stubs), one that crashes its worker, one that hangs (stopped by
+grade-all's timeout) and one that the metadata lists but whose folder is missing.
+"""
+
+import csv
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from autograder import config, grade_all, pngcheck
+from tests.conftest import ROOT
+from tests.gradescope_schema import problems
+from tests.test_mistakes import MISTAKES, apply
+
+# Generous training deadlines, as in tests/conftest.py: these tests check what is graded, not how fast.
+ENV = {"GRADER_TRAIN_DEADLINE": "1500"}
+MISTAKEN = ["relu_prime is 1 at zero", "cross-entropy summed instead of averaged"]
+METADATA = """submission_1001:
+  :submitters:
+  - :name: Ada Lovelace
+    :sid: '1001'
+    :email: ada@example.edu
+  - :name: "Charles Babbage"
+    :sid: '1002'
+    :email: charles@example.edu
+  :created_at: 2026-11-20 10:00:00.000000000 -08:00
+  :score: 0.0
+submission_1003:
+  :submitters:
+    - :name: Grace O'Hopper
+      :sid: '1003'
+      :email: grace@example.edu
+submission_1004:
+  :submitters:
+  - :name: Hung Up
+    :sid: '1004'
+submission_1005:
+  :submitters:
+  - :name: Not There
+    :sid: '1005'
+"""
+
+
+def make_grade_all(submissions: Path, grades: Path, force=False, env=None) -> subprocess.CompletedProcess:
+    cmd = ["make", "grade-all", f"SUBMISSIONS={submissions}", f"GRADES={grades}", f"PY={sys.executable}"]
+    done = subprocess.run(cmd + (["FORCE=1"] if force else []), cwd=ROOT, capture_output=True, text=True,
+                          env=dict(os.environ, **ENV, **(env or {})), timeout=1800)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    return done
+
+
+def read_csv(grades: Path) -> dict[str, dict]:
+    with open(grades / "grades.csv", newline="") as f:
+        return {row["student"]: row for row in csv.DictReader(f)}
+
+
+def leftover_processes() -> list[str]:
+    """Live processes of grade-all's sandbox users (grader-student-<n>)."""
+    ps = subprocess.run(["ps", "-eo", "user:32,stat,args"], capture_output=True, text=True).stdout.splitlines()
+    return [line for line in ps[1:] if re.match(r"grader-student-\d+\s", line) and line.split()[1][0] != "Z"]
+
+
+def column(name: str) -> str:
+    return f"{config.POINTS[name][0]} {name}"
+
+
+@pytest.fixture(scope="module")
+def plain_class(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("class")
+    shutil.copytree(ROOT / "solutions", folder / "alice", ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copytree(ROOT / "student", folder / "bob", ignore=shutil.ignore_patterns("__pycache__", "*.png"))
+    (folder / "carol").mkdir()
+    shutil.copy(ROOT / "solutions" / "numpy_ann.py", folder / "carol" / "numpy_ann.py")
+    for mistake in MISTAKES:
+        if mistake.name in MISTAKEN:
+            apply(mistake, folder / "carol")
+    (folder / "erin").mkdir()
+    grades = tmp_path_factory.mktemp("grades")
+    started = time.monotonic()
+    done = make_grade_all(folder, grades)
+    return folder, grades, done.stdout, time.monotonic() - started
+
+
+@pytest.fixture(scope="module")
+def export(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("download") / "assignment_42_export"
+    folder.mkdir()
+    (folder / "submission_metadata.yml").write_text(METADATA)
+    shutil.copytree(ROOT / "student", folder / "submission_1001" / "Fashion MNIST",
+                    ignore=shutil.ignore_patterns("__pycache__", "*.png"))
+    (folder / "submission_1003").mkdir()
+    (folder / "submission_1003" / "pytorch_ann.py").write_text("import os\n\nos._exit(3)\n")
+    (folder / "submission_1004").mkdir()
+    (folder / "submission_1004" / "numpy_ann.py").write_text("while True:\n    pass\n")
+    grades = tmp_path_factory.mktemp("grades")
+    # Calls may take long, so that only grade-all's own timeout can stop the hanging submission.
+    env = {"GRADE_TIMEOUT": "30", "GRADER_CALL_BUDGET": "600"}
+    done = make_grade_all(folder.parent, grades, env=env)
+    return folder, grades, done.stdout, env
+
+
+def test_every_student_has_a_row_with_every_test_the_total_and_the_accuracies(plain_class):
+    _, grades, _, _ = plain_class
+    rows = read_csv(grades)
+    assert set(rows) == {"alice", "bob", "carol", "erin"}
+    header = list(rows["alice"])
+    assert header[:7] == ["student", "email", "sid", "submission", "status", "reason", "total"]
+    assert header[10:] == [column(name) for name in grade_all.TESTS] and len(header[10:]) == len(config.POINTS)
+    alice = rows["alice"]
+    assert alice["status"] == "graded" and alice["total"] == "100", alice
+    for file, name in grade_all.ACCURACIES.items():
+        assert float(alice[f"{name} (%)"]) >= 100 * config.THRESHOLDS[file]
+    assert rows["bob"]["status"] == "graded" and rows["bob"]["total"] == "0"
+    carol = rows["carol"]
+    lost = {name for name in config.POINTS if carol[column(name)] == "0"}
+    targets = {name for m in MISTAKES if m.name in MISTAKEN for name in m.targets}
+    assert lost == targets | {name for name in config.POINTS if not name.startswith("numpy_ann.")}
+    assert float(carol["NumPy ANN accuracy (%)"]) >= 77 and carol["PyTorch CNN accuracy (%)"] == ""
+    assert rows["erin"]["status"] == "empty" and "nothing to grade" in rows["erin"]["reason"]
+    assert rows["erin"]["total"] == "0" and rows["erin"][column(grade_all.TESTS[0])] == "0"
+
+
+def test_each_student_has_a_valid_results_json(plain_class):
+    _, grades, _, _ = plain_class
+    for student in ("alice", "bob", "carol", "erin"):
+        results = json.loads((grades / student / "results.json").read_text())
+        assert problems(results) == []
+        assert results["grade_all"]["status"] in ("graded", "empty")
+    assert not list(grades.rglob("*.tmp"))
+
+
+def test_the_report_has_the_totals_the_pass_rates_the_failures_and_the_accuracies(plain_class):
+    _, grades, stdout, _ = plain_class
+    report = (grades / "report.md").read_text()
+    rows = read_csv(grades)
+    totals = [float(rows[s]["total"]) for s in rows]
+    assert f"| 4 | {sum(totals) / 4:.1f} |" in report
+    assert "| 90-100 | 1 | # |" in report and "| 0-9 | 2 | ## |" in report
+    assert "| erin | empty | nothing to grade" in report
+    rates = report.split("## Pass rate of every test, hardest first")[1].split("##")[0]
+    percents = [int(line.rsplit("|", 2)[1].strip().rstrip("%")) for line in rates.splitlines()
+                if line.startswith("| 1.") or line.startswith("| 2.") or line.startswith("| 3.")]
+    assert len(percents) == len(config.POINTS) and percents == sorted(percents)
+    assert "| 1.4 numpy_ann.relu_prime: zero at z == 0 | 1 | 1/3 | 33% |" in rates
+    failures = report.split("## Most common failure messages")[1].split("##")[0]
+    assert "is not implemented yet" in failures and failures.count("\n| ") == 2 + 15  # the header and 15 messages
+    assert "| NumPy ANN | 77 | 2/3 | 2 |" in report and "| PyTorch CNN | 85 | 1/3 | 1 |" in report
+    png = (grades / "report.png").read_bytes()
+    assert pngcheck.problem(png) is None
+    assert "4/4" in stdout and "left" in stdout and "Wrote" in stdout
+
+
+def test_a_second_run_skips_what_is_graded_and_grades_what_is_missing_or_changed(plain_class):
+    folder, grades, _, _ = plain_class
+    before = {s: (grades / s / "results.json").stat().st_mtime_ns for s in ("alice", "bob", "carol", "erin")}
+    again = make_grade_all(folder, grades)
+    assert "4 already graded there: skipped" in again.stdout and "Grading" not in again.stdout
+    assert before == {s: (grades / s / "results.json").stat().st_mtime_ns for s in before}
+    (grades / "bob" / "results.json").unlink()
+    resumed = make_grade_all(folder, grades)
+    assert "3 already graded there: skipped" in resumed.stdout and "Grading 1 submission(s)" in resumed.stdout
+    assert read_csv(grades)["bob"]["total"] == "0"
+    assert (grades / "alice" / "results.json").stat().st_mtime_ns == before["alice"]
+    with open(folder / "carol" / "numpy_ann.py", "a") as f:
+        f.write("# changed after grading\n")
+    changed = make_grade_all(folder, grades)
+    assert "3 already graded there: skipped" in changed.stdout and "carol: 46/100" in changed.stdout
+
+
+def test_the_gradescope_export_gives_one_row_per_submitter(export):
+    _, grades, stdout, _ = export
+    rows = read_csv(grades)
+    assert set(rows) == {"Ada Lovelace", "Charles Babbage", "Grace O'Hopper", "Hung Up", "Not There"}
+    ada, charles = rows["Ada Lovelace"], rows["Charles Babbage"]
+    assert ada["submission"] == charles["submission"] == "submission_1001"
+    assert (ada["email"], ada["sid"], charles["sid"]) == ("ada@example.edu", "1001", "1002")
+    assert ada["status"] == "graded" and ada["total"] == "0"
+    assert "4 submission(s) in" in stdout and "assignment_42_export" in stdout
+
+
+def test_a_crash_a_hang_and_a_missing_folder_each_get_their_row_with_the_reason(export):
+    _, grades, _, env = export
+    rows = read_csv(grades)
+    crash = json.loads((grades / "submission_1003" / "results.json").read_text())
+    assert rows["Grace O'Hopper"]["status"] == "graded"
+    outputs = [t["output"] for t in crash["tests"] if t["name"].startswith("pytorch_ann.forward")]
+    assert outputs and all("exited with status 3" in o for o in outputs), outputs
+    hung = rows["Hung Up"]
+    assert hung["status"] == "timeout" and f"longer than {env['GRADE_TIMEOUT']} s" in hung["reason"]
+    assert hung["total"] == "0"
+    assert rows["Not There"]["status"] == "empty" and "folder is missing" in rows["Not There"]["reason"]
+    report = (grades / "report.md").read_text()
+    assert "| submission_1004 | timeout |" in report and "| submission_1005 | empty |" in report
+    assert leftover_processes() == [], "the hanging submission's processes outlived its grading"
+
+
+def test_force_regrades_every_submission(export):
+    folder, grades, _, env = export
+    before = (grades / "submission_1001" / "results.json").stat().st_mtime_ns
+    done = make_grade_all(folder, grades, force=True, env=env)
+    assert "Grading 4 submission(s)" in done.stdout and "already graded" not in done.stdout
+    assert (grades / "submission_1001" / "results.json").stat().st_mtime_ns > before
+
+
+def test_bad_input_is_refused_with_a_clear_message(tmp_path, capsys):
+    assert grade_all.main([str(tmp_path / "nowhere")]) == 2
+    assert "does not exist" in capsys.readouterr().err
+    assert grade_all.main([]) == 2
+    assert "SUBMISSIONS=<folder>" in capsys.readouterr().err
+    (tmp_path / "flat").mkdir()
+    (tmp_path / "flat" / "numpy_ann.py").write_text("")
+    assert grade_all.main([str(tmp_path / "flat")]) == 2
+    assert "one folder per student" in capsys.readouterr().err
+
+
+def test_the_metadata_reader_takes_names_emails_and_ids(tmp_path):
+    path = tmp_path / "submission_metadata.yml"
+    path.write_text(METADATA)
+    metadata = grade_all.read_metadata(path)
+    assert list(metadata) == ["submission_1001", "submission_1003", "submission_1004", "submission_1005"]
+    assert metadata["submission_1001"] == [
+        {"name": "Ada Lovelace", "sid": "1001", "email": "ada@example.edu"},
+        {"name": "Charles Babbage", "sid": "1002", "email": "charles@example.edu"}]
+    assert metadata["submission_1003"] == [{"name": "Grace O'Hopper", "sid": "1003", "email": "grace@example.edu"}]
+
+
+def test_the_output_folder_is_no_student_even_inside_the_class(tmp_path):
+    for name in ("alice", "grades", ".git", "__MACOSX"):
+        (tmp_path / name).mkdir()
+    _, subs = grade_all.discover(tmp_path, tmp_path / "grades")
+    assert [sub.key for sub in subs] == ["alice"]
