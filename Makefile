@@ -3,6 +3,7 @@
 
 SHELL := /bin/bash
 VENV ?= .venv
+PYTHON3 ?= python3
 PY ?= $(VENV)/bin/python
 SUBMISSION ?= solutions
 RESULTS ?= results.json
@@ -16,7 +17,7 @@ else
 SETUP :=
 endif
 
-.PHONY: help venv data check grade test gradescope submission seeds lint clean handout grade-all
+.PHONY: help venv data check grade test gradescope submission seeds bench lint clean handout grade-all
 
 help:
 	@echo "make check                 grade student/ with the visible tests (students)"
@@ -31,10 +32,11 @@ help:
 	@echo "                           grade a class in parallel (one folder per student, or Gradescope's"
 	@echo "                           export); writes GRADES/ with grades.csv, report.md and report.png"
 	@echo "make seeds                 train the reference under 5 seeds and check its margins"
+	@echo "make bench                 time and memory of grading the reference, on one core and on all"
 
 $(VENV)/.installed: requirements.txt
 	@echo "Setting up $(VENV) with the pinned requirements (once; torch is large) ..."
-	python3 -m venv $(VENV)
+	$(PYTHON3) -m venv $(VENV)
 	$(VENV)/bin/python -m pip install --quiet --disable-pip-version-check --upgrade pip
 	$(VENV)/bin/python -m pip install --quiet --disable-pip-version-check -r requirements.txt
 	touch $@
@@ -64,6 +66,18 @@ handout: $(SETUP) data
 
 grade-all: $(SETUP) data
 	@$(PY) -m autograder.grade_all "$(SUBMISSIONS)" --out "$(GRADES)" $(if $(filter-out 0,$(FORCE)),--force)
+
+# The benchmark grades with a CPU build of torch, as Gradescope's image would (torchvision is not needed to grade).
+BENCH_VENV ?= .venv-bench
+BENCH_TORCH ?= 2.13.0
+$(BENCH_VENV)/.installed: requirements.txt
+	$(PYTHON3) -m venv $(BENCH_VENV)
+	$(BENCH_VENV)/bin/python -m pip install --quiet --disable-pip-version-check torch==$(BENCH_TORCH) \
+		$$(grep -v -e '^torch' -e '^#' requirements.txt)
+	touch $@
+
+bench: $(SETUP) data $(BENCH_VENV)/.installed
+	$(PY) -m autograder.bench --python $(BENCH_VENV)/bin/python
 
 seeds: $(SETUP) data
 	$(PY) tools/seeds.py
