@@ -62,6 +62,7 @@ def collect(file: str, submission: Path, out: Path, sandbox_env: dict, unit_only
     `sandbox_env` comes from `sandbox.prepare`: where the worker code and the data are.
     """
     user = sandbox.student_user()
+    sandbox.become_subreaper()
     if out.exists():
         shutil.rmtree(out)
     sandbox.make_writable(out, user)

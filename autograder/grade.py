@@ -10,15 +10,17 @@ failed test the reason. Exits 0 whenever grading ran, whatever the score.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
+import pwd
 import signal
 import subprocess
 import sys
 import textwrap
 from pathlib import Path
 
-from autograder import config
+from autograder import config, sandbox
 
 ROOT = Path(__file__).resolve().parent.parent
 HERE = Path(__file__).resolve().parent
@@ -38,17 +40,26 @@ def run_suite(submission: Path, results: Path, visible_only: bool = False, expec
     if only:
         cmd += ["--only", only]
     env = dict(os.environ, **(env or {}), PYTHONPATH=str(ROOT), PYTHONDONTWRITEBYTECODE="1")
+    sandbox.become_subreaper()  # a killed suite's workers come to us, to be killed and reaped
     proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.PIPE if quiet else None,
                             stderr=subprocess.STDOUT if quiet else None, text=True, start_new_session=True)
     try:
         output, _ = proc.communicate(timeout=timeout)
     except subprocess.TimeoutExpired:
-        os.killpg(proc.pid, signal.SIGKILL)  # workers die with it (they ask for PDEATHSIG)
+        os.killpg(proc.pid, signal.SIGKILL)
         proc.communicate()
+        stop_workers(env.get("GRADER_STUDENT_USER", sandbox.USER))
         return None
     if quiet and proc.returncode not in (0, 1):
         print(output[-5000:])
     return proc.returncode
+
+
+def stop_workers(user: str) -> None:
+    """After a killed suite: its workers ask for death with it, but those that switched user lost that wish."""
+    if sandbox.is_root():
+        with contextlib.suppress(KeyError):
+            sandbox.kill_user_processes(pwd.getpwnam(user))
 
 
 def table(results: dict, width: int = 100) -> str:

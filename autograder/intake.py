@@ -11,6 +11,8 @@ from pathlib import Path
 
 from autograder import config
 
+ROOT = Path(__file__).resolve().parent.parent
+
 EXPECTED = [f"{f}.py" for f in config.FILES] + list(config.PNG_FILES.values())
 
 
@@ -31,12 +33,36 @@ def find_files(submission: Path) -> dict[str, Path]:
     return found
 
 
+def shallow_files(submission: Path) -> list[Path]:
+    """The files at the top of `submission` and one folder down, where find_files looks.
+
+    Hidden folders (.venv, .git) and __pycache__ are skipped: a student's
+    working folder (the handout, graded by `make check`) holds a virtual
+    environment of tens of thousands of files.
+    """
+    def visible(p: Path) -> bool:
+        return not p.name.startswith((".", "__"))
+
+    top = sorted(p for p in submission.iterdir() if visible(p))
+    return [p for p in top if p.is_file()] + [q for d in top if d.is_dir() and not d.is_symlink()
+                                               for q in sorted(d.iterdir()) if q.is_file() and visible(q)]
+
+
+def is_graders_own(path: Path, submission: Path) -> bool:
+    """True for a copy of one of the grader's own files at the same place (the handout's utils.py, autograder/)."""
+    own = ROOT / path.relative_to(submission)
+    try:
+        return own.is_file() and own.stat().st_size == path.stat().st_size and own.read_bytes() == path.read_bytes()
+    except OSError:
+        return False
+
+
 def listing(submission: Path, limit: int = 12) -> str:
     """A short description of what the submission folder holds, for error messages."""
     submission = Path(submission)
     if not submission.is_dir():
         return f"{submission} does not exist"
-    names = sorted(str(p.relative_to(submission)) for p in submission.rglob("*") if p.is_file())
+    names = [str(p.relative_to(submission)) for p in shallow_files(submission)]
     if not names:
         return f"{submission} is empty"
     shown = ", ".join(names[:limit]) + (f" and {len(names) - limit} more" if len(names) > limit else "")
@@ -55,7 +81,9 @@ def notes(submission: Path) -> list[str]:
         return [f"The submission folder {submission} does not exist."]
     taken = set(find_files(submission).values())
     out = []
-    for path in sorted(p for p in submission.rglob("*") if p.is_file() and p not in taken):
+    for path in shallow_files(submission):
+        if path in taken or is_graders_own(path, submission):
+            continue
         if path.name in DANGEROUS or path.suffix == ".pth" or path.name.lower() in {e.lower() for e in EXPECTED}:
             out.append(f"Ignored {path.relative_to(submission)}: only {', '.join(EXPECTED)} are graded "
                        "(the grader's own utils.py is used).")

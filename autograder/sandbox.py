@@ -28,6 +28,7 @@ import signal
 import struct
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -194,14 +195,51 @@ def limit_processes() -> None:
     resource.setrlimit(resource.RLIMIT_NPROC, (PROCESSES, PROCESSES))
 
 
-def kill_user_processes(user: pwd.struct_passwd | None) -> None:
-    """As root: kill every process left behind by grader-student."""
+def become_subreaper() -> None:
+    """Adopt the orphans of this process's descendants, so that `kill_user_processes` can reap them.
+
+    A worker's children outlive it as orphans; they would go to PID 1, and in
+    a container PID 1 need not reap them. A zombie that nobody reaps still
+    counts against grader-student's process limit, so after a fork bomb the
+    next worker could not start at all.
+    """
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(36, 1)  # PR_SET_CHILD_SUBREAPER
+
+
+def _status(pid: str) -> tuple[int, str, int] | None:
+    """(uid, state, parent pid) of a process, or None if it is gone."""
+    try:
+        uid = os.stat(f"/proc/{pid}").st_uid
+        with open(f"/proc/{pid}/stat") as f:
+            state, ppid = f.read().rsplit(")", 1)[1].split()[:2]
+        return uid, state, int(ppid)
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+def kill_user_processes(user: pwd.struct_passwd | None, patience: float = 5.0) -> None:
+    """As root: kill every process left behind by grader-student, and reap those that became ours."""
     if user is None:
         return
-    for pid in os.listdir("/proc"):
-        if pid.isdigit():
-            try:
-                if os.stat(f"/proc/{pid}").st_uid == user.pw_uid:
+    deadline = time.monotonic() + patience
+    while True:
+        pending = False
+        for pid in filter(str.isdigit, os.listdir("/proc")):
+            status = _status(pid)
+            if status is None or status[0] != user.pw_uid:
+                continue
+            _, state, ppid = status
+            if state not in "ZX":
+                with contextlib.suppress(ProcessLookupError, PermissionError):
                     os.kill(int(pid), signal.SIGKILL)
-            except (FileNotFoundError, ProcessLookupError, PermissionError):
-                pass
+                pending = True
+            elif ppid == os.getpid():
+                with contextlib.suppress(ChildProcessError):
+                    os.waitpid(int(pid), os.WNOHANG)
+                pending = True
+            elif (_status(str(ppid)) or (None,))[0] == user.pw_uid:
+                pending = True  # its parent is dying: it comes to us (a subreaper) next
+        if not pending or time.monotonic() > deadline:
+            return
+        time.sleep(0.02)
