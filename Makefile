@@ -82,8 +82,9 @@ bench: $(SETUP) data $(BENCH_VENV)/.installed
 seeds: $(SETUP) data
 	$(PY) tools/seeds.py
 
-lint:
-	ruff check . && ruff format --check .
+lint: $(SETUP)
+	@$(PY) -m ruff --version >/dev/null 2>&1 || $(PY) -m pip install --quiet --disable-pip-version-check ruff
+	$(PY) -m ruff check .
 
 clean:
 	rm -rf build dist results.json submission.zip .pytest_cache

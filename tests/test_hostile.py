@@ -16,7 +16,6 @@ root can give say so in their assertions.
 from __future__ import annotations
 
 import os
-import time
 from dataclasses import dataclass, field
 
 import numpy as np
