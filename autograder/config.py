@@ -91,8 +91,8 @@ POINTS = {**_numpy_rows(), **_torch_rows("pytorch_ann", 2), **_torch_rows("pytor
 # Training budgets. All of a submission's training (one call of each model's
 # `fit` with the student's defaults) must fit in TRAIN_DEADLINE seconds; each
 # model may use its share of it, and a model over its share fails only its own
-# training tests. Raise the deadline on a slower machine: the Gradescope zip
-# sets it from GRADESCOPE_TRAIN_DEADLINE (see gradescope.py).
+# training tests. Raise the deadline on a slower machine (GRADER_TRAIN_DEADLINE);
+# the Gradescope zip sets it to gradescope.TRAIN_DEADLINE.
 TRAIN_DEADLINE = float(os.environ.get("GRADER_TRAIN_DEADLINE", "240"))
 TRAIN_SHARE = {"numpy_ann": 0.2, "pytorch_ann": 0.2, "pytorch_cnn": 0.6}
 TRAIN_BUDGET = {file: TRAIN_DEADLINE * share for file, share in TRAIN_SHARE.items()}
