@@ -63,6 +63,7 @@ def collect(file: str, submission: Path, out: Path, sandbox_env: dict, unit_only
     """
     user = sandbox.student_user()
     sandbox.become_subreaper()
+    sandbox.cpu_seconds()  # computed here, not between fork and exec
     if out.exists():
         shutil.rmtree(out)
     sandbox.make_writable(out, user)
@@ -113,6 +114,8 @@ def watch(proc: subprocess.Popen, out: Path, seen: int):
             how = f"exited with status {code}" if code >= 0 else f"was killed by signal {signal.Signals(-code).name}"
             if code == -signal.SIGXFSZ:
                 how += f" (the code printed or wrote more than {sandbox.FILE_BYTES >> 20} MB)"
+            elif code == -signal.SIGXCPU:
+                how += f" (it used more than {sandbox.cpu_seconds()} s of CPU time)"
             return current, f"the process running it {how} before the call returned (sys.exit, os._exit or a crash?)"
         if time.monotonic() > deadline:
             kill(proc)

@@ -170,8 +170,22 @@ def make_writable(path: Path, user: pwd.struct_passwd | None) -> None:
             os.chown(p, user.pw_uid, user.pw_gid)
 
 
+@functools.cache
+def cpu_seconds() -> int:
+    """A worker's CPU time limit: a backstop behind the wall-clock budgets, which stop a call long before it.
+
+    All of a worker's calls at their budgets, on every thread it may use, and a minute more.
+    Cached: `limit` runs between fork and exec, where it should only read it.
+    """
+    from autograder import config
+
+    return int((config.TRAIN_DEADLINE + 40 * config.CALL_BUDGET) * config.threads()) + 60
+
+
 def limit() -> None:
     """In the worker, before exec: resource limits, and death with the grader."""
+    cpu = cpu_seconds()
+    resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu + 10))  # SIGXCPU, then SIGKILL
     resource.setrlimit(resource.RLIMIT_DATA, (MEMORY_BYTES, MEMORY_BYTES))
     resource.setrlimit(resource.RLIMIT_FSIZE, (FILE_BYTES, FILE_BYTES))
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))

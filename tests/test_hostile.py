@@ -279,3 +279,19 @@ def test_the_reference_clears_every_threshold_on_five_shuffled_noisy_test_sets()
             X, _ = utils.to_model_format(noisy, None, kind)
             accuracy = float(np.mean(np.asarray(model.predict(X)) == labels[order]))
             assert accuracy >= config.THRESHOLDS[file] + 0.03, (file, seed, accuracy)
+
+
+def test_workers_get_their_limits():
+    """CPU time, memory, file size and core dumps, as the worker sees them (processes too, as grader-student)."""
+    import resource
+    import subprocess
+    import sys
+
+    code = ("import resource as r; print(*(r.getrlimit(getattr(r, 'RLIMIT_' + n))[0] "
+            "for n in ('CPU', 'DATA', 'FSIZE', 'CORE', 'NPROC')))")
+    preexec = sandbox.limit_processes if ISOLATED else sandbox.limit
+    sandbox.cpu_seconds()
+    out = subprocess.run([sys.executable, "-c", code], preexec_fn=preexec, capture_output=True, text=True, check=True)
+    cpu, data, fsize, core, nproc = map(int, out.stdout.split())
+    assert (cpu, data, fsize, core) == (sandbox.cpu_seconds(), sandbox.MEMORY_BYTES, sandbox.FILE_BYTES, 0)
+    assert nproc == (sandbox.PROCESSES if ISOLATED else resource.getrlimit(resource.RLIMIT_NPROC)[0])
