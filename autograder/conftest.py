@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 import utils
-from autograder import config, evidence, expected, intake, results, sandbox
+from autograder import config, evidence, expected, intake, probes, results, sandbox
 
 
 def pytest_addoption(parser):
@@ -47,6 +47,8 @@ class Grader:
         noisy = np.clip(noisy, 0, 255).astype(np.uint8)
         self.test_labels = labels[order]
         self.sandbox_env = sandbox.prepare(work, noisy, utils.cached_split("train"))
+        del images, noisy
+        probes.release_memory()  # the grader stays small while the workers train
         self._evidence: dict[str, evidence.Evidence] = {}
 
     def test_set_seed(self, expected_dir: Path) -> int:

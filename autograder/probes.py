@@ -288,6 +288,7 @@ def train_probes(mod, ctx, file):
     def train():
         release_memory()  # what the unit probes left behind, before the largest allocation of the run
         X_train, y_train, X_val, y_val = ctx.train_data(kind)
+        release_memory()  # the conversion's scratch
         model = cls()
         started = time.perf_counter()
         history = model.fit(X_train, y_train, X_val, y_val)

@@ -92,7 +92,8 @@ def protected(paths):
     Preferably with a POSIX ACL entry that denies grader-student alone: it
     changes nothing for anyone else, needs no undoing, and stays right when
     several gradings overlap. Where the filesystem has no ACLs, the folders
-    are closed to everyone but root for the duration instead.
+    are closed to everyone but root for the duration instead, which is not
+    safe for overlapping gradings: grade_all.py then grades one at a time.
     """
     user = student_user()
     closed = []
@@ -122,6 +123,17 @@ def deny_acl(path: Path, uid: int) -> bool:
     try:
         os.setxattr(path, "system.posix_acl_access", data)
         return True
+    except OSError:
+        return False
+
+
+def acls_work(where: Path) -> bool:
+    """Whether the filesystem of `where` takes the ACLs that `protected` sets (else it falls back to chmod)."""
+    import tempfile
+
+    try:
+        with tempfile.TemporaryDirectory(dir=where) as tmp:
+            return deny_acl(Path(tmp), 0xFFFFFFFE)
     except OSError:
         return False
 

@@ -92,7 +92,10 @@ class Recorder:
         os.fsync(self.log.fileno())
 
     def run(self, call: str, probe, budget: float):
-        self.write(event="start", call=call, budget=budget)
+        sys.stdout.flush()
+        sys.stderr.flush()
+        # Where this call's printed output begins: a message about the call reads only what it printed.
+        self.write(event="start", call=call, budget=budget, output_at=os.fstat(1).st_size)
         started = time.perf_counter()
         signal.setitimer(signal.ITIMER_REAL, budget)
         try:

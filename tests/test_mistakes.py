@@ -153,3 +153,13 @@ def test_training_over_its_budget_fails_only_the_training_tests_and_says_how_slo
     assert set(fails) == {"numpy_ann.accuracy: at least 77% on the test set"}
     message = fails["numpy_ann.accuracy: at least 77% on the test set"]
     assert "budget of 4 s after 1 of 2 epochs" in message and "s per epoch" in message
+
+
+def test_training_stopped_before_its_first_epoch_claims_no_pace(run_grader, reference_copy):
+    """The unit tests' small fits print epoch lines too: the message reads only what training itself printed."""
+    apply(Mistake("slower", "numpy_ann", "            utils.progress(epoch, epochs, history,",
+                  "            time.sleep(8 if len(X_train) > 10_000 else 0)\n"
+                  "            utils.progress(epoch, epochs, history,", {}), reference_copy)
+    results = run_grader(reference_copy, only="numpy_ann", env={"GRADER_TRAIN_DEADLINE": "20"})  # 4 s for numpy
+    message = failed(results)["numpy_ann.accuracy: at least 77% on the test set"]
+    assert "budget of 4 s." in message and "epochs" not in message.split("Use fewer")[0]
