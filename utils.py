@@ -332,7 +332,7 @@ def fetch_fashion_mnist(raw_dir: Path = RAW_DIR) -> str:
     try:
         for split in FILES:
             load_fashion_mnist(split, raw_dir)
-        return f"already in {raw_dir}"
+        return "already there"
     except DataError:
         pass
     tried = []
@@ -372,7 +372,8 @@ def main() -> int:
     except DataError as e:
         print(f"error: {e}", file=sys.stderr)
         return 1
-    print(f"Fashion-MNIST ready in {RAW_DIR} (from {source}, {time.perf_counter() - started:.1f} s)")
+    how = source if source == "already there" else f"from {source}"
+    print(f"Fashion-MNIST ready in {RAW_DIR} ({how}, {time.perf_counter() - started:.1f} s)")
     return 0
 
 
