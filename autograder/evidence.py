@@ -84,15 +84,16 @@ def collect(file: str, submission: Path, out: Path, sandbox_env: dict, unit_only
                "--skip", *sorted(done)]
         if unit_only:
             cmd.append("--unit-only")
-        proc = subprocess.Popen(sandbox.command(user, cmd), cwd=sandbox_env["GRADER_LIB"],
-                                env=worker_env(sandbox_env, user), stdin=subprocess.DEVNULL,
-                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
-                                preexec_fn=sandbox.limit_processes if user else sandbox.limit)
-        try:
-            outcome = watch(proc, out, len(entries))
-        finally:
-            kill(proc)
-            sandbox.kill_user_processes(user)
+        with sandbox.exclusive(user):  # killing the user's processes afterwards must not hit another grading's
+            proc = subprocess.Popen(sandbox.command(user, cmd), cwd=sandbox_env["GRADER_LIB"],
+                                    env=worker_env(sandbox_env, user), stdin=subprocess.DEVNULL,
+                                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
+                                    preexec_fn=sandbox.limit_processes if user else sandbox.limit)
+            try:
+                outcome = watch(proc, out, len(entries))
+            finally:
+                kill(proc)
+                sandbox.kill_user_processes(user)
         if outcome is None:
             return
         call, why = outcome

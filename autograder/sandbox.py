@@ -221,6 +221,38 @@ def limit_processes() -> None:
     resource.setrlimit(resource.RLIMIT_NPROC, (PROCESSES, PROCESSES))
 
 
+LOCKS = Path("/run/lock") if Path("/run/lock").is_dir() else Path("/tmp")
+
+
+@contextlib.contextmanager
+def exclusive(user: pwd.struct_passwd | None):
+    """As root: run one worker at a time per sandbox user on this machine.
+
+    After a worker, every process of its user is killed, and the process
+    limit counts per user: a second grading that used the same user at the
+    same time would kill the first one's worker. It waits instead (to grade
+    in parallel, give each grading its own GRADER_STUDENT_USER, as
+    grade_all.py does). The lock file is root's alone, so student code can
+    neither take nor hold it.
+    """
+    if user is None:
+        yield
+        return
+    import fcntl
+
+    fd = os.open(LOCKS / f"autograder-{user.pw_name}.lock", os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            print(f"Waiting for another grading whose workers run as {user.pw_name} "
+                  "(set GRADER_STUDENT_USER to grade in parallel) ...", file=sys.stderr, flush=True)
+            fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)
+
+
 def become_subreaper() -> None:
     """Adopt the orphans of this process's descendants, so that `kill_user_processes` can reap them.
 

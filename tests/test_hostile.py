@@ -295,3 +295,19 @@ def test_workers_get_their_limits():
     cpu, data, fsize, core, nproc = map(int, out.stdout.split())
     assert (cpu, data, fsize, core) == (sandbox.cpu_seconds(), sandbox.MEMORY_BYTES, sandbox.FILE_BYTES, 0)
     assert nproc == (sandbox.PROCESSES if ISOLATED else resource.getrlimit(resource.RLIMIT_NPROC)[0])
+
+
+def test_two_gradings_at_once_with_the_same_sandbox_user_leave_each_other_alone(run_grader, tmp_path):
+    """After each worker every process of its user is killed: the other grading's worker must not be among them."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    folders = []
+    for name in ("first", "second"):
+        folder = tmp_path / name
+        folder.mkdir()
+        (folder / "numpy_ann.py").write_text((ROOT / "solutions" / "numpy_ann.py").read_text())
+        folders.append(folder)
+    with ThreadPoolExecutor(2) as pool:
+        graded = list(pool.map(lambda folder: run_grader(folder, only="numpy_ann"), folders))
+    for results in graded:
+        assert failed(results) == {}
