@@ -14,14 +14,13 @@ recorded with the `record_property("output", ...)` fixture.
 
 from __future__ import annotations
 
-import json
-import os
 import time
 from pathlib import Path
 
 import pytest
 
 from autograder import config as points
+from autograder.atomic import write_json_atomically  # noqa: F401  (also used here)
 
 NOTES: list[str] = []  # remarks for the student about the submission as a whole (intake)
 
@@ -139,13 +138,3 @@ def number_key(number: str):
     return tuple(int(p) for p in number.split("."))
 
 
-def write_json_atomically(path: Path, data: dict) -> None:
-    """Write JSON to a temporary file beside `path`, then rename it over `path`."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    with open(tmp, "w") as f:
-        json.dump(data, f, indent=2)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)

@@ -30,8 +30,10 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import numpy as np
+if TYPE_CHECKING:
+    import numpy as np
 
 ROOT = Path(__file__).resolve().parent.parent
 # Parallel graders (grade_all.py) each need their own user: a grader kills every process of its user when a
@@ -169,6 +171,8 @@ def prepare(work: Path, test_images: np.ndarray | None, train: tuple[Path, Path]
     shutil.copyfile(train[0], data / "train_images.npy")
     shutil.copyfile(train[1], data / "train_labels.npy")
     if test_images is not None:
+        import numpy as np
+
         np.save(data / "test_images.npy", test_images)
     for path in [work, *work.rglob("*")]:
         path.chmod(0o755 if path.is_dir() else 0o644)

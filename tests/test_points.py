@@ -5,6 +5,7 @@ import re
 import pytest
 
 from autograder import config
+from tests.conftest import ROOT
 
 
 def graded_names():
@@ -43,3 +44,21 @@ def test_visibilities_are_gradescope_values():
 
 def test_thresholds_are_the_contract_values():
     assert config.THRESHOLDS == {"numpy_ann": 0.77, "pytorch_ann": 0.80, "pytorch_cnn": 0.85}
+
+
+def test_the_grader_reads_the_thresholds_of_utils():
+    import utils
+
+    assert config.THRESHOLDS == utils.THRESHOLDS
+
+
+def test_the_processes_that_wait_on_grading_load_neither_numpy_nor_pytest():
+    """They live as long as the grading does, beside the workers, so they stay small (Gradescope has 768 MB)."""
+    import subprocess
+    import sys
+
+    code = ("import sys; import autograder.gradescope, autograder.grade; "
+            "print(sorted(m for m in ('numpy', 'pytest', 'torch') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT,
+                         capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
