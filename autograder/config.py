@@ -9,7 +9,8 @@ POINTS is the one table of tests. Each row is
 with the name `<file>.<part>: <what it checks>` exactly as results.json shows
 it. Visibility is Gradescope's: "visible" tests run in `make check` and ship
 in the handout; the others ("after_due_date", "after_published", "hidden")
-run only in `make grade` and on Gradescope. The points must add up to 100:
+run only in `make grade` and on Gradescope; their rows are in hidden.py,
+which the handout leaves out. The points must add up to 100:
 `tests/test_points.py` checks this, and that every row has exactly one test.
 """
 
@@ -36,6 +37,11 @@ PNG_FILES = {
 
 HIDDEN = "after_due_date"  # hidden tests appear to students once the deadline has passed
 
+try:
+    from autograder import hidden
+except ImportError:  # the student handout holds no hidden tests
+    hidden = None
+
 
 def _torch_rows(part: str, first: int) -> dict:
     rows = [
@@ -57,7 +63,8 @@ def _torch_rows(part: str, first: int) -> dict:
     if part == "pytorch_cnn":
         rows.insert(0, (f"{part}.architecture: holds at least one nn.Conv2d", 1))
     table = {name: (f"{first}.{i}", pts, "visible") for i, (name, pts) in enumerate(rows, 1)}
-    table[f"{part}.judgement: follows the rule on three textbook histories"] = (f"{first}.{len(rows) + 1}", 2, HIDDEN)
+    for i, (name, pts) in enumerate(hidden.TORCH_ROWS if hidden else [], len(rows) + 1):
+        table[name.format(part=part)] = (f"{first}.{i}", pts, HIDDEN)
     return table
 
 
@@ -92,13 +99,14 @@ def _numpy_rows() -> dict:
         ("numpy_ann.imports: only NumPy and the standard library", 1),
     ]
     table = {name: (f"1.{i}", pts, "visible") for i, (name, pts) in enumerate(rows, 1)}
-    n = len(rows)
-    table["numpy_ann.forward: matches the reference for a 3-7-5 network and a batch of 1"] = (f"1.{n + 1}", 2, HIDDEN)
-    table["numpy_ann.backward: matches the reference for a 3-7-5 network and a batch of 1"] = (f"1.{n + 2}", 2, HIDDEN)
+    for i, (name, pts) in enumerate(hidden.NUMPY_ROWS if hidden else [], len(rows) + 1):
+        table[name] = (f"1.{i}", pts, HIDDEN)
     return table
 
 
 POINTS = {**_numpy_rows(), **_torch_rows("pytorch_ann", 2), **_torch_rows("pytorch_cnn", 3)}
+TOTAL = 100  # what POINTS adds up to with the hidden rows; without them (the handout), the rest is hidden
+HIDDEN_POINTS = TOTAL - sum(points for _, points, visibility in POINTS.values() if visibility == "visible")
 
 # Training budgets. All of a submission's training (one call of each model's
 # `fit` with the student's defaults) must fit in TRAIN_DEADLINE seconds; each

@@ -105,9 +105,8 @@ def main(argv=None) -> int:
     results = json.loads(args.results.read_text())
     print(table(results))
     if args.visible_only:
-        hidden = sum(p for _, p, v in config.POINTS.values() if v != "visible")
-        if hidden:
-            print(f"(Hidden tests worth {hidden:g} more points run only on Gradescope; they are shown after "
+        if config.HIDDEN_POINTS:
+            print(f"(Hidden tests worth {config.HIDDEN_POINTS:g} more points run only on Gradescope; they are shown after "
                   "the due date.)")
     print(f"Results written to {args.results} in {results['execution_time']:.0f} s.")
     return 0

@@ -9,8 +9,9 @@ assignment and its mathematics (templates in autograder/handout_files/).
 Under autograder/: the modules that `make check` and the visible tests
 import, and the expected values of the visible tests (autograder/expected/).
 
-Nothing of solutions/, of the hidden tests (autograder/tests/test_hidden.py)
-or of their expected values goes in. The zip is written like the Gradescope
+Nothing of solutions/, of the hidden tests (autograder/tests/test_hidden.py,
+their inputs and points in autograder/hidden.py) or of their expected values
+goes in. The zip is written like the Gradescope
 one (`gradescope.write_zip`): the same commit gives the same bytes.
 """
 
@@ -23,13 +24,14 @@ import sys
 import zipfile
 from pathlib import Path
 
-from autograder import config, expected, gradescope, sandbox
+from autograder import config, expected, gradescope, hidden, sandbox
 
 ROOT = Path(__file__).resolve().parent.parent
 FILES = Path(__file__).resolve().parent / "handout_files"
 HIDDEN_TESTS = "autograder/tests/test_hidden.py"
+HIDDEN_FILES = (HIDDEN_TESTS, "autograder/hidden.py")  # the hidden tests, their inputs and their points
 # The expected values that only the hidden tests read (tests/test_handout.py checks this against test_hidden.py).
-HIDDEN_CALLS = ("forward_other", "backward_other")
+HIDDEN_CALLS = hidden.CALLS
 EXPECTED_IN_ZIP = "autograder/expected"
 
 
@@ -37,7 +39,7 @@ def entry_points() -> list[str]:
     """What `make check` and `make submission` run: the grader, its plugin, conftest, the visible tests, the worker."""
     visible = sorted(str(p.relative_to(ROOT)) for p in (ROOT / "autograder" / "tests").glob("test_*.py"))
     return ["autograder/grade.py", "autograder/submission.py", "autograder/results.py", "autograder/conftest.py",
-            *[p for p in visible if p != HIDDEN_TESTS], *sandbox.LIB_FILES]
+            *[p for p in visible if p not in HIDDEN_FILES], *[p for p in sandbox.LIB_FILES if p not in HIDDEN_FILES]]
 
 
 def module_file(name: str) -> str | None:
@@ -56,7 +58,7 @@ def grading_files() -> list[str]:
     todo, found = entry_points(), set()
     while todo:
         rel = todo.pop()
-        if rel in found:
+        if rel in found or rel in HIDDEN_FILES:
             continue
         found.add(rel)
         for node in ast.walk(ast.parse((ROOT / rel).read_bytes(), rel)):
@@ -91,7 +93,7 @@ def readme() -> str:
         return sum(p for name, (_, p, v) in config.POINTS.items() if (v == "visible") == visible
                    and name.startswith(file))
 
-    values = {"VISIBLE_POINTS": points(), "HIDDEN_POINTS": points(visible=False)}
+    values = {"VISIBLE_POINTS": points(), "HIDDEN_POINTS": config.HIDDEN_POINTS}
     for file in config.FILES:
         values[f"THRESHOLD_{file}"] = round(100 * config.THRESHOLDS[file])
         values[f"POINTS_{file}"] = points(file + ".")

@@ -51,7 +51,6 @@ def probs_and_labels(n=8, k=10, seed=3):
 # ----------------------------------------------------------------------- numpy_ann
 
 SMALL = (6, 5, 4)  # input, hidden, output sizes of the network used by the unit probes
-OTHER = (3, 7, 5)  # hidden tests: another shape, and a batch of 1
 
 
 def numpy_model(mod, sizes, lr=0.1, seed=7):
@@ -174,8 +173,8 @@ def numpy_probes(mod, ctx):
     yield "predict", predict_probe
     yield "fit_small", fit_small
     yield "fit_tracking", fit_tracking
-    yield "forward_other", lambda: {"out": np.asarray(numpy_model(mod, OTHER).forward(batch(OTHER, 1)[0]))}
-    yield "backward_other", lambda: backward_probe(OTHER, 1)
+    if config.hidden:
+        yield from config.hidden.numpy_probes(mod, numpy_model, batch, backward_probe)
     yield "modules", lambda: {"forbidden": [m for m in FORBIDDEN if m in sys.modules]}
 
 
@@ -192,16 +191,6 @@ def history_values(history):
         except (TypeError, ValueError):
             out[str(key)] = {"__type__": type(values).__name__}
     return out
-
-
-TEXTBOOK_HISTORIES = {
-    "overfitting": {"train_loss": [0.6, 0.3, 0.1], "val_loss": [0.6, 0.5, 0.7],
-                    "train_acc": [0.80, 0.92, 0.98], "val_acc": [0.79, 0.84, 0.85]},
-    "underfitting": {"train_loss": [2.2, 2.0, 1.9], "val_loss": [2.2, 2.0, 1.9],
-                     "train_acc": [0.30, 0.40, 0.45], "val_acc": [0.31, 0.41, 0.45]},
-    "generalizing": {"train_loss": [0.6, 0.45, 0.4], "val_loss": [0.6, 0.47, 0.42],
-                     "train_acc": [0.80, 0.85, 0.87], "val_acc": [0.79, 0.84, 0.86]},
-}
 
 
 def torch_probes(mod, ctx, file):
@@ -267,16 +256,13 @@ def torch_probes(mod, ctx, file):
             h.remove()
         return {"pred": pred, "modes": modes}
 
-    def textbook():
-        model = cls()
-        return {name: model.report_my_judgement(h) for name, h in TEXTBOOK_HISTORIES.items()}
-
     yield "construct", construct
     yield "forward_flat", lambda: forward("flat")
     yield "forward_image", lambda: forward("image")
     yield "fit_small", fit_small
     yield "predict", predict
-    yield "judgement_textbook", textbook
+    if config.hidden:
+        yield from config.hidden.torch_probes(cls)
 
 
 def train_probes(mod, ctx, file):

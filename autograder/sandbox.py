@@ -39,8 +39,9 @@ ROOT = Path(__file__).resolve().parent.parent
 # Parallel graders (grade_all.py) each need their own user: a grader kills every process of its user when a
 # worker ends, and the process limit counts per user.
 USER = os.environ.get("GRADER_STUDENT_USER", "grader-student")
+# What a worker imports. hidden.py is absent from the student handout: it is copied where it exists.
 LIB_FILES = ["utils.py", "autograder/__init__.py", "autograder/worker.py", "autograder/probes.py",
-             "autograder/config.py", "autograder/sandbox.py"]
+             "autograder/config.py", "autograder/sandbox.py", "autograder/hidden.py"]
 MEMORY_BYTES = int(os.environ.get("GRADER_WORKER_MEMORY_MB", "4096")) << 20
 FILE_BYTES = 64 << 20  # no file a worker writes (its printed output included) may exceed this
 PROCESSES = 256  # threads count too
@@ -165,7 +166,8 @@ def prepare(work: Path, test_images: np.ndarray | None, train: tuple[Path, Path]
     lib = work / "lib"
     for name in LIB_FILES:
         (lib / name).parent.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(ROOT / name, lib / name)
+        if (ROOT / name).exists():
+            shutil.copyfile(ROOT / name, lib / name)
     data = work / "data"
     data.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(train[0], data / "train_images.npy")

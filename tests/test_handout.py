@@ -89,6 +89,17 @@ def test_nothing_of_the_solutions_or_the_hidden_tests(texts):
     assert not [n for n in texts if Path(n).stem in handout.HIDDEN_CALLS]
 
 
+def test_nothing_of_the_hidden_tests_inputs_names_or_calls(texts):
+    """Not the hidden tests' names (config.POINTS there has only visible rows), inputs or probe names."""
+    from autograder import hidden
+
+    names = [name.format(part=part) for name, _ in hidden.TORCH_ROWS for part in ("pytorch_ann", "pytorch_cnn")]
+    secrets = [*(name for name, _ in hidden.NUMPY_ROWS), *names, *hidden.CALLS, "TEXTBOOK_HISTORIES",
+               repr(hidden.OTHER), *(repr(h["train_loss"]) for h in hidden.TEXTBOOK_HISTORIES.values())]
+    found = {(secret, name) for secret in secrets for name, text in texts.items() if secret in text}
+    assert not found
+
+
 def test_no_line_of_reference_code_that_the_stubs_lack(texts):
     """Every line of solutions/*.py with a letter or digit in it is either in a stub or nowhere in the handout."""
     def lines(text):
@@ -102,12 +113,18 @@ def test_no_line_of_reference_code_that_the_stubs_lack(texts):
 
 
 def test_the_hidden_calls_are_those_only_the_hidden_tests_read(expected_dir):
-    """HIDDEN_CALLS: the recorded calls named in test_hidden.py and in no visible test module."""
+    """HIDDEN_CALLS: the probes' calls named in test_hidden.py and in no visible test module."""
     def strings(path):
         return {n.value for n in ast.walk(ast.parse(path.read_text())) if isinstance(n, ast.Constant)
                 and isinstance(n.value, str)}
 
+    def yielded(path):  # the names of the probes: `yield "name", probe`
+        return {n.value.elts[0].value for n in ast.walk(ast.parse(path.read_text())) if isinstance(n, ast.Yield)
+                and isinstance(n.value, ast.Tuple) and isinstance(n.value.elts[0], ast.Constant)}
+
     calls = {json.loads(line)["call"] for line in (expected_dir / "numpy_ann" / "log.jsonl").read_text().splitlines()}
+    assert calls - {"import"} <= yielded(ROOT / "autograder" / "probes.py") | yielded(ROOT / "autograder" / "hidden.py")
+    calls |= yielded(ROOT / "autograder" / "probes.py") | yielded(ROOT / "autograder" / "hidden.py")
     visible = set().union(*(strings(p) for p in (ROOT / "autograder" / "tests").glob("*.py")
                             if p.name != "test_hidden.py"))
     assert (strings(ROOT / handout.HIDDEN_TESTS) & calls) - visible == set(handout.HIDDEN_CALLS)

@@ -20,7 +20,8 @@ def graded_names():
 
 
 def test_points_add_up_to_100():
-    assert sum(points for _, points, _ in config.POINTS.values()) == 100
+    assert sum(points for _, points, _ in config.POINTS.values()) == config.TOTAL == 100
+    assert config.HIDDEN_POINTS == sum(points for _, points, v in config.POINTS.values() if v != "visible") > 0
 
 
 def test_every_row_has_exactly_one_test():

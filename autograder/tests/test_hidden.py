@@ -1,12 +1,13 @@
 """Hidden tests: graded by `make grade` and on Gradescope, shown to students after the due date.
 
-They are not in the student handout, and `make check` does not run them.
+They are not in the student handout, nor are their inputs and points
+(autograder/hidden.py), and `make check` does not run them.
 """
 
-from autograder.graded import graded
+from autograder.graded import check, graded
 from autograder.tests.compare import close
 from autograder.tests.test_numpy_ann import gradient, out
-from autograder.tests.torch_tests import textbook_test
+from autograder.tests.torch_tests import WORDS
 
 
 @graded("numpy_ann.forward: matches the reference for a 3-7-5 network and a batch of 1")
@@ -21,6 +22,16 @@ def test_backward_matches_the_reference_for_another_shape(grader):
         close(gradient(grader.evidence("numpy_ann"), "backward_other", name),
               grader.expected("numpy_ann").result("backward_other")[f"d{name}"],
               f"backward(X, y)['{name}'] for a 3-7-5 network on one sample")
+
+
+def textbook_test(file: str):
+    @graded(f"{file}.judgement: follows the rule on three textbook histories")
+    def test_judgement_on_textbook_histories(grader):
+        got = grader.evidence(file).result("judgement_textbook", "report_my_judgement on three histories").values
+        wrong = {want: got.get(want) for want in WORDS if got.get(want) != want}
+        check(not wrong, f"report_my_judgement on a history that is {', '.join(wrong)} returned "
+                         f"{', '.join(repr(v) for v in wrong.values())}")
+    return test_judgement_on_textbook_histories
 
 
 test_pytorch_ann_judgement_on_textbook_histories = textbook_test("pytorch_ann")

@@ -164,12 +164,3 @@ def make_tests(file: str) -> dict:
 
     return tests
 
-
-def textbook_test(file: str):
-    @graded(f"{file}.judgement: follows the rule on three textbook histories")
-    def test_judgement_on_textbook_histories(grader):
-        got = grader.evidence(file).result("judgement_textbook", "report_my_judgement on three histories").values
-        wrong = {want: got.get(want) for want in WORDS if got.get(want) != want}
-        check(not wrong, f"report_my_judgement on a history that is {', '.join(wrong)} returned "
-                         f"{', '.join(repr(v) for v in wrong.values())}")
-    return test_judgement_on_textbook_histories
