@@ -6,6 +6,7 @@ import hashlib
 import os
 import shutil
 import tempfile
+import time
 from pathlib import Path
 
 import numpy as np
@@ -71,7 +72,10 @@ class Grader:
                 scratch = self.work / "run" / file
                 scratch.mkdir(parents=True, exist_ok=True)
                 shutil.copyfile(source, scratch / f"{file}.py")
+                evidence.progress(f"{file}.py: running your code ...")
+                started = time.monotonic()
                 evidence.collect(file, scratch, out, self.sandbox_env)
+                evidence.progress(f"{file}.py: done in {time.monotonic() - started:.0f} s")
                 self._evidence[file] = evidence.Evidence(file, out).preload()
         return self._evidence[file]
 

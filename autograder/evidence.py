@@ -11,6 +11,7 @@ says why there is nothing.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -31,6 +32,50 @@ GRACE = 10.0  # seconds past a call's budget before the worker is killed
 MAX_RESTARTS = 8
 PROGRESS = re.compile(r"epoch\s+(\d+)/(\d+)\b.*\((\d+(?:\.\d+)?) s\)")  # utils.progress lines
 IDLE = 120.0  # seconds the worker may spend between calls (loading data, importing torch)
+
+
+def progress(line: str) -> None:
+    """A line for the person waiting on `make check` or `make grade`, when grade.py gave a pipe for it.
+
+    pytest captures the grader's output, so these lines go to their own file
+    descriptor (GRADER_PROGRESS_FD), which grade.py echoes as they come.
+    """
+    fd = os.environ.get("GRADER_PROGRESS_FD")
+    if fd:
+        with contextlib.suppress(OSError, ValueError):
+            os.write(int(fd), (line + "\n").encode())
+
+
+class TrainingEcho:
+    """Passes on the per-epoch progress lines that training prints, while it runs."""
+
+    def __init__(self, file: str, out: Path):
+        self.file, self.path = file, out / "output.txt"
+        self.offset: int | None = None
+        self.pending = b""
+
+    def started(self, entry: dict) -> None:
+        self.offset = entry.get("output_at", 0) if entry["call"] == "train" else None
+        self.pending = b""
+        if self.offset is not None:
+            progress(f"{self.file}.py: training with your defaults (budget {entry['budget']:.0f} s) ...")
+
+    def poll(self) -> None:
+        if self.offset is None or not os.environ.get("GRADER_PROGRESS_FD") or not self.path.exists():
+            return
+        with open(self.path, "rb") as f:
+            f.seek(self.offset)
+            data = f.read(1 << 16)
+        self.offset += len(data)
+        *lines, self.pending = (self.pending + data).split(b"\n")
+        for line in lines:
+            text = line.decode(errors="replace").strip()
+            if PROGRESS.search(text):
+                progress("    " + text[:160])
+
+    def finished(self) -> None:
+        self.poll()
+        self.offset = None
 
 
 def read_log(out: Path) -> list[dict]:
@@ -55,7 +100,7 @@ MALLOC = {"MALLOC_MMAP_THRESHOLD_": str(4 << 20), "MALLOC_TRIM_THRESHOLD_": str(
 
 def worker_env(sandbox_env: dict, user) -> dict:
     """The worker's environment: the grader's, less pytest's, plus where its sandbox is."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTEST", "PYTHONPATH"))}
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTEST", "PYTHONPATH", "GRADER_PROGRESS"))}
     env.update(MPLBACKEND="Agg", PYTHONDONTWRITEBYTECODE="1", OMP_NUM_THREADS=str(config.threads()),
                MALLOC_ARENA_MAX="2", **MALLOC, **sandbox_env)
     if user is not None:
@@ -90,7 +135,7 @@ def collect(file: str, submission: Path, out: Path, sandbox_env: dict, unit_only
                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
                                     preexec_fn=sandbox.limit_processes if user else sandbox.limit)
             try:
-                outcome = watch(proc, out, len(entries))
+                outcome = watch(proc, out, len(entries), TrainingEcho(file, out))
             finally:
                 kill(proc)
                 sandbox.kill_user_processes(user)
@@ -104,18 +149,22 @@ def collect(file: str, submission: Path, out: Path, sandbox_env: dict, unit_only
                                          "error": {"type": "WorkerDied", "message": why, "where": ""}}) + "\n")
 
 
-def watch(proc: subprocess.Popen, out: Path, seen: int):
+def watch(proc: subprocess.Popen, out: Path, seen: int, echo: TrainingEcho | None = None):
     """Wait for the worker. None when it finished; else (call in progress, what happened)."""
     current, deadline = None, time.monotonic() + IDLE
+    echo = echo or TrainingEcho("", out)
     while True:
         code = proc.poll()
         entries = read_log(out)
         for e in entries[seen:]:
             if e["event"] == "start":
                 current, deadline = e["call"], time.monotonic() + e["budget"] + GRACE
+                echo.started(e)
             else:
                 current, deadline = None, time.monotonic() + IDLE
+                echo.finished()
         seen = len(entries)
+        echo.poll()
         if code is not None:
             if current is None:
                 return None  # finished, or died between calls: nothing is in progress to blame

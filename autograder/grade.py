@@ -18,6 +18,7 @@ import signal
 import subprocess
 import sys
 import textwrap
+import threading
 from pathlib import Path
 
 from autograder import config, sandbox
@@ -28,8 +29,12 @@ HERE = Path(__file__).resolve().parent
 
 def run_suite(submission: Path, results: Path, visible_only: bool = False, expected: Path | None = None,
               quiet: bool = True, only: str | None = None, timeout: float | None = None,
-              env: dict | None = None) -> int | None:
-    """Run the grading suite in a child pytest process; its exit status, or None if it ran out of time."""
+              env: dict | None = None, progress: bool = False) -> int | None:
+    """Run the grading suite in a child pytest process; its exit status, or None if it ran out of time.
+
+    With `progress`, the lines the grader reports as it goes (each file's
+    worker, training's epochs) are printed as they come.
+    """
     cmd = [sys.executable, "-m", "pytest", "-c", str(HERE / "pytest.ini"), "--rootdir", str(HERE),
            str(HERE / "tests"), "--submission", str(submission), "--results", str(results)]
     if visible_only:
@@ -40,9 +45,19 @@ def run_suite(submission: Path, results: Path, visible_only: bool = False, expec
     if only:
         cmd += ["--only", only]
     env = dict(os.environ, **(env or {}), PYTHONPATH=str(ROOT), PYTHONDONTWRITEBYTECODE="1")
+    env.pop("GRADER_PROGRESS_FD", None)
+    echo, pass_fds = None, ()
+    if progress:
+        read_end, write_end = os.pipe()
+        env["GRADER_PROGRESS_FD"], pass_fds = str(write_end), (write_end,)
+        echo = threading.Thread(target=echo_lines, args=(read_end,), daemon=True)
     sandbox.become_subreaper()  # a killed suite's workers come to us, to be killed and reaped
     proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.PIPE if quiet else None,
-                            stderr=subprocess.STDOUT if quiet else None, text=True, start_new_session=True)
+                            stderr=subprocess.STDOUT if quiet else None, text=True, start_new_session=True,
+                            pass_fds=pass_fds)
+    if echo is not None:
+        os.close(write_end)  # the child holds it now: the echo ends when the child does
+        echo.start()
     try:
         output, _ = proc.communicate(timeout=timeout)
     except subprocess.TimeoutExpired:
@@ -50,9 +65,19 @@ def run_suite(submission: Path, results: Path, visible_only: bool = False, expec
         proc.communicate()
         stop_workers(env.get("GRADER_STUDENT_USER", sandbox.USER))
         return None
+    finally:
+        if echo is not None:
+            echo.join(timeout=5)
     if quiet and proc.returncode not in (0, 1):
         print(output[-5000:])
     return proc.returncode
+
+
+def echo_lines(fd: int) -> None:
+    """Print each line that arrives on `fd`, indented, until it closes."""
+    with open(fd, errors="replace") as lines:
+        for line in lines:
+            print("  " + line.rstrip(), flush=True)
 
 
 def stop_workers(user: str) -> None:
@@ -98,7 +123,7 @@ def main(argv=None) -> int:
         return 2
     print(f"Grading {args.submission} ({'visible tests' if args.visible_only else 'all tests'}) ...", flush=True)
     code = run_suite(args.submission.resolve(), args.results.resolve(), args.visible_only, args.expected,
-                     quiet=not args.verbose, only=args.only)
+                     quiet=not args.verbose, only=args.only, progress=not args.verbose)
     if not args.results.exists():
         print(f"error: grading failed to write {args.results} (pytest exit status {code})", file=sys.stderr)
         return 1

@@ -1,5 +1,7 @@
 """The reference scores 100, the untouched stubs score 0, and every test is always reported."""
 
+import os
+
 import pytest
 
 from autograder import config
@@ -82,3 +84,19 @@ def test_an_empty_folder_is_graded_0_with_every_test_reported(run_grader, tmp_pa
     assert results["score"] == 0
     assert {t["name"] for t in results["tests"]} == set(config.POINTS)
     assert problems(results) == []
+
+
+def test_the_command_shows_each_file_and_each_epoch_of_training_as_it_goes(tmp_path):
+    """`make check` and `make grade` print progress while the workers run, then the table."""
+    import subprocess
+    import sys
+
+    out = subprocess.run([sys.executable, "-m", "autograder.grade", str(ROOT / "solutions"), "--only", "numpy_ann",
+                          "--results", str(tmp_path / "results.json")],
+                         cwd=ROOT, capture_output=True, text=True, env={**os.environ, "GRADER_TRAIN_DEADLINE": "1500"})
+    lines = out.stdout.splitlines()
+    assert out.returncode == 0, out.stdout + out.stderr
+    expected = ["numpy_ann.py: running your code ...", "numpy_ann.py: training with your defaults (budget 300 s) ...",
+                "epoch  1/2", "epoch  2/2", "numpy_ann.py: done in", "numpy_ann.py  49/49"]
+    where = [next((i for i, line in enumerate(lines) if want in line), None) for want in expected]
+    assert None not in where and where == sorted(where), out.stdout
