@@ -173,6 +173,8 @@ def watch(proc: subprocess.Popen, out: Path, seen: int, echo: TrainingEcho | Non
                 how += f" (the code printed or wrote more than {sandbox.FILE_BYTES >> 20} MB)"
             elif code == -signal.SIGXCPU:
                 how += f" (it used more than {sandbox.cpu_seconds()} s of CPU time)"
+            elif code == -signal.SIGKILL:
+                how += " (most often because the machine ran out of memory)"
             return current, f"the process running it {how} before the call returned (sys.exit, os._exit or a crash?)"
         if time.monotonic() > deadline:
             kill(proc)

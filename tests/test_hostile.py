@@ -311,3 +311,12 @@ def test_two_gradings_at_once_with_the_same_sandbox_user_leave_each_other_alone(
         graded = list(pool.map(lambda folder: run_grader(folder, only="numpy_ann"), folders))
     for results in graded:
         assert failed(results) == {}
+
+
+def test_a_worker_killed_from_outside_is_reported_with_the_likely_cause(run_grader, reference_copy):
+    """What an out-of-memory kill looks like: SIGKILL in the middle of a call (here, sent by the code itself)."""
+    code = "import os as _o, signal as _s\n_o.kill(_o.getpid(), _s.SIGKILL)"
+    fwd = "numpy_ann.forward: matches the reference on fixed weights"
+    results = grade_hostile(run_grader, reference_copy, Hostile("sigkill", "forward", code, set()))
+    assert "SIGKILL" in failed(results)[fwd] and "ran out of memory" in failed(results)[fwd]
+    assert "numpy_ann.relu: max(0, z) elementwise" not in failed(results)
