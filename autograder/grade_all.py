@@ -50,15 +50,15 @@ from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from autograder import config, expected, grade, gradescope, intake, sandbox
-from autograder.results import number_key, write_json_atomically
+from autograder import config, expected, grade, intake, sandbox
+from autograder.results import error_results, in_order, number_key, write_json_atomically
 
 ROOT = Path(__file__).resolve().parent.parent
 METADATA = "submission_metadata.yml"
 # Leaderboard names of the three test accuracies, as the accuracy tests report them.
 ACCURACIES = {"numpy_ann": "NumPy ANN accuracy", "pytorch_ann": "PyTorch ANN accuracy",
               "pytorch_cnn": "PyTorch CNN accuracy"}
-TESTS = sorted(config.POINTS, key=lambda name: number_key(config.POINTS[name][0]))
+TESTS = in_order(config.POINTS)
 DEFAULT_TIMEOUT = 900.0
 
 
@@ -187,11 +187,11 @@ def grade_one(sub: Submission, expected_dir: Path, timeout: float, threads: int,
     started = time.monotonic()
     if not sub.path.is_dir():
         why = f"{METADATA} lists {sub.key}, but its folder is missing from the export"
-        return finish(sub, gradescope.error_results(why), "empty", why, started)
+        return finish(sub, error_results(why), "empty", why, started)
     if not intake.find_files(sub.path):
         held = "the folder is empty" if not any(sub.path.rglob("*")) else intake.listing(sub.path)
         why = f"nothing to grade: none of {', '.join(intake.EXPECTED)} is there ({held})"
-        return finish(sub, gradescope.error_results(why), "empty", why, started)
+        return finish(sub, error_results(why), "empty", why, started)
     tmp = Path(tempfile.mkdtemp(prefix="grade-all-"))
     tmp.chmod(0o1777)  # the grader's scratch goes here (TMPDIR), as in /tmp: workers run as `user`
     stdout = sys.stdout if isinstance(sys.stdout, ThreadOutput) else None
@@ -204,15 +204,15 @@ def grade_one(sub: Submission, expected_dir: Path, timeout: float, threads: int,
         if code is None:
             stop_user(user)
             why = f"grading took longer than {timeout:g} s and was stopped: does the code hang?"
-            return finish(sub, gradescope.error_results(why), "timeout", why, started)
+            return finish(sub, error_results(why), "timeout", why, started)
         if not (tmp / "results.json").exists():
             printed = stdout.local.buffer.getvalue() if stdout else ""
             why = f"the grading suite failed (pytest exit status {code}) {' '.join(printed.split()[-60:])}".strip()
-            return finish(sub, gradescope.error_results(why), "error", why, started)
+            return finish(sub, error_results(why), "error", why, started)
         return finish(sub, json.loads((tmp / "results.json").read_text()), "graded", "", started)
     except Exception as e:  # whatever goes wrong costs this submission only
         why = f"grader error: {type(e).__name__}: {e}"
-        return finish(sub, gradescope.error_results(why), "error", why, started)
+        return finish(sub, error_results(why), "error", why, started)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
         if stdout:

@@ -26,8 +26,9 @@ import time
 import zipfile
 from pathlib import Path
 
-from autograder import config, grade
+from autograder import grade
 from autograder.atomic import write_json_atomically
+from autograder.results import error_results
 
 ROOT = Path(__file__).resolve().parent.parent
 FILES = Path(__file__).resolve().parent / "gradescope_files"
@@ -87,16 +88,6 @@ def write_zip(out: Path, members: list[tuple[str, bytes, int]]) -> Path:
             zf.writestr(info, data)
     os.replace(tmp_zip, out)
     return out
-
-
-def error_results(message: str) -> dict:
-    """A valid results.json giving 0 points, every test failed with `message`."""
-    tests = [{"name": name, "number": number, "score": 0, "max_score": points, "status": "failed",
-              "output": message, "visibility": visibility, "tags": [name.split(".")[0]]}
-             for name, (number, points, visibility) in sorted(config.POINTS.items(),
-                                                               key=lambda kv: [int(p) for p in kv[1][0].split(".")])]
-    return {"score": 0, "execution_time": 0, "output": message, "output_format": "text", "visibility": "visible",
-            "stdout_visibility": "hidden", "tests": tests, "leaderboard": []}
 
 
 def run(root: Path) -> int:

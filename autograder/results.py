@@ -1,7 +1,8 @@
 """A pytest plugin that writes Gradescope's results.json.
 
 Gradescope reads one JSON file: a total `score`, and per test its `score`,
-`max_score`, `status`, `name`, `number`, `output` and `visibility`. This
+`max_score`, `status`, `name`, `number`, `output`, `tags`, `visibility` and
+`extra_data`, and a leaderboard (the three test accuracies). This
 plugin builds it from `config.POINTS`, the one table of tests, rather than
 from what happened to run, so no test can disappear: a test that failed in
 setup, timed out, was never collected or never ran is reported as failed,
@@ -10,6 +11,10 @@ with its points and the reason. The file is written atomically.
 Test functions carry their metadata through gradescope-utils decorators
 (`autograder.graded`). A test's `output` is its failure message, or what it
 recorded with the `record_property("output", ...)` fixture.
+
+`error_results` is the same document with every test failed: what
+`run_autograder` leaves when grading cannot finish. This module imports
+pluggy, not pytest, so the processes that only wait on a grading stay small.
 """
 
 from __future__ import annotations
@@ -17,10 +22,12 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-import pytest
+import pluggy
 
 from autograder import config as points
 from autograder.atomic import write_json_atomically  # noqa: F401  (also used here)
+
+hookimpl = pluggy.HookimplMarker("pytest")  # what pytest.hookimpl is
 
 NOTES: list[str] = []  # remarks for the student about the submission as a whole (intake)
 
@@ -103,38 +110,50 @@ class ResultsWriter:
             outcome["leaderboard"] = (item.function.__leaderboard_column__, value,
                                       item.function.__leaderboard_sort_order__)
 
-    @pytest.hookimpl(trylast=True)
+    @hookimpl(trylast=True)
     def pytest_sessionfinish(self, session):
         """Write results.json from the points table and what was recorded."""
         tests, leaderboard = [], []
         why_missing = "; ".join(self.problems) or "this test did not run (the grader stopped before it)"
-        for name, (number, score, visibility) in sorted(self.rows.items(), key=lambda kv: number_key(kv[1][0])):
+        for name in in_order(self.rows):
             outcome = self.outcomes.get(name)
             if outcome is None or not (outcome["ran"] or outcome["failed"]):
                 outcome = {"failed": True, "output": why_missing}
-            passed = not outcome["failed"]
-            tests.append({
-                "name": name, "number": number, "score": score if passed else 0, "max_score": score,
-                "status": "passed" if passed else "failed", "output": outcome["output"],
-                "visibility": visibility, "tags": [name.split(".")[0]],
-            })
+            tests.append(test_entry(name, self.rows[name], not outcome["failed"], outcome["output"]))
             if "leaderboard" in outcome:
                 column, value, order = outcome["leaderboard"]
                 leaderboard.append({"name": column, "value": value, "order": order})
-        results = {
-            "score": sum(t["score"] for t in tests),
-            "execution_time": round(time.time() - self.started, 1),
-            "output": "\n".join([f"Graded {len(tests)} tests.", *NOTES]),
-            "output_format": "text",
-            "visibility": "visible",
-            "stdout_visibility": "hidden",
-            "tests": tests,
-            "leaderboard": leaderboard,
-        }
-        write_json_atomically(self.path, results)
+        output = "\n".join([f"Graded {len(tests)} tests.", *NOTES])
+        write_json_atomically(self.path, document(tests, output, time.time() - self.started, leaderboard))
 
 
 def number_key(number: str):
     return tuple(int(p) for p in number.split("."))
+
+
+def in_order(rows: dict) -> list[str]:
+    """The names of the points-table rows `rows`, by test number (1.2 before 1.10)."""
+    return sorted(rows, key=lambda name: number_key(rows[name][0]))
+
+
+def test_entry(name: str, row: tuple, passed: bool, output: str) -> dict:
+    """One test of results.json, from its row (number, points, visibility) of the points table."""
+    number, score, visibility = row
+    return {"name": name, "number": number, "score": score if passed else 0, "max_score": score,
+            "status": "passed" if passed else "failed", "output": output, "visibility": visibility,
+            "tags": [name.split(".")[0]], "extra_data": {}}
+
+
+def document(tests: list[dict], output: str, seconds: float, leaderboard: list[dict]) -> dict:
+    """The whole of results.json: the total is the sum of the tests' scores."""
+    return {"score": sum(t["score"] for t in tests), "execution_time": round(seconds, 1), "output": output,
+            "output_format": "text", "visibility": "visible", "stdout_visibility": "hidden",
+            "tests": tests, "leaderboard": leaderboard}
+
+
+def error_results(message: str) -> dict:
+    """A valid results.json giving 0 points: every test of the points table failed with `message`."""
+    tests = [test_entry(name, points.POINTS[name], False, message) for name in in_order(points.POINTS)]
+    return document(tests, message, 0, [])
 
 

@@ -1,42 +1,80 @@
-"""Gradescope's results.json format, as a checker (from Gradescope's autograder specification)."""
+"""Gradescope's results.json format: its JSON Schema (gradescope_results.schema.json) and a checker.
+
+The schema is written from Gradescope's autograder specification. `validate`
+implements the part of JSON Schema it uses (type, enum, required,
+properties, additionalProperties, items, minimum, minLength, pattern and
+local $ref), so the check needs no package beyond the standard library.
+`problems` adds what a schema cannot say: the total is the sum of the
+tests' scores, and no test scores more than its maximum.
+"""
 
 from __future__ import annotations
 
-VISIBILITIES = {"hidden", "after_due_date", "after_published", "visible"}
-TOP = {"score": (int, float), "execution_time": (int, float), "output": str, "output_format": str,
-       "visibility": str, "stdout_visibility": str, "tests": list, "leaderboard": list}
-TEST = {"score": (int, float), "max_score": (int, float), "status": str, "name": str, "number": str,
-        "output": str, "tags": list, "visibility": str}
+import json
+import re
+from pathlib import Path
+
+SCHEMA = json.loads((Path(__file__).with_name("gradescope_results.schema.json")).read_text())
+TYPES = {
+    "object": lambda v: isinstance(v, dict),
+    "array": lambda v: isinstance(v, list),
+    "string": lambda v: isinstance(v, str),
+    "number": lambda v: isinstance(v, (int, float)) and not isinstance(v, bool),
+    "integer": lambda v: isinstance(v, int) and not isinstance(v, bool),
+    "boolean": lambda v: isinstance(v, bool),
+    "null": lambda v: v is None,
+}
+KEYWORDS = {"$schema", "$ref", "$defs", "title", "description", "type", "enum", "required", "properties",
+            "additionalProperties", "items", "minimum", "minLength", "pattern"}
+
+
+def validate(value, schema: dict = SCHEMA, where: str = "results", root: dict = SCHEMA) -> list[str]:
+    """Every way `value` breaks `schema`, as 'where: what' lines (empty when it conforms)."""
+    unknown = set(schema) - KEYWORDS
+    if unknown:
+        raise ValueError(f"the schema uses keywords this checker does not implement: {sorted(unknown)}")
+    if "$ref" in schema:
+        target = root
+        for part in schema["$ref"].removeprefix("#/").split("/"):
+            target = target[part]
+        return validate(value, target, where, root)
+    if "type" in schema:
+        kinds = schema["type"] if isinstance(schema["type"], list) else [schema["type"]]
+        if not any(TYPES[kind](value) for kind in kinds):
+            return [f"{where}: {value!r:.60} is not of type {' or '.join(kinds)}"]
+    if "enum" in schema and value not in schema["enum"]:
+        return [f"{where}: {value!r:.60} is not one of {schema['enum']}"]
+    out = []
+    if "minimum" in schema and value < schema["minimum"]:
+        out.append(f"{where}: {value} is below the minimum {schema['minimum']}")
+    if "minLength" in schema and len(value) < schema["minLength"]:
+        out.append(f"{where}: {value!r} is shorter than {schema['minLength']}")
+    if "pattern" in schema and not re.search(schema["pattern"], value):
+        out.append(f"{where}: {value!r} does not match {schema['pattern']}")
+    if isinstance(value, dict):
+        out += [f"{where}: {key!r} is missing" for key in schema.get("required", []) if key not in value]
+        properties = schema.get("properties", {})
+        for key, item in value.items():
+            if key in properties:
+                out += validate(item, properties[key], f"{where}.{key}", root)
+            elif schema.get("additionalProperties", True) is False:
+                out.append(f"{where}: {key!r} is not a key Gradescope knows")
+    if isinstance(value, list) and "items" in schema:
+        for i, item in enumerate(value):
+            name = item.get("name") if isinstance(item, dict) else None
+            out += validate(item, schema["items"], f"{where}[{i}]" + (f" ({name})" if name else ""), root)
+    return out
 
 
 def problems(results: dict) -> list[str]:
     """Everything that makes `results` unacceptable to Gradescope (empty when it is valid)."""
-    out = []
-    for key, kind in TOP.items():
-        if not isinstance(results.get(key), kind):
-            out.append(f"top-level {key!r} missing or not {kind}")
-    for key in ("visibility", "stdout_visibility"):
-        if results.get(key) not in VISIBILITIES:
-            out.append(f"top-level {key} {results.get(key)!r} is not one of {sorted(VISIBILITIES)}")
-    if results.get("output_format") not in {"text", "html", "simple_format", "md", "ansi"}:
-        out.append(f"output_format {results.get('output_format')!r} is not a Gradescope format")
-    for t in results.get("tests", []):
-        for key, kind in TEST.items():
-            if not isinstance(t.get(key), kind):
-                out.append(f"test {t.get('name')!r}: {key!r} missing or not {kind}")
-        if t.get("status") not in {"passed", "failed"}:
-            out.append(f"test {t.get('name')!r}: status {t.get('status')!r}")
-        if t.get("visibility") not in VISIBILITIES:
-            out.append(f"test {t.get('name')!r}: visibility {t.get('visibility')!r}")
-        if isinstance(t.get("score"), (int, float)) and not 0 <= t["score"] <= t.get("max_score", 0):
-            out.append(f"test {t.get('name')!r}: score {t['score']} outside 0..{t.get('max_score')}")
-    for entry in results.get("leaderboard", []):
-        if not (isinstance(entry.get("name"), str) and isinstance(entry.get("value"), (int, float, str))):
-            out.append(f"leaderboard entry {entry} lacks a name or a value")
-        if entry.get("order", "desc") not in {"asc", "desc"}:
-            out.append(f"leaderboard entry {entry}: order must be asc or desc")
-    if isinstance(results.get("tests"), list) and isinstance(results.get("score"), (int, float)):
-        total = sum(t.get("score", 0) for t in results["tests"])
-        if abs(total - results["score"]) > 1e-9:
-            out.append(f"score {results['score']} is not the sum of the test scores {total}")
+    out = validate(results)
+    if out:
+        return out
+    for t in results["tests"]:
+        if t["score"] > t["max_score"]:
+            out.append(f"test {t['name']!r}: score {t['score']} above its max_score {t['max_score']}")
+    total = sum(t["score"] for t in results["tests"])
+    if abs(total - results["score"]) > 1e-9:
+        out.append(f"score {results['score']} is not the sum of the test scores {total}")
     return out
