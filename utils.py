@@ -55,6 +55,17 @@ class DataError(RuntimeError):
     """Fashion-MNIST is missing or damaged. The message names the file and the fix."""
 
 
+def _report_data_error(kind, error, traceback, default=sys.excepthook):
+    """A DataError nobody caught ends the program with its message alone: a student sees the fix, not a traceback."""
+    if issubclass(kind, DataError):
+        print(f"error: {error}", file=sys.stderr)
+    else:
+        default(kind, error, traceback)
+
+
+sys.excepthook = _report_data_error
+
+
 # --------------------------------------------------------------------------- data
 
 def _read_idx(path: Path, magic: int, count: int, shape: tuple[int, ...]) -> np.ndarray:

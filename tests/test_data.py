@@ -85,3 +85,19 @@ def test_fetch_names_every_source_when_none_works(tmp_path, monkeypatch):
     message = str(error.value)
     for source in ("FASHION_MNIST_DIR", "no-debian", "apt-get install dataset-fashion-mnist", "torchvision"):
         assert source in message
+
+
+def test_running_a_file_without_the_data_prints_the_fix_and_no_traceback(tmp_path):
+    import subprocess
+    import sys
+
+    from tests.conftest import ROOT
+
+    for name in ("utils.py", "numpy_ann.py"):
+        shutil.copy(ROOT / ("solutions" if name != "utils.py" else "") / name, tmp_path / name)
+    done = subprocess.run([sys.executable, "numpy_ann.py"], cwd=tmp_path, capture_output=True, text=True,
+                          env={"PATH": "/usr/bin:/bin"}, timeout=60)
+    assert done.returncode == 1
+    assert "Traceback" not in done.stderr
+    assert done.stderr.startswith("error: ") and "train-images-idx3-ubyte.gz is missing" in done.stderr
+    assert "make data" in done.stderr
