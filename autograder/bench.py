@@ -6,7 +6,10 @@ Grades solutions/ twice, on one core (`taskset -c 0`, one thread) and on all
 cores, with the interpreter PY (default: this one; `make bench` uses a
 virtual environment with the CPU build of torch, as on Gradescope). While it
 runs, it samples the resident memory of the grader and its workers together
-every 20 ms. Per graded file it reports seconds, peak resident MB, epochs,
+every 20 ms, as the sum of their proportional set sizes (PSS): a page two
+processes share, such as a library or the memory of a worker that forks to
+run a command, counts once, where a sum of RSS would count it twice. Per
+graded file it reports seconds, peak resident MB, epochs,
 training images per second and test accuracy; then the totals. For
 comparison it times, in this same run, the tutorial pipeline students
 usually start from (torchvision dataset with ToTensor, DataLoader at batch
@@ -51,13 +54,18 @@ def process_tree(pid: int) -> list[int]:
     return tree
 
 
-def rss_mb(pid: int) -> float:
-    try:
-        for line in open(f"/proc/{pid}/status"):
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) / 1024
-    except OSError:
-        pass
+def resident_mb(pid: int) -> float:
+    """The process's proportional set size: its private resident pages plus its share of the shared ones.
+
+    Falls back to its whole resident size (VmRSS) where smaps_rollup cannot be read.
+    """
+    for path, key in ((f"/proc/{pid}/smaps_rollup", "Pss:"), (f"/proc/{pid}/status", "VmRSS:")):
+        try:
+            for line in open(path):
+                if line.startswith(key):
+                    return int(line.split()[1]) / 1024
+        except OSError:
+            continue
     return 0.0
 
 
@@ -89,7 +97,7 @@ def grade_and_sample(python: str, cpus: str | None, work: Path) -> dict:
     def sample():
         while proc.poll() is None:
             pids = process_tree(proc.pid)
-            total = sum(rss_mb(p) for p in pids)
+            total = sum(resident_mb(p) for p in pids)
             part = part_running(pids) or "grader"
             peaks[part] = max(peaks.get(part, 0), total)
             peaks["total"] = max(peaks.get("total", 0), total)
