@@ -6,10 +6,12 @@ Grades solutions/ twice, on one core (`taskset -c 0`, one thread) and on all
 cores, with the interpreter PY (default: this one; `make bench` uses a
 virtual environment with the CPU build of torch, as on Gradescope). While it
 runs, it samples the resident memory of the grader and its workers together
-every 20 ms, as the sum of their proportional set sizes (PSS): a page two
-processes share, such as a library or the memory of a worker that forks to
-run a command, counts once, where a sum of RSS would count it twice. Per
-graded file it reports seconds, peak resident MB, epochs,
+every 20 ms: the sum of their resident sizes (RSS), an upper bound that
+counts a shared library once per process; while a process has forked and not
+yet exec'd (a worker starting a command, as matplotlib does with fc-list),
+the two share every page, and the sum of their proportional set sizes (PSS)
+is taken instead, which counts each page once. Per graded file it reports
+seconds, peak resident MB, epochs,
 training images per second and test accuracy; then the totals. For
 comparison it times, in this same run, the tutorial pipeline students
 usually start from (torchvision dataset with ToTensor, DataLoader at batch
@@ -54,27 +56,43 @@ def process_tree(pid: int) -> list[int]:
     return tree
 
 
-def resident_mb(pid: int) -> float:
-    """The process's proportional set size: its private resident pages plus its share of the shared ones.
+def resident_mb(pid: int, key: str = "VmRSS:") -> float:
+    """One process's resident MB: VmRSS (cheap to read), or with key="Pss:" its proportional set size.
 
-    Falls back to its whole resident size (VmRSS) where smaps_rollup cannot be read.
+    PSS is its private pages plus its share of the pages it shares; reading it walks the page tables
+    (some milliseconds for a worker holding torch), so it is read only when it matters.
     """
-    for path, key in ((f"/proc/{pid}/smaps_rollup", "Pss:"), (f"/proc/{pid}/status", "VmRSS:")):
-        try:
-            for line in open(path):
-                if line.startswith(key):
-                    return int(line.split()[1]) / 1024
-        except OSError:
-            continue
+    path = f"/proc/{pid}/status" if key == "VmRSS:" else f"/proc/{pid}/smaps_rollup"
+    try:
+        for line in open(path):
+            if line.startswith(key):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
     return 0.0
+
+
+def together_mb(pids: list[int]) -> float:
+    """Resident MB of these processes together.
+
+    The sum of their RSS, except while two of them run the same command line: a fork that has not exec'd
+    yet shares every page of its parent, and then the sum of their PSS counts each page once.
+    """
+    commands = [cmdline(pid) for pid in pids]
+    key = "Pss:" if len(set(commands)) < len(commands) else "VmRSS:"
+    return sum(resident_mb(pid, key) for pid in pids)
+
+
+def cmdline(pid: int) -> bytes:
+    try:
+        return open(f"/proc/{pid}/cmdline", "rb").read()
+    except OSError:
+        return b""
 
 
 def part_running(pids: list[int]) -> str | None:
     for pid in pids:
-        try:
-            args = open(f"/proc/{pid}/cmdline", "rb").read().split(b"\0")
-        except OSError:
-            continue
+        args = cmdline(pid).split(b"\0")
         if b"autograder.worker" in args:
             return args[args.index(b"autograder.worker") + 1].decode()
     return None
@@ -97,7 +115,7 @@ def grade_and_sample(python: str, cpus: str | None, work: Path) -> dict:
     def sample():
         while proc.poll() is None:
             pids = process_tree(proc.pid)
-            total = sum(resident_mb(p) for p in pids)
+            total = together_mb(pids)
             part = part_running(pids) or "grader"
             peaks[part] = max(peaks.get(part, 0), total)
             peaks["total"] = max(peaks.get("total", 0), total)

@@ -24,7 +24,7 @@ def test_a_forked_child_sharing_its_parents_memory_is_not_counted_twice():
         child = int(parent.stdout.readline())
         tree = bench.process_tree(parent.pid)
         assert sorted(tree) == sorted([parent.pid, child])
-        together = sum(bench.resident_mb(pid) for pid in tree)
+        together = bench.together_mb(tree)
         assert 200 <= together < 260, f"{together:.0f} MB for 200 MB held once"
     finally:
         parent.kill()
