@@ -14,8 +14,9 @@ with the reason; the batch goes on.
 
 The output folder (default grades/) receives
 - <submission>/results.json: Gradescope's results.json for that submission,
-  plus "grade_all": its status (graded, empty, timeout, error), the reason
-  and the seconds it took;
+  with its status (graded, empty, timeout, error), the reason and the
+  seconds it took under "extra_data" (the top-level key Gradescope's format
+  keeps for data of one's own) -> "grade_all";
 - grades.csv: one row per student: status, reason, total, the three test
   accuracies and every test's score;
 - report.md: the distribution of totals, the pass rate of every test from
@@ -168,9 +169,15 @@ def fingerprint(sub: Submission) -> str:
 
 
 def finish(sub: Submission, results: dict, status: str, reason: str, started: float) -> dict:
-    results["grade_all"] = {"status": status, "reason": reason, "seconds": round(time.monotonic() - started, 1),
-                            "fingerprint": fingerprint(sub)}
+    results.setdefault("extra_data", {})["grade_all"] = {
+        "status": status, "reason": reason, "seconds": round(time.monotonic() - started, 1),
+        "fingerprint": fingerprint(sub)}
     return results
+
+
+def batch_info(results: dict) -> dict:
+    """What grade-all recorded of a submission: status, reason, seconds and the fingerprint of its files."""
+    return results.get("extra_data", {}).get("grade_all", {})
 
 
 def stop_user(user: str) -> None:
@@ -183,7 +190,7 @@ def stop_user(user: str) -> None:
 
 
 def grade_one(sub: Submission, expected_dir: Path, timeout: float, threads: int, user: str) -> dict:
-    """Grade one submission as `make grade` does; its results.json, with "grade_all" added."""
+    """Grade one submission as `make grade` does; its results.json, with grade-all's record in "extra_data"."""
     started = time.monotonic()
     if not sub.path.is_dir():
         why = f"{METADATA} lists {sub.key}, but its folder is missing from the export"
@@ -223,7 +230,7 @@ def is_graded(out: Path, sub: Submission) -> bool:
     """Whether `out` holds results for the submission as it is now (the same files)."""
     try:
         results = json.loads((out / sub.key / "results.json").read_text())
-        return "tests" in results and results["grade_all"]["fingerprint"] == fingerprint(sub)
+        return "tests" in results and batch_info(results)["fingerprint"] == fingerprint(sub)
     except (OSError, ValueError, KeyError, TypeError):
         return False
 
@@ -273,7 +280,7 @@ class Progress:
         bar = "#" * filled + "-" * (self.width - filled)
         elapsed = time.monotonic() - self.started
         left = elapsed / self.done * (self.total - self.done)
-        info = results["grade_all"]
+        info = batch_info(results)
         top = sum(t["max_score"] for t in results["tests"])
         what = f"{results['score']:g}/{top:g}" if info["status"] == "graded" else info["status"]
         eta = f"~{duration(left)} left" if self.done < self.total else f"done in {duration(elapsed)}"
@@ -348,7 +355,7 @@ def accuracies(results: dict) -> dict[str, float]:
 
 
 def status(results: dict) -> tuple[str, str]:
-    info = results.get("grade_all", {})
+    info = batch_info(results)
     return info.get("status", "graded"), info.get("reason", "")
 
 

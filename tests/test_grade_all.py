@@ -135,7 +135,7 @@ def test_each_student_has_a_valid_results_json(plain_class):
     for student in ("alice", "bob", "carol", "erin"):
         results = json.loads((grades / student / "results.json").read_text())
         assert problems(results) == []
-        assert results["grade_all"]["status"] in ("graded", "empty")
+        assert results["extra_data"]["grade_all"]["status"] in ("graded", "empty")
     assert not list(grades.rglob("*.tmp"))
 
 
