@@ -242,8 +242,9 @@ def torch_probes(mod, ctx, file):
         finally:
             for h in handles:
                 h.remove()
-        changed = any(not torch.equal(a, p.detach()) for a, p in zip(before, params, strict=True))
-        return {"history": history_values(history), "grad_deviation": deviations, "changed": changed}
+        # The values themselves, not a verdict: the grader compares them (student code may patch torch.equal).
+        return {"history": history_values(history), "grad_deviation": deviations,
+                "params_before": parameter_sample(before), "params_after": parameter_sample(params)}
 
     def predict():
         model = cls()
@@ -263,6 +264,12 @@ def torch_probes(mod, ctx, file):
     yield "predict", predict
     if config.hidden:
         yield from config.hidden.torch_probes(cls)
+
+
+def parameter_sample(tensors, per_tensor: int = 4096) -> np.ndarray:
+    """The first `per_tensor` values of each tensor, flattened and concatenated as float64 (empty for none)."""
+    parts = [t.detach().reshape(-1)[:per_tensor].cpu().double().numpy() for t in tensors]
+    return np.concatenate(parts) if parts else np.zeros(0)
 
 
 def train_probes(mod, ctx, file):

@@ -212,6 +212,17 @@ def test_reading_the_grader_secrets_leaks_nothing(run_grader, reference_copy):
     assert results["score"] == 0
 
 
+def test_monkeypatching_torch_equal_cannot_pass_a_model_that_never_steps(run_grader, reference_copy):
+    """The worker reports the parameters before and after fit; the grader compares them, not torch.equal."""
+    path = reference_copy / "pytorch_ann.py"
+    source = path.read_text()
+    assert source.count("                optimizer.step()\n") == 1
+    path.write_text(source.replace("                optimizer.step()\n", "")
+                    + "\ntorch.equal = lambda *a, **k: False  # every tensor 'changed'\n")
+    fails = failed(run_grader(reference_copy, only="pytorch_ann"))
+    assert "fit left every parameter as it was" in fails.get("pytorch_ann.fit: the parameters change", "")
+
+
 def test_a_socket_to_localhost_fails_the_part_that_opens_it(run_grader, reference_copy):
     code = "import socket as _so\n_so.create_connection(('127.0.0.1', 9), timeout=2).close()"
     results = grade_hostile(run_grader, reference_copy, Hostile("socket", "relu", code, set()))

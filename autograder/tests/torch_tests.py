@@ -84,8 +84,14 @@ def make_tests(file: str) -> dict:
 
     @add(f"{file}.fit: the parameters change")
     def test_fit_changes_the_parameters(ev):
-        check(small_fit(ev)["changed"], "fit left every parameter as it was: pass model.parameters() to the "
-                                        "optimizer and call optimizer.step().")
+        result = small_fit(ev)
+        before, after = result.get("params_before"), result.get("params_after")
+        check(isinstance(before, np.ndarray) and before.size > 0, "the model has no trainable parameters: build "
+                                                                  "its layers in __init__ from nn modules.")
+        check(isinstance(after, np.ndarray) and after.shape == before.shape,
+              "the model's parameters changed in number or shape during fit: create them once, in __init__.")
+        check(not np.array_equal(before, after), "fit left every parameter as it was: pass model.parameters() to "
+                                                 "the optimizer and call optimizer.step().")
 
     @add(f"{file}.fit: the history has the contract's keys, one float per epoch")
     def test_fit_returns_the_history(ev):
