@@ -93,8 +93,8 @@ def test_running_a_file_without_the_data_prints_the_fix_and_no_traceback(tmp_pat
 
     from tests.conftest import ROOT
 
-    for name in ("utils.py", "numpy_ann.py"):
-        shutil.copy(ROOT / ("solutions" if name != "utils.py" else "") / name, tmp_path / name)
+    shutil.copy(ROOT / "utils.py", tmp_path)
+    shutil.copy(ROOT / "solutions" / "numpy_ann.py", tmp_path)
     done = subprocess.run([sys.executable, "numpy_ann.py"], cwd=tmp_path, capture_output=True, text=True,
                           env={"PATH": "/usr/bin:/bin"}, timeout=60)
     assert done.returncode == 1
