@@ -79,6 +79,11 @@ class Grader:
                 self._evidence[file] = evidence.Evidence(file, out).preload()
         return self._evidence[file]
 
+    def train_subset(self, n: int) -> tuple[np.ndarray, np.ndarray]:
+        """The first n training images and one-hot labels, as numpy_ann's unit probes hand them to fit."""
+        images, labels = (np.load(path, mmap_mode="r", allow_pickle=False) for path in utils.cached_split("train"))
+        return utils.to_model_format(images[:n], labels[:n], "numpy")
+
     def expected(self, file: str) -> evidence.Evidence:
         return self._expected[file]
 

@@ -26,3 +26,12 @@ def check(condition, message: str) -> None:
     """Fail the test with `message` alone (no traceback) unless condition holds."""
     if not condition:
         pytest.fail(message, pytrace=False)
+
+
+def passes(test, *args) -> bool:
+    """Whether a graded test's check holds for these arguments (for tests credited only alongside another)."""
+    try:
+        test(*args)
+    except pytest.fail.Exception:
+        return False
+    return True

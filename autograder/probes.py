@@ -41,6 +41,10 @@ def relu_input():
     return z
 
 
+def relu_input_3d():
+    return fixed((2, 3, 4), 4)
+
+
 def probs_and_labels(n=8, k=10, seed=3):
     logits = fixed((n, k), seed, 2.0)
     p = np.exp(logits) / np.exp(logits).sum(axis=1, keepdims=True)
@@ -53,6 +57,16 @@ def probs_and_labels(n=8, k=10, seed=3):
 SMALL = (6, 5, 4)  # input, hidden, output sizes of the network used by the unit probes
 
 
+PARAMS = ("W1", "b1", "W2", "b2")
+
+
+def fixed_params(sizes, seed=7):
+    """The fixed float64 parameters the unit probes give a network of these sizes (the grader knows them too)."""
+    i, h, o = sizes
+    return {"W1": fixed((i, h), seed), "b1": fixed((1, h), seed + 1, 0.1),
+            "W2": fixed((h, o), seed + 2), "b2": fixed((1, o), seed + 3, 0.1)}
+
+
 def numpy_model(mod, sizes, lr=0.1, seed=7):
     """A NumpyANN with fixed float64 weights; built without __init__ if the student's raises."""
     try:
@@ -60,10 +74,14 @@ def numpy_model(mod, sizes, lr=0.1, seed=7):
     except Exception:
         model = mod.NumpyANN.__new__(mod.NumpyANN)
         model.lr = lr
-    i, h, o = sizes
-    model.W1, model.b1 = fixed((i, h), seed), fixed((1, h), seed + 1, 0.1)
-    model.W2, model.b2 = fixed((h, o), seed + 2), fixed((1, o), seed + 3, 0.1)
+    for name, value in fixed_params(sizes, seed).items():
+        setattr(model, name, value)
     return model
+
+
+def parameters(model, prefix=""):
+    """Copies of the model's four parameters, as the grader reads them off the model (not as it reports them)."""
+    return {prefix + k: np.array(getattr(model, k, np.zeros(0)), dtype=np.float64) for k in PARAMS}
 
 
 def batch(sizes, n, seed=11):
@@ -72,38 +90,47 @@ def batch(sizes, n, seed=11):
     return X, y
 
 
-def mean_cross_entropy(p, y):
-    return float(-np.mean(np.sum(y * np.log(p), axis=1)))
+def large_logits():
+    """Logits whose rows sit near +1e4 or -1e4, with the spread of ordinary logits within each row."""
+    offsets = np.array([1e4, -1e4, 1e4, 5e3, -5e3, 9e3])[:, None]
+    return softmax_logits() + offsets
 
 
-def finite_differences(model, X, y, eps=1e-5):
-    """Centred differences of the mean cross-entropy of model.forward, for each parameter."""
-    grads = {}
-    for name in ("W1", "b1", "W2", "b2"):
-        param = getattr(model, name)
-        grad = np.zeros_like(param)
-        for idx in np.ndindex(param.shape):
-            old = param[idx]
-            param[idx] = old + eps
-            plus = mean_cross_entropy(model.forward(X), y)
-            param[idx] = old - eps
-            minus = mean_cross_entropy(model.forward(X), y)
-            param[idx] = old
-            grad[idx] = (plus - minus) / (2 * eps)
-        grads[name] = grad
-    return grads
+def softmax_logits():
+    return fixed((6, 10), 2, 3.0)
 
 
-def numpy_probes(mod, ctx):
-    z = relu_input()
-    logits = fixed((6, 10), 2, 3.0)
+def shifted_logits():
+    return softmax_logits() + np.arange(6)[:, None] * 50.0
+
+
+def cross_entropy_inputs():
+    """(p, y) of an ordinary batch, and (p0, y) where row 0 is one-hot and row 1 gives its true class exactly 0."""
     p, y = probs_and_labels()
     p0 = p.copy()
     p0[0] = 0.0
     p0[0, y[0].argmax()] = 1.0
-    p0[1, y[1].argmax()] = 0.0  # the true class gets probability exactly 0
+    p0[1, y[1].argmax()] = 0.0
     p0[1] /= p0[1].sum()
-    z3 = fixed((2, 3, 4), 4)
+    return p, p0, y
+
+
+FIT_SMALL = (320, 5, 32)  # samples, epochs, batch size of numpy_ann's small fit
+TRACKING = (200, 32)  # samples and batch size of the fit that follows each sample through backward
+
+
+def tracking_batch():
+    """Data whose first feature encodes each sample's index, for following samples through fit."""
+    n = TRACKING[0]
+    X, y = batch(SMALL, n, seed=5)
+    X[:, 0] = np.arange(n) / 1000
+    return X, y
+
+
+def numpy_probes(mod, ctx):
+    z = relu_input()
+    p, p0, y = cross_entropy_inputs()
+    z3 = relu_input_3d()
 
     def backward_probe(sizes, n):
         model = numpy_model(mod, sizes)
@@ -117,11 +144,10 @@ def numpy_probes(mod, ctx):
         return out
 
     def fit_tracking():
-        """Fit on 200 samples whose first feature encodes their index; log what reaches backward."""
-        n, bs = 200, 32
+        """Fit on samples whose first feature encodes their index; log what reaches backward, and the parameters."""
+        n, bs = TRACKING
         model = numpy_model(mod, SMALL)
-        X, y = batch(SMALL, n, seed=5)
-        X[:, 0] = np.arange(n) / 1000
+        X, y = tracking_batch()
         seen = []
         original = model.backward
 
@@ -130,13 +156,17 @@ def numpy_probes(mod, ctx):
             return original(Xb, yb)
 
         model.backward = tracking_backward
+        before = parameters(model, "before_")
         model.fit(X, y, X, y, epochs=2, batch_size=bs)
-        return {"batches": seen, "n": n}
+        return {"batches": seen, "n": n, **before, **parameters(model, "after_")}
 
     def fit_small():
-        X, y = ctx.train_subset(320, "numpy")
+        n, epochs, bs = FIT_SMALL
+        X, y = ctx.train_subset(n, "numpy")
         model = mod.NumpyANN(random_seed=0)
-        return {"history": history_values(model.fit(X, y, X, y, epochs=5, batch_size=32))}
+        before = parameters(model, "before_")
+        history = history_values(model.fit(X, y, X, y, epochs=epochs, batch_size=bs))
+        return {"history": history, **before, **parameters(model, "after_")}
 
     def step_probe():
         model = numpy_model(mod, SMALL, lr=0.5)
@@ -148,11 +178,6 @@ def numpy_probes(mod, ctx):
         model = mod.NumpyANN(*SMALL, random_seed=0)
         return {k: list(np.shape(getattr(model, k))) for k in ("W1", "b1", "W2", "b2")}
 
-    def fd_probe():
-        model = numpy_model(mod, SMALL)
-        X, y = batch(SMALL, 8)
-        return finite_differences(model, X, y)
-
     def predict_probe():
         return {"pred": np.asarray(numpy_model(mod, SMALL).predict(batch(SMALL, 8)[0]))}
 
@@ -160,15 +185,14 @@ def numpy_probes(mod, ctx):
     yield "relu_3d", lambda: {"out": np.asarray(mod.relu(z3))}
     yield "relu_prime", lambda: {"out": np.asarray(mod.relu_prime(z))}
     yield "relu_prime_3d", lambda: {"out": np.asarray(mod.relu_prime(z3))}
-    yield "softmax", lambda: {"out": np.asarray(mod.softmax(logits))}
-    yield "softmax_large", lambda: {"out": np.asarray(mod.softmax(logits / 3 * 1e4))}
-    yield "softmax_shifted", lambda: {"out": np.asarray(mod.softmax(logits + np.arange(6)[:, None] * 50.0))}
+    yield "softmax", lambda: {"out": np.asarray(mod.softmax(softmax_logits()))}
+    yield "softmax_large", lambda: {"out": np.asarray(mod.softmax(large_logits()))}
+    yield "softmax_shifted", lambda: {"out": np.asarray(mod.softmax(shifted_logits()))}
     yield "cross_entropy", lambda: {"out": float(mod.cross_entropy(p, y))}
     yield "cross_entropy_zero", lambda: {"out": float(mod.cross_entropy(p0, y))}
     yield "init", init_probe
     yield "forward", lambda: {"out": np.asarray(numpy_model(mod, SMALL).forward(batch(SMALL, 8)[0]))}
     yield "backward", lambda: backward_probe(SMALL, 8)
-    yield "finite_differences", fd_probe
     yield "step", step_probe
     yield "predict", predict_probe
     yield "fit_small", fit_small
@@ -193,10 +217,16 @@ def history_values(history):
     return out
 
 
+# The history the plot probe hands to plot_train_val_metrics: the grader knows what the curves must show.
+PLOT_HISTORY = {"train_loss": [0.92, 0.61, 0.48, 0.41], "val_loss": [0.85, 0.66, 0.57, 0.55],
+                "train_acc": [0.68, 0.78, 0.83, 0.86], "val_acc": [0.70, 0.76, 0.80, 0.81]}
+SMALL_FIT = (384, 128, 3)  # training samples, validation samples and epochs of a PyTorch file's small fit
+
+
 def torch_probes(mod, ctx, file):
     import torch
     from torch import nn
-    from torch.optim.optimizer import register_optimizer_step_pre_hook
+    from torch.optim.optimizer import register_optimizer_step_post_hook, register_optimizer_step_pre_hook
 
     cls = getattr(mod, "PyTorchANN" if file == "pytorch_ann" else "PyTorchCNN")
     layout = "flat" if file == "pytorch_ann" else "image"
@@ -211,15 +241,19 @@ def torch_probes(mod, ctx, file):
         model = cls()
         X = images if layout == "flat" else images.reshape(-1, 1, 28, 28)
         with torch.no_grad():
-            return {"out": model(X)}
+            out = model(X)
+        return {"out": out, "uses_parameters": uses_parameters(model, X)}
 
     def fit_small():
-        X, y = ctx.train_subset(512, layout)
+        n_train, n_val, epochs = SMALL_FIT
+        X, y = ctx.train_subset(n_train + n_val, layout)
         model = cls()
+        ctx.small_model = model  # predict and plot use it, trained or not
         params = [p for p in model.parameters() if p.requires_grad]
         before = [p.detach().clone() for p in params]
+        loss_before, _ = measure(model, X[:n_train], y[:n_train])
         incoming = [torch.zeros_like(p) for p in params]
-        deviations = []
+        deviations, moved, snapshot = [], [], []
 
         def add(i):
             def hook(grad):
@@ -234,28 +268,44 @@ def torch_probes(mod, ctx, file):
                     dev = max(dev, (p.grad - incoming[i]).abs().max().item() / scale)
                 incoming[i].zero_()
             deviations.append(dev)
+            snapshot[:] = [parameter_sample(params)]
+
+        def post_step(optimizer, args, kwargs):
+            if snapshot:  # how far this step moved the parameters, relative to their size
+                old = snapshot.pop()
+                moved.append(float(np.abs(parameter_sample(params) - old).max() / (np.abs(old).max() + 1e-12)))
 
         handles = [p.register_hook(add(i)) for i, p in enumerate(params)]
-        handles.append(register_optimizer_step_pre_hook(pre_step))
+        handles += [register_optimizer_step_pre_hook(pre_step), register_optimizer_step_post_hook(post_step)]
         try:
-            history = model.fit(X[:384], y[:384], X[384:], y[384:], epochs=3)
+            history = model.fit(X[:n_train], y[:n_train], X[n_train:], y[n_train:], epochs=epochs)
         finally:
             for h in handles:
                 h.remove()
+        loss_after, train_acc = measure(model, X[:n_train], y[:n_train])
+        val_loss, val_acc = measure(model, X[n_train:], y[n_train:])
         # The values themselves, not a verdict: the grader compares them (student code may patch torch.equal).
-        return {"history": history_values(history), "grad_deviation": deviations,
-                "params_before": parameter_sample(before), "params_after": parameter_sample(params)}
+        return {"history": history_values(history), "grad_deviation": deviations, "step_moved": moved,
+                "params_before": parameter_sample(before), "params_after": parameter_sample(params),
+                "measured": {"loss_before": loss_before, "train_loss": loss_after, "train_acc": train_acc,
+                             "val_loss": val_loss, "val_acc": val_acc}}
 
     def predict():
-        model = cls()
+        model = getattr(ctx, "small_model", None) or cls()
         model.train()
         modes = []
         hooks = [m.register_forward_pre_hook(lambda m, inp: modes.append([m.training, torch.is_grad_enabled()]))
                  for m in model.modules()]
-        pred = model.predict(ctx.train_subset(16, layout)[0])
-        for h in hooks:
-            h.remove()
-        return {"pred": pred, "modes": modes}
+        X = ctx.train_subset(16, layout)[0]
+        try:
+            pred = model.predict(X)
+        finally:
+            for h in hooks:
+                h.remove()
+        model.eval()
+        with torch.no_grad():
+            logits = model(X)
+        return {"pred": pred, "modes": modes, "logits": logits}
 
     yield "construct", construct
     yield "forward_flat", lambda: forward("flat")
@@ -264,6 +314,38 @@ def torch_probes(mod, ctx, file):
     yield "predict", predict
     if config.hidden:
         yield from config.hidden.torch_probes(cls)
+
+
+def uses_parameters(model, X) -> bool:
+    """Whether the model's output depends on its parameters: a weighted sum of it has a gradient for one of them."""
+    import torch
+
+    params = [p for p in model.parameters() if p.requires_grad]
+    with torch.enable_grad():
+        out = model(X)
+        if not params or not isinstance(out, torch.Tensor) or not out.requires_grad:
+            return False
+        weights = torch.arange(out.numel(), dtype=torch.float32).reshape(out.shape).sin()
+        grads = torch.autograd.grad((out.float() * weights).sum(), params, allow_unused=True)
+    return any(g is not None and bool(g.abs().sum() > 0) for g in grads)
+
+
+def measure(model, X, y) -> tuple[float, float]:
+    """(mean cross-entropy, accuracy) of the model's logits on X, y, as the grader computes them.
+
+    In eval mode and without gradients; the model's mode is restored afterwards.
+    """
+    import torch
+
+    was = model.training
+    model.eval()
+    try:
+        with torch.no_grad():
+            logits = torch.cat([model(X[i:i + 1024]) for i in range(0, len(X), 1024)]).float()
+            return (torch.nn.functional.cross_entropy(logits, y).item(),
+                    (logits.argmax(dim=1) == y).float().mean().item())
+    finally:
+        model.train(was)
 
 
 def parameter_sample(tensors, per_tensor: int = 4096) -> np.ndarray:
@@ -287,8 +369,13 @@ def train_probes(mod, ctx, file):
         history = model.fit(X_train, y_train, X_val, y_val)
         seconds = time.perf_counter() - started
         state.update(model=model, history=history)
-        return {"history": history_values(history), "seconds": seconds,
-                "epochs": len(history.get("train_loss", [])) if isinstance(history, dict) else 0}
+        result = {"history": history_values(history), "seconds": seconds,
+                  "epochs": len(history.get("train_loss", [])) if isinstance(history, dict) else 0}
+        if kind != "numpy":  # what the trained model really does, to hold the history against
+            val_loss, val_acc = measure(model, X_val, y_val)
+            _, train_acc = measure(model, X_train[:MEASURED_TRAIN], y_train[:MEASURED_TRAIN])
+            result["measured"] = {"val_loss": val_loss, "val_acc": val_acc, "train_acc": train_acc}
+        return result
 
     def need_model():
         if "model" not in state:
@@ -306,16 +393,18 @@ def train_probes(mod, ctx, file):
         return {"pred": pred if isinstance(pred, torch.Tensor) else np.asarray(pred)}
 
     def plot():
-        model = need_model()
+        """Plot the grader's own history (training need not have finished), and read back the curves drawn."""
+        model = state.get("model") or getattr(ctx, "small_model", None) or cls()
         import matplotlib.pyplot as plt
 
         path = ctx.scratch_png
-        fig = model.plot_train_val_metrics(state["history"], path)
-        with open(path, "rb") as f:
-            png = np.frombuffer(f.read(), dtype=np.uint8)
-        axes = getattr(fig, "axes", [])
-        info = {"figure_type": type(fig).__name__, "png": png,
-                "lines_per_axes": [len(ax.get_lines()) for ax in axes]}
+        if os.path.lexists(path):
+            os.remove(path)
+        fig = model.plot_train_val_metrics({k: list(v) for k, v in PLOT_HISTORY.items()}, path)
+        info = {"figure_type": type(fig).__name__, "curves": curves(fig), "written": os.path.isfile(path)}
+        if info["written"]:
+            with open(path, "rb") as f:
+                info["png"] = np.frombuffer(f.read(), dtype=np.uint8)
         plt.close("all")
         return info
 
@@ -328,6 +417,23 @@ def train_probes(mod, ctx, file):
     if file != "numpy_ann":
         yield "plot", plot, None
         yield "judgement_own", judgement, None
+
+
+MEASURED_TRAIN = 2_000  # training images on which the grader measures a trained model's accuracy
+
+
+def curves(fig) -> list:
+    """The y values of every line in every panel of a figure, as lists of floats (None where not numbers)."""
+    panels = []
+    for ax in getattr(fig, "axes", []):
+        lines = []
+        for line in ax.get_lines():
+            try:
+                lines.append([float(v) for v in np.asarray(line.get_ydata(), dtype=np.float64).ravel()])
+            except (TypeError, ValueError):
+                lines.append(None)
+        panels.append(lines)
+    return panels
 
 
 def release_memory() -> None:

@@ -1,13 +1,15 @@
 """numpy_ann.py: the functions, the network, its training loop and its test accuracy."""
 
 import ast
+import functools
 import sys
 
 import numpy as np
 import pytest
 
 from autograder import config, hardcoding, probes
-from autograder.graded import check, graded
+from autograder.graded import check, graded, passes
+from autograder.tests import measure
 from autograder.tests.compare import as_array, close, same_shape
 
 FILE = "numpy_ann"
@@ -38,6 +40,7 @@ def test_relu_is_max_of_zero_and_z(ev):
 def test_relu_keeps_the_shape(ev):
     got = out(ev, "relu_3d", "relu(z) for z of shape (2, 3, 4)")
     check(got.shape == (2, 3, 4), f"relu(z) for z of shape (2, 3, 4): expected that shape back, got {got.shape}")
+    close(got, np.maximum(0, probes.relu_input_3d()), "relu(z) for z of shape (2, 3, 4)")
 
 
 @graded("numpy_ann.relu_prime: 1 where z > 0 and 0 where z < 0")
@@ -57,12 +60,16 @@ def test_relu_prime_is_zero_at_zero(ev):
     at_zero = got[z == 0]
     check(np.all(at_zero == 0), f"relu_prime(0) should be 0 (the contract takes the derivative at 0 to be 0), "
                                 f"got {at_zero}. Use z > 0, not z >= 0.")
+    positive = got[z > 0]
+    check(np.all(positive == 1), f"relu_prime is 0 at z == 0, but not 1 where z > 0 (got {np.unique(positive)}): "
+                                 "the value at 0 is credited only together with the step function itself.")
 
 
 @graded("numpy_ann.relu_prime: keeps the input's shape")
 def test_relu_prime_keeps_the_shape(ev):
     got = out(ev, "relu_prime_3d", "relu_prime(z) for z of shape (2, 3, 4)")
     check(got.shape == (2, 3, 4), f"relu_prime(z) for z of shape (2, 3, 4): expected that shape back, got {got.shape}")
+    close(got, (probes.relu_input_3d() > 0).astype(float), "relu_prime(z) for z of shape (2, 3, 4)")
 
 
 # --------------------------------------------------------------------- softmax
@@ -75,6 +82,11 @@ def test_softmax_rows_sum_to_one(ev):
     hint = " Normalise over the last axis (axis=-1 or axis=1, keepdims=True), not axis=0." \
         if np.allclose(got.sum(axis=0), 1) else ""
     check(np.allclose(sums, 1), f"softmax(z): each row should sum to 1, the rows sum to {np.round(sums, 4)}.{hint}")
+    want = measure.softmax(probes.softmax_logits())
+    check(np.allclose(got, want, rtol=1e-3, atol=1e-6),
+          f"softmax(z): the rows sum to 1, but they are not exp(z) / sum(exp(z)) (row 0: expected "
+          f"{np.round(want[0], 4).tolist()}, got {np.round(got[0], 4).tolist()}). Summing to 1 is credited only "
+          "for the softmax itself.")
 
 
 @graded("numpy_ann.softmax: matches the reference")
@@ -92,9 +104,9 @@ def test_softmax_is_stable_for_large_logits(ev, ref):
 
 @graded("numpy_ann.softmax: unchanged when a row is shifted by a constant")
 def test_softmax_ignores_a_constant_shift(ev):
-    plain = out(ev, "softmax", "softmax(z)")
     shifted = out(ev, "softmax_shifted", "softmax(z + c) with a constant c per row")
-    close(shifted, plain, "softmax(z + c) compared with softmax(z)", atol=1e-9)
+    close(shifted, measure.softmax(probes.softmax_logits()), "softmax(z + c) compared with the softmax of z",
+          atol=1e-9)
 
 
 # --------------------------------------------------------------- cross-entropy
@@ -113,9 +125,26 @@ def test_cross_entropy_is_the_mean(ev, ref):
 
 @graded("numpy_ann.cross_entropy: finite where a probability is 0")
 def test_cross_entropy_is_finite_at_zero_probability(ev):
-    got = ev.result("cross_entropy_zero", "cross_entropy with an exact 0 in y_pred")["out"]
-    check(np.isfinite(got), f"cross_entropy returned {got} when y_pred holds an exact 0 for the true class: "
-                            "log(0) is -inf. Clip y_pred (e.g. np.clip(y_pred, 1e-12, 1)) or add a small epsilon.")
+    got = ev.result("cross_entropy_zero", "cross_entropy with exact zeros in y_pred")["out"]
+    check(np.isfinite(got), f"cross_entropy returned {got} for a y_pred with exact zeros (one row is one-hot, and in "
+                            "another the true class has probability 0): log(0) is -inf, and 0 * log(0) is nan. "
+                            "Clip y_pred (e.g. np.clip(y_pred, 1e-12, 1)) or add a small epsilon.")
+    # Credited only for the cross-entropy itself: right on an ordinary batch (the mean-or-sum mistake is the
+    # other test's), and here the row whose true class has probability 0 adds -log(epsilon), a large number.
+    p, p0, y = probes.cross_entropy_inputs()
+    n = len(y)
+    ordinary = ev.result("cross_entropy", "cross_entropy(y_pred, y_true)")["out"]
+    right = -np.mean(np.sum(y * np.log(p), axis=1))
+    check(np.isclose(ordinary, right, rtol=1e-5) or np.isclose(ordinary, right * n, rtol=1e-5),
+          f"cross_entropy is finite where a probability is 0, but not the cross-entropy elsewhere: on a batch "
+          f"without zeros it gives {ordinary:.6f}, expected {right:.6f}. Finiteness is credited only for the "
+          "cross-entropy itself.")
+    true_p = np.sum(p0 * y, axis=1)
+    rest = -np.sum(np.log(true_p[true_p > 0]))
+    extra = got * n - rest if np.isclose(ordinary, right, rtol=1e-5) else got - rest
+    check(np.log(1e3) <= extra <= 800, f"cross_entropy returned {got:.6f} where one row gives its true class "
+                                       f"probability 0: that row adds {extra:.4g}, but clipping at a small epsilon "
+                                       "makes it -log(epsilon), between 7 (epsilon 1e-3) and several hundred.")
 
 
 # ------------------------------------------------------------------- the model
@@ -142,6 +171,12 @@ def gradient(ev, call, name):
     return result[f"d{name}"]
 
 
+@functools.cache
+def true_gradients(sizes=probes.SMALL, n=8) -> dict:
+    """Finite differences of the grader's own loss, at the parameters and batch the backward probe uses."""
+    return measure.finite_differences(probes.fixed_params(sizes), *probes.batch(sizes, n))
+
+
 def backward_tests(name):
     @graded(f"numpy_ann.backward: d{name} matches the reference")
     def test_matches_reference(ev, ref):
@@ -150,10 +185,9 @@ def backward_tests(name):
 
     @graded(f"numpy_ann.backward: d{name} matches finite differences")
     def test_matches_finite_differences(ev):
-        numeric = ev.result("finite_differences", "the finite-difference gradient of your forward")[name]
-        close(gradient(ev, "backward", name), numeric,
-              f"backward(X, y)['{name}'] against centred finite differences of the mean cross-entropy "
-              f"of your forward", batch_size=8, rtol=1e-4, atol=1e-6)
+        close(gradient(ev, "backward", name), true_gradients()[name],
+              f"backward(X, y)['{name}'] against centred finite differences of the mean cross-entropy (computed "
+              "by the grader from the network's formulas)", batch_size=8, rtol=1e-4, atol=1e-6)
 
     test_matches_reference.__name__ = f"test_backward_d{name}_matches_the_reference"
     test_matches_finite_differences.__name__ = f"test_backward_d{name}_matches_finite_differences"
@@ -170,6 +204,12 @@ def test_backward_changes_no_parameter(ev):
     result = ev.result("backward", "backward(X, y_true)")
     unchanged = all(np.array_equal(result.get(f"before_{k}"), result.get(f"after_{k}")) for k in ("W1", "b1", "W2", "b2"))
     check(unchanged, "backward changed W1, b1, W2 or b2: it should only return gradients; step() applies them.")
+    true = true_gradients()
+    aligned = [k for k in measure.PARAMS if isinstance(result.get(f"d{k}"), np.ndarray)
+               and result[f"d{k}"].shape == true[k].shape and measure.cosine(result[f"d{k}"], true[k]) > 0.9]
+    check(len(aligned) >= 2, "backward leaves the parameters alone, but it returns no gradients: fewer than two of "
+                             "dW1, db1, dW2, db2 point the way of the true gradient. Leaving the parameters alone is "
+                             "credited only for a backward that computes them.")
 
 
 @graded("numpy_ann.step: subtracts lr times each gradient")
@@ -197,19 +237,64 @@ def history_ok(history, epochs, what):
                                                     "fractions in [0, 1], not percentages")
 
 
-def loss_falls(history, what: str, hint: str) -> None:
-    """The history's training loss is finite and lower after the last epoch than after the first."""
-    losses = history.get("train_loss") if isinstance(history, dict) else None
-    check(isinstance(losses, list) and len(losses) >= 2,
-          f"fit should return a history whose 'train_loss' has one value per epoch, got {history}")
-    check(np.all(np.isfinite(losses)), f"the training loss became nan or inf: {losses}")
-    check(losses[-1] < losses[0], f"the training loss did not fall over {what}: {np.round(losses, 4).tolist()}. {hint}")
+FALL = 0.98  # the measured loss must end at most this fraction of where it began
+
+
+def loss_falls(before: float, after: float, what: str, hint: str) -> None:
+    """The loss the grader measured is finite after fit, and meaningfully lower than before it."""
+    check(np.isfinite(after), f"training diverged: after fit, the loss the grader measured {what} is {after}. "
+                              "Lower the learning rate, and check the gradients.")
+    check(after < FALL * before, f"fit did not lower the loss: the grader measured the mean cross-entropy {what} as "
+                                 f"{before:.4f} before fit and {after:.4f} after it. {hint}")
+
+
+# How far a history's last epoch may stray from what the grader measures on the trained model, as (absolute,
+# relative) tolerances. Validation metrics are computed after each epoch, in eval mode, as the grader does;
+# training metrics may be running averages over the epoch in train mode, which a few steps of a small fit move
+# too far to compare (batch norm's running statistics, dropout), so they are held to the grader's only after
+# the full training (torch_tests.TRAINED_TOLERANCE).
+TOLERANCE = {"val_acc": (0.05, 0.0), "val_loss": (0.05, 0.15)}
+
+
+def consistent(history: dict, measured: dict, where: str, tolerance: dict = TOLERANCE) -> None:
+    """The history's last epoch agrees with what the grader measured itself on the trained model."""
+    wrong = []
+    for key, value in measured.items():
+        if key not in tolerance:
+            continue
+        reported = history[key][-1]
+        absolute, relative = tolerance[key]
+        if not (abs(reported - value) <= absolute + relative * abs(value)):
+            wrong.append(f"{key} {reported:.4f} where the grader measured {value:.4f}")
+    check(not wrong, f"the history does not describe the trained model: for its last epoch it reports "
+                     f"{'; '.join(wrong)} ({where}). Record the loss and accuracy of the model as it trains.")
+
+
+def network_loss(params: dict, X, y, what: str) -> float:
+    try:
+        return measure.loss(params, X, y)
+    except ValueError as e:
+        problem = str(e)
+    pytest.fail(f"the parameters W1, b1, W2, b2 {what} do not fit together as the network's ({problem})", pytrace=False)
+
+
+def params_of(result, prefix: str) -> dict:
+    return {k: np.asarray(result[prefix + k]) for k in measure.PARAMS}
+
+
+def small_fit(grader, ev):
+    """The small fit's result, and the loss the grader measures from its parameters before and after."""
+    result = ev.result("fit_small", "fit on 320 images for 5 epochs")
+    X, y = grader.train_subset(probes.FIT_SMALL[0])
+    losses = [network_loss(params_of(result, when), X, y, f"{when.rstrip('_')} fit") for when in ("before_", "after_")]
+    return result, X, y, losses
 
 
 @graded("numpy_ann.fit: the loss falls over a few epochs on a fixed batch")
-def test_fit_lowers_the_loss(ev):
-    loss_falls(ev.result("fit_small", "fit on 320 images for 5 epochs")["history"],
-               "5 epochs on a fixed batch of 320 images", "Check the sign of the update in step, and lr.")
+def test_fit_lowers_the_loss(grader, ev):
+    _, _, _, (before, after) = small_fit(grader, ev)
+    loss_falls(before, after, "of your network on the 320 training images of a 5-epoch fit",
+               "Check the sign of the update in step, and lr.")
 
 
 def epochs_of(ev):
@@ -218,6 +303,20 @@ def epochs_of(ev):
     check(batches, "fit never called backward(X_batch, y_batch); the grader follows the samples through backward.")
     flat = [i for b in batches for i in b]
     return flat, n
+
+
+def tracking_trains(ev):
+    """The order of the samples counts only for a fit whose steps train: the grader's loss must fall."""
+    result = ev.result("fit_tracking", "fit, with the batches reaching backward recorded")
+    X, y = probes.tracking_batch()
+    before, after = (network_loss(params_of(result, when), X, y, f"{when.rstrip('_')} fit")
+                     for when in ("before_", "after_"))
+    still = all(np.array_equal(result[f"before_{k}"], result[f"after_{k}"]) for k in measure.PARAMS)
+    check(np.isfinite(after) and after < FALL * before,
+          f"fit passed the batches to backward, but the network did not learn from them: "
+          f"{'no parameter changed' if still else 'the parameters changed'} and the loss the grader measured went "
+          f"from {before:.4f} to {after:.4f} over 2 epochs. The order of the samples is credited only for a fit "
+          "that steps with its gradients.")
 
 
 @graded("numpy_ann.fit: every sample is seen once per epoch")
@@ -234,6 +333,7 @@ def test_fit_sees_every_sample_once_per_epoch(ev):
         check(sorted(epoch) == list(range(n)),
               f"epoch {e + 1} saw {len(set(epoch))} distinct samples out of {n}: some were repeated and some "
               "skipped. Shuffle with a permutation (np.random.permutation), not with sampling with replacement.")
+    tracking_trains(ev)
 
 
 @graded("numpy_ann.fit: the order is reshuffled between epochs")
@@ -242,11 +342,15 @@ def test_fit_reshuffles_every_epoch(ev):
     first, second = flat[:n], flat[n:2 * n]
     check(first != list(range(n)), "the samples reached backward in their original order: shuffle every epoch.")
     check(first != second, "both epochs visited the samples in the same order: draw a new permutation every epoch.")
+    tracking_trains(ev)
 
 
 @graded("numpy_ann.fit: the history has the contract's keys, one float per epoch")
-def test_fit_returns_the_history(ev):
-    history_ok(ev.result("fit_small", "fit")["history"], 5, "fit(..., epochs=5)")
+def test_fit_returns_the_history(grader, ev):
+    result, X, y, (_, loss) = small_fit(grader, ev)
+    history_ok(result["history"], probes.FIT_SMALL[1], "fit(..., epochs=5)")
+    acc = measure.accuracy(params_of(result, "after_"), X, y)
+    consistent(result["history"], {"val_loss": loss, "val_acc": acc}, "fit was validated on its 320 training images")
 
 
 @graded("numpy_ann.predict: class indices of shape (n,)")
@@ -290,6 +394,10 @@ def test_imports_only_numpy_and_the_standard_library(grader, ev):
     check(not unfinished, "checked once every function is filled in; these calls still raise "
                           f"NotImplementedError: {', '.join(unfinished)}")
     ev.result("import", "importing numpy_ann.py")
+    check(passes(test_forward_matches_the_reference, ev, grader.expected(FILE))
+          or passes(test_fit_lowers_the_loss, grader, ev),
+          "numpy_ann.py does not yet compute anything with NumPy: this test is credited once forward matches "
+          "the reference or fit lowers the loss.")
     tree = ast.parse(grader.source(FILE).read_bytes())
     allowed = set(sys.stdlib_module_names) | {"numpy", "utils"}
     imported = {alias.name for node in ast.walk(tree) if isinstance(node, ast.Import) for alias in node.names}

@@ -5,9 +5,13 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from autograder import config, pngcheck
+from autograder import config, pngcheck, probes
 from autograder.graded import check, graded
-from autograder.tests.test_numpy_ann import accuracy_test, history_ok, loss_falls
+from autograder.tests.test_numpy_ann import accuracy_test, consistent, history_ok, loss_falls
+
+# A trained model's history against the grader's measurement on the 5,000 validation images (and 2,000
+# training images): validation metrics must agree closely; training metrics may be running averages in train mode.
+TRAINED_TOLERANCE = {"val_acc": (0.03, 0.0), "val_loss": (0.03, 0.1), "train_acc": (0.15, 0.0)}
 
 WORDS = ("overfitting", "underfitting", "generalizing")
 
@@ -23,6 +27,20 @@ def judge(history: dict) -> str:
     last = {key: history[key][-1] for key in ("train_acc", "val_acc")}
     rules = [("overfitting", last["train_acc"] - last["val_acc"] > 0.05), ("underfitting", last["train_acc"] < 0.80)]
     return next((word for word, holds in rules if holds), "generalizing")
+
+
+def missing_curves(panels: list) -> list[str]:
+    """Which of the plot history's four curves no panel shows beside its partner (accuracies also in percent)."""
+    def shows(line, values):
+        return line is not None and len(line) == len(values) and (
+            np.allclose(line, values, rtol=1e-6) or np.allclose(line, np.multiply(values, 100), rtol=1e-6))
+
+    missing = []
+    for pair in (("train_loss", "val_loss"), ("train_acc", "val_acc")):
+        if not any(all(any(shows(line, probes.PLOT_HISTORY[key]) for line in panel) for key in pair)
+                   for panel in panels):
+            missing.append(" and ".join(pair) + " in one panel")
+    return missing
 
 
 def make_tests(file: str) -> dict:
@@ -45,23 +63,39 @@ def make_tests(file: str) -> dict:
         result = ev.result(call, f"model(X) for X of shape {layout}")
         got = result.get("out")
         check(isinstance(got, np.ndarray), f"forward should return a Tensor, got {got!r:.100}")
-        return got
+        return got, result
+
+    def computed(got, result, layout):
+        """Logits credited only where the model computes them: from the input, with its parameters."""
+        problems = []
+        if got.ndim == 2 and len(got) > 1 and np.nanmax(np.abs(got - got[0])) <= 1e-6:
+            problems.append("gives all 16 images the same logits, so they do not depend on the input")
+        if not result.get("uses_parameters"):
+            problems.append("computes them without the model's parameters (no weight gets a gradient from them)")
+        check(not problems, f"model(X) for X of shape {layout} {' and '.join(problems)}: forward must compute "
+                            "the logits with the model's layers.")
+
+    def shaped(ev, call, layout):
+        got, result = logits(ev, call, layout)
+        check(got.shape == (16, 10), f"model(X) for X of shape {layout}: expected logits of shape (16, 10), "
+                                     f"got {got.shape}. Reshape the input to the layout your first layer needs.")
+        computed(got, result, layout)
 
     @add(f"{file}.forward: logits of shape (n, 10) for (n, 784) input")
     def test_forward_takes_flat_input(ev):
-        got = logits(ev, "forward_flat", "(16, 784)")
-        check(got.shape == (16, 10), f"model(X) for X of shape (16, 784): expected logits of shape (16, 10), "
-                                     f"got {got.shape}. Reshape the input to the layout your first layer needs.")
+        shaped(ev, "forward_flat", "(16, 784)")
 
     @add(f"{file}.forward: logits of shape (n, 10) for (n, 1, 28, 28) input")
     def test_forward_takes_image_input(ev):
-        got = logits(ev, "forward_image", "(16, 1, 28, 28)")
-        check(got.shape == (16, 10), f"model(X) for X of shape (16, 1, 28, 28): expected logits of shape (16, 10), "
-                                     f"got {got.shape}. Reshape the input to the layout your first layer needs.")
+        shaped(ev, "forward_image", "(16, 1, 28, 28)")
 
     @add(f"{file}.forward: returns logits, not probabilities")
     def test_forward_returns_logits(ev):
-        got = logits(ev, "forward_flat", "(16, 784)")
+        # Judged on whichever input layout forward accepts: a layout it rejects is the shape tests' loss alone.
+        call, layout = next(((c, lay) for c, lay in (("forward_flat", "(16, 784)"), ("forward_image", "(16, 1, 28, 28)"))
+                             if ev.failure(c, c) is None), ("forward_flat", "(16, 784)"))
+        got, result = logits(ev, call, layout)
+        computed(got, result, layout)
         probabilities = np.all(got >= 0) and np.all(got <= 1) and np.allclose(got.sum(axis=-1), 1, atol=1e-4)
         check(not probabilities, "forward returns rows that sum to 1: probabilities. Return the raw scores "
                                  "(logits): nn.CrossEntropyLoss applies log-softmax itself, so a softmax in "
@@ -70,17 +104,30 @@ def make_tests(file: str) -> dict:
     def small_fit(ev):
         return ev.result("fit_small", "fit on 384 images for 3 epochs")
 
+    def steps_move(result, credit: str) -> None:
+        """The optimizer's own steps moved the parameters (not a learning rate of 0, not a change by hand)."""
+        moved = result["step_moved"]
+        still = sum(1 for m in moved if not m > 1e-9)
+        check(moved and still <= len(moved) / 2,
+              f"the optimizer's steps left the parameters where they were in {still} of {len(moved)} steps "
+              f"(a learning rate of 0?). {credit} is credited only for steps that train.")
+
     @add(f"{file}.fit: the loss falls")
     def test_fit_lowers_the_loss(ev):
-        loss_falls(small_fit(ev)["history"], "3 epochs on 384 images", "Is optimizer.step() called?")
+        measured = small_fit(ev)["measured"]
+        loss_falls(measured["loss_before"], measured["train_loss"],
+                   "of the model on its 384 training images, in eval mode,",
+                   "Is optimizer.step() called, with a learning rate above 0?")
 
     @add(f"{file}.fit: gradients do not accumulate across steps")
     def test_fit_zeroes_the_gradients(ev):
-        deviations = small_fit(ev)["grad_deviation"]
+        result = small_fit(ev)
+        deviations = result["grad_deviation"]
         check(deviations, "fit never called optimizer.step(): use a torch.optim optimizer.")
         worst = max(deviations)
         check(worst < 1e-3, "at an optimizer step the gradients held more than the last batch's: they accumulate "
                             "across steps. Call optimizer.zero_grad() before loss.backward() in every step.")
+        steps_move(result, "Zeroing the gradients")
 
     @add(f"{file}.fit: the parameters change")
     def test_fit_changes_the_parameters(ev):
@@ -92,10 +139,17 @@ def make_tests(file: str) -> dict:
               "the model's parameters changed in number or shape during fit: create them once, in __init__.")
         check(not np.array_equal(before, after), "fit left every parameter as it was: pass model.parameters() to "
                                                  "the optimizer and call optimizer.step().")
+        check(result["step_moved"], "fit changed the parameters without optimizer.step(): use a torch.optim "
+                                    "optimizer over model.parameters().")
+        steps_move(result, "A change of the parameters")
 
     @add(f"{file}.fit: the history has the contract's keys, one float per epoch")
     def test_fit_returns_the_history(ev):
-        history_ok(small_fit(ev)["history"], 3, "fit(..., epochs=3)")
+        result = small_fit(ev)
+        n_train, n_val, epochs = probes.SMALL_FIT
+        history_ok(result["history"], epochs, f"fit(..., epochs={epochs})")
+        consistent(result["history"], result["measured"],
+                   f"measured in eval mode on the {n_val} validation images fit was given")
 
     @add(f"{file}.predict: int64 class indices of shape (n,)")
     def test_predict_returns_int64_indices(ev):
@@ -108,34 +162,58 @@ def make_tests(file: str) -> dict:
                                                      f"{tuple(meta.get('shape', ()))}")
         pred = result["pred"]
         check(pred.min() >= 0 and pred.max() <= 9, f"predict returned indices outside 0..9: {pred}")
+        argmax_of_logits(result)
+
+    def argmax_of_logits(result) -> None:
+        """Predictions credited only as the model's own: the argmax of logits that depend on the input."""
+        logits, pred = result["logits"], np.asarray(result["pred"]).reshape(-1)
+        check(logits.ndim == 2 and np.nanmax(np.abs(logits - logits[0])) > 1e-6,
+              "the model gives every image the same logits, so predict cannot tell the images apart: "
+              "see the forward tests.")
+        want = logits.argmax(axis=1)
+        if pred.shape == want.shape:
+            check(np.array_equal(pred, want), f"predict(X) is not the argmax of the model's logits for X: "
+                                              f"expected {want.tolist()}, got {pred.tolist()}.")
 
     @add(f"{file}.predict: runs in eval mode without gradients")
     def test_predict_runs_in_eval_mode(ev):
-        modes = ev.result("predict", "predict(X)")["modes"]
+        result = ev.result("predict", "predict(X)")
+        modes = result["modes"]
         check(modes, "predict never called the model's layers")
-        check(not any(training for training, _ in modes),
-              "predict ran the model in training mode: call self.eval() first (dropout and batch norm behave "
-              "differently in training).")
-        check(not any(grad for _, grad in modes), "predict computed gradients: wrap it in torch.no_grad().")
+        problems = []
+        if any(training for training, _ in modes):
+            problems.append("predict ran the model in training mode: call self.eval() first (dropout and batch "
+                            "norm behave differently in training).")
+        if any(grad for _, grad in modes):
+            problems.append("predict computed gradients: wrap it in torch.no_grad().")
+        check(not problems, " ".join(problems))
+        argmax_of_logits(result)
 
     @add(f"{file}.plot: writes a valid PNG and returns its Figure")
     def test_plot_writes_a_png(ev):
         result = ev.result("plot", "plot_train_val_metrics(history, path)")
-        check("png" in result.arrays, "plot_train_val_metrics did not write the PNG at the path it was given")
+        check(result["written"], "plot_train_val_metrics(history, path) wrote no file at the path it was given: "
+                                 "save the figure there, with utils.save_figure(fig, path) or fig.savefig(path).")
         problem = pngcheck.problem(result["png"].tobytes())
         check(problem is None, f"plot_train_val_metrics wrote a PNG that {problem}")
         check(result["figure_type"] == "Figure", f"plot_train_val_metrics should return the matplotlib Figure, "
                                                  f"got a {result['figure_type']}")
-        lines = result["lines_per_axes"]
-        check(len([n for n in lines if n >= 2]) >= 2, f"the figure should have a loss panel and an accuracy panel, "
-                                                      f"each with a train and a validation curve; its panels hold "
-                                                      f"{lines} lines")
+        missing = missing_curves(result["curves"])
+        check(not missing, f"the figure should show the history it is given: a loss panel with the train_loss and "
+                           f"val_loss curves and an accuracy panel with train_acc and val_acc. Given a 4-epoch "
+                           f"history, it does not show {', '.join(missing)} (curves found, per panel: "
+                           f"{[len(panel) for panel in result['curves']]}).")
 
     @add(f"{file}.judgement: one of the three words, by the rule, on your history")
     def test_judgement_follows_the_rule(ev):
         word = ev.result("judgement_own", "report_my_judgement(history)")["word"]
         check(word in WORDS, f"report_my_judgement returned {word!r}; expected one of {', '.join(WORDS)}")
-        history = ev.result("train", "training")["history"]
+        train = ev.result("train", "training")
+        history = train["history"]
+        history_ok(history, len(history.get("train_loss", [])) if isinstance(history, dict) else 0,
+                   "fit with your defaults")
+        consistent(history, train["measured"], "measured on the 5,000 validation and 2,000 of the training images",
+                   TRAINED_TOLERANCE)
         want = judge(history)
         check(word == want, f"report_my_judgement returned {word!r} but the rule in the docstring gives {want!r} "
                             f"for your history (last epoch: train_acc {history['train_acc'][-1]:.4f}, "
