@@ -7,6 +7,7 @@ PYTHON3 ?= python3
 PY ?= $(VENV)/bin/python
 SUBMISSION ?= solutions
 RESULTS ?= results.json
+ONLY ?=
 SUBMISSIONS ?=
 GRADES ?= grades
 FORCE ?=
@@ -47,10 +48,10 @@ data: $(SETUP)
 	@$(PY) utils.py data
 
 check: $(SETUP) data
-	@$(PY) -m autograder.grade student --visible-only --results $(RESULTS)
+	@$(PY) -m autograder.grade student --visible-only --results $(RESULTS) $(if $(ONLY),--only $(ONLY))
 
 grade: $(SETUP) data
-	@$(PY) -m autograder.grade $(SUBMISSION) --results $(RESULTS)
+	@$(PY) -m autograder.grade $(SUBMISSION) --results $(RESULTS) $(if $(ONLY),--only $(ONLY))
 
 test: $(SETUP) data
 	$(PY) -m pytest tests

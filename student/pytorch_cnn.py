@@ -136,5 +136,10 @@ if __name__ == "__main__":
     print(f"training took {time.perf_counter() - started:.1f} s")
     utils.report("pytorch_cnn", utils.accuracy(model.predict(X_test), y_test))
     png = Path(__file__).with_name("pytorch_cnn_train_val_metrics.png")
+    before = png.stat().st_mtime_ns if png.exists() else None
     model.plot_train_val_metrics(history, png)
-    print(f"wrote {png}; judgement: {model.report_my_judgement(history)}")
+    if png.exists() and png.stat().st_mtime_ns != before:
+        print(f"wrote {png}")
+    else:
+        print(f"{png} was NOT written: plot_train_val_metrics must save the figure at the path it is given")
+    print(f"judgement: {model.report_my_judgement(history)}")

@@ -17,9 +17,7 @@ PARAMS = ("W1", "b1", "W2", "b2")
 def probabilities(params: dict, X: np.ndarray) -> np.ndarray:
     """softmax(relu(X W1 + b1) W2 + b2), in float64."""
     W1, b1, W2, b2 = (np.asarray(params[k], dtype=np.float64) for k in PARAMS)
-    z2 = np.maximum(0, np.asarray(X, dtype=np.float64) @ W1 + b1) @ W2 + b2
-    e = np.exp(z2 - z2.max(axis=1, keepdims=True))
-    return e / e.sum(axis=1, keepdims=True)
+    return softmax(np.maximum(0, np.asarray(X, dtype=np.float64) @ W1 + b1) @ W2 + b2)
 
 
 def loss(params: dict, X: np.ndarray, y: np.ndarray) -> float:
@@ -51,9 +49,10 @@ def finite_differences(params: dict, X: np.ndarray, y: np.ndarray, eps: float = 
 
 
 def softmax(z: np.ndarray) -> np.ndarray:
+    """Row-wise softmax over the last axis, in float64."""
     z = np.asarray(z, dtype=np.float64)
-    e = np.exp(z - z.max(axis=-1, keepdims=True))
-    return e / e.sum(axis=-1, keepdims=True)
+    exps = np.exp(z - np.max(z, axis=-1, keepdims=True))
+    return exps / np.sum(exps, axis=-1, keepdims=True)
 
 
 def cosine(a: np.ndarray, b: np.ndarray) -> float:

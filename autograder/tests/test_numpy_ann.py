@@ -204,12 +204,14 @@ def test_backward_changes_no_parameter(ev):
     result = ev.result("backward", "backward(X, y_true)")
     unchanged = all(np.array_equal(result.get(f"before_{k}"), result.get(f"after_{k}")) for k in ("W1", "b1", "W2", "b2"))
     check(unchanged, "backward changed W1, b1, W2 or b2: it should only return gradients; step() applies them.")
-    true = true_gradients()
-    aligned = [k for k in measure.PARAMS if isinstance(result.get(f"d{k}"), np.ndarray)
-               and result[f"d{k}"].shape == true[k].shape and measure.cosine(result[f"d{k}"], true[k]) > 0.9]
-    check(len(aligned) >= 2, "backward leaves the parameters alone, but it returns no gradients: fewer than two of "
-                             "dW1, db1, dW2, db2 point the way of the true gradient. Leaving the parameters alone is "
-                             "credited only for a backward that computes them.")
+    # Credited only for a backward that computes something: not zeros, not the parameters handed back.
+    computed = [k for k in measure.PARAMS if isinstance(result.get(f"d{k}"), np.ndarray)
+                and result[f"d{k}"].shape == result[f"before_{k}"].shape and np.all(np.isfinite(result[f"d{k}"]))
+                and np.any(result[f"d{k}"] != 0) and not np.allclose(result[f"d{k}"], result[f"before_{k}"])]
+    check(len(computed) >= 2, "backward leaves the parameters alone, but it computes no gradients: fewer than two of "
+                              "dW1, db1, dW2, db2 are finite, non-zero arrays of their parameter's shape that differ "
+                              "from the parameter. Leaving the parameters alone is credited only for a backward that "
+                              "computes gradients.")
 
 
 @graded("numpy_ann.step: subtracts lr times each gradient")
@@ -237,7 +239,7 @@ def history_ok(history, epochs, what):
                                                     "fractions in [0, 1], not percentages")
 
 
-FALL = 0.98  # the measured loss must end at most this fraction of where it began
+FALL = 0.995  # the measured loss must end below this fraction of where it began (plain SGD at lr 0.01 reaches 0.98)
 
 
 def loss_falls(before: float, after: float, what: str, hint: str) -> None:
@@ -350,7 +352,17 @@ def test_fit_returns_the_history(grader, ev):
     result, X, y, (_, loss) = small_fit(grader, ev)
     history_ok(result["history"], probes.FIT_SMALL[1], "fit(..., epochs=5)")
     acc = measure.accuracy(params_of(result, "after_"), X, y)
+    if summed(ev):  # a cross_entropy that sums over rows is the cross-entropy test's loss, not this one's
+        loss *= len(X)
     consistent(result["history"], {"val_loss": loss, "val_acc": acc}, "fit was validated on its 320 training images")
+
+
+def summed(ev) -> bool:
+    """Whether the student's cross_entropy sums over rows where it should average (the ordinary batch shows it)."""
+    p, _, y = probes.cross_entropy_inputs()
+    got = ev.entries.get("cross_entropy", {}).get("values", {}).get("out")
+    right = -np.mean(np.sum(y * np.log(p), axis=1))
+    return got is not None and bool(np.isclose(got, right * len(y), rtol=1e-5))
 
 
 @graded("numpy_ann.predict: class indices of shape (n,)")
@@ -394,10 +406,11 @@ def test_imports_only_numpy_and_the_standard_library(grader, ev):
     check(not unfinished, "checked once every function is filled in; these calls still raise "
                           f"NotImplementedError: {', '.join(unfinished)}")
     ev.result("import", "importing numpy_ann.py")
-    check(passes(test_forward_matches_the_reference, ev, grader.expected(FILE))
-          or passes(test_fit_lowers_the_loss, grader, ev),
-          "numpy_ann.py does not yet compute anything with NumPy: this test is credited once forward matches "
-          "the reference or fit lowers the loss.")
+    ref = grader.expected(FILE)
+    check(passes(test_relu_is_max_of_zero_and_z, ev) or passes(test_softmax_matches_the_reference, ev, ref)
+          or passes(test_cross_entropy_is_the_mean, ev, ref) or passes(test_forward_matches_the_reference, ev, ref),
+          "numpy_ann.py does not compute anything yet: this test is credited once one of relu, softmax, "
+          "cross_entropy or forward gives the expected values.")
     tree = ast.parse(grader.source(FILE).read_bytes())
     allowed = set(sys.stdlib_module_names) | {"numpy", "utils"}
     imported = {alias.name for node in ast.walk(tree) if isinstance(node, ast.Import) for alias in node.names}
