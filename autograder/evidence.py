@@ -101,7 +101,7 @@ MALLOC = {"MALLOC_MMAP_THRESHOLD_": str(4 << 20), "MALLOC_TRIM_THRESHOLD_": str(
 def worker_env(sandbox_env: dict, user) -> dict:
     """The worker's environment: the grader's, less pytest's, plus where its sandbox is."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTEST", "PYTHONPATH", "GRADER_PROGRESS"))}
-    env.update(MPLBACKEND="Agg", PYTHONDONTWRITEBYTECODE="1", OMP_NUM_THREADS=str(config.threads()),
+    env.update(MPLBACKEND="Agg", PYTHONDONTWRITEBYTECODE="1", OMP_NUM_THREADS=str(config.threads()), OMP_WAIT_POLICY="PASSIVE",
                MALLOC_ARENA_MAX="2", **MALLOC, **sandbox_env)
     if user is not None:
         env["HOME"] = sandbox_env["GRADER_DATA"]
@@ -292,16 +292,30 @@ class Evidence:
         return entry["error"] if entry is not None and not entry["ok"] else None
 
 
+OUT_OF_MEMORY = (f"out of memory: a worker may use {sandbox.MEMORY_BYTES >> 20} MB here, and a whole grading 768 MB "
+                 "on Gradescope; predict and evaluate large sets in mini-batches, and keep no copies of the data")
+NO_GPU = ("the grader has no GPU: pick the device with torch.cuda.is_available(), or leave the model and the data "
+          "on the CPU")
 HINTS = {  # what a message means for a student, where it is not obvious
     "File too large": f"the code printed or wrote more than {sandbox.FILE_BYTES >> 20} MB",
     "Resource temporarily unavailable": "the code started too many processes or threads",
     "Network is unreachable": "grading runs without network",
+    "can't allocate memory": OUT_OF_MEMORY,
+    "Unable to allocate": OUT_OF_MEMORY,
+    "NVIDIA driver": NO_GPU,
+    "not compiled with CUDA": NO_GPU,
+}
+TYPE_HINTS = {  # likewise, by the exception's type
+    "BdbQuit": "a breakpoint() or pdb call is left in the code; the grader runs it without a terminal: remove it",
+    "MemoryError": OUT_OF_MEMORY,
 }
 
 
 def describe(error: dict) -> str:
     text = f"{error['type']}: {error['message']}" if error["message"] else error["type"]
-    text += "".join(f" ({hint})" for key, hint in HINTS.items() if key in error["message"])
+    hints = [hint for key, hint in HINTS.items() if key in error["message"]]
+    hints += [TYPE_HINTS[error["type"]]] if error["type"] in TYPE_HINTS else []
+    text += "".join(f" ({hint})" for hint in dict.fromkeys(hints))
     if error.get("where"):
         text += f" (at {error['where']})"
     return text

@@ -3,20 +3,25 @@
     python -m autograder.submission [FOLDER] [--out submission.zip]
 
 Takes exactly the three .py files and the two learning-curve PNGs from FOLDER
-(student/ in the course repository, the current folder in the handout).
-Refuses, naming what is missing, when a file is absent; warns when a PNG is
-older than the .py file that draws it (it may show an earlier model).
+(student/ in the course repository, the current folder in the handout), found
+as the grader finds them (`intake.find_files`: any capitalisation, at the top
+or in one sub-folder), and stores them under their expected names. Refuses,
+naming what is missing and what it may have meant, when a file is absent, and
+then removes an older zip, so that it cannot be uploaded by mistake; warns
+when a PNG is older than the .py file that draws it (it may show an earlier
+model).
 """
 
 from __future__ import annotations
 
 import argparse
+import difflib
 import os
 import sys
 import zipfile
 from pathlib import Path
 
-from autograder import config
+from autograder import config, intake
 
 
 def submission_files() -> list[str]:
@@ -25,21 +30,37 @@ def submission_files() -> list[str]:
 
 def problems(folder: Path) -> tuple[list[str], list[str]]:
     """(missing files, warnings about stale PNGs)."""
-    missing = [name for name in submission_files() if not (folder / name).is_file()]
+    found = intake.find_files(folder)
+    missing = [name for name in submission_files() if name not in found]
     stale = []
     for file, png in config.PNG_FILES.items():
-        source, image = folder / f"{file}.py", folder / png
-        if source.is_file() and image.is_file() and image.stat().st_mtime < source.stat().st_mtime:
+        source, image = found.get(f"{file}.py"), found.get(png)
+        if source and image and image.stat().st_mtime < source.stat().st_mtime:
             stale.append(f"{png} is older than {file}.py: run `python {file}.py` again so that it shows your "
                          "current model")
     return missing, stale
 
 
+def suggestions(folder: Path, missing: list[str]) -> list[str]:
+    """'did you mean' lines: for each missing name, the closest file name where find_files looks."""
+    taken = set(intake.find_files(folder).values())  # files already taken under their expected names
+    names = [str(p.relative_to(folder)) for p in intake.shallow_files(folder) if p not in taken] \
+        if folder.is_dir() else []
+    lines = []
+    for name in missing:
+        close = difflib.get_close_matches(name.lower(), [n.lower() for n in names], n=1, cutoff=0.6)
+        if close:
+            original = next(n for n in names if n.lower() == close[0])
+            lines.append(f"{name}: did you mean {original}? Rename it to {name}.")
+    return lines
+
+
 def build(folder: Path, out: Path) -> Path:
+    found = intake.find_files(folder)
     tmp = out.with_name(out.name + ".tmp")
     with zipfile.ZipFile(tmp, "w", zipfile.ZIP_DEFLATED, strict_timestamps=False) as zf:
         for name in submission_files():
-            zf.write(folder / name, name)
+            zf.write(found[name], name)
     os.replace(tmp, out)
     return out
 
@@ -53,7 +74,12 @@ def main(argv=None) -> int:
     for warning in stale:
         print(f"warning: {warning}", file=sys.stderr)
     if missing:
-        print(f"error: not written: {args.out}. Missing from {args.folder}/: {', '.join(missing)}", file=sys.stderr)
+        removed = args.out.is_file()
+        args.out.unlink(missing_ok=True)
+        print(f"error: not written: {args.out}{' (the older one is removed)' if removed else ''}. "
+              f"Missing from {args.folder}/: {', '.join(missing)}", file=sys.stderr)
+        for line in suggestions(args.folder, missing):
+            print(line, file=sys.stderr)
         if any(name.endswith(".png") for name in missing):
             print("The PNGs are written by running the PyTorch files, e.g. `python pytorch_ann.py`.", file=sys.stderr)
         return 1

@@ -34,3 +34,21 @@ def test_warns_when_a_png_is_older_than_its_code(folder, tmp_path, capsys):
     os.utime(png, (1_000_000, 1_000_000))
     assert submission.main([str(folder), "--out", str(tmp_path / "s.zip")]) == 0
     assert "pytorch_ann_train_val_metrics.png is older than pytorch_ann.py" in capsys.readouterr().err
+
+
+def test_takes_what_make_check_takes_other_capitalisation_and_one_sub_folder(folder, tmp_path):
+    nested = tmp_path / "zipped" / "my work"
+    shutil.copytree(folder, nested)
+    (nested / "numpy_ann.py").rename(nested / "Numpy_ANN.py")
+    assert submission.main([str(tmp_path / "zipped"), "--out", str(tmp_path / "s.zip")]) == 0
+    assert sorted(zipfile.ZipFile(tmp_path / "s.zip").namelist()) == sorted(submission.submission_files())
+
+
+def test_a_refusal_says_what_was_meant_and_removes_the_older_zip(folder, tmp_path, capsys):
+    out = tmp_path / "s.zip"
+    assert submission.main([str(folder), "--out", str(out)]) == 0
+    (folder / "pytorch_ann.py").rename(folder / "pytorch-ann.py")
+    assert submission.main([str(folder), "--out", str(out)]) == 1
+    err = capsys.readouterr().err
+    assert "did you mean pytorch-ann.py" in err and "older one is removed" in err
+    assert not out.exists()
