@@ -119,6 +119,12 @@ TRAIN_BUDGET = {file: TRAIN_DEADLINE * share for file, share in TRAIN_SHARE.item
 # Seconds any other single call of student code may take (unit tests run on small arrays).
 CALL_BUDGET = float(os.environ.get("GRADER_CALL_BUDGET", "30"))
 
+
+def budget(file: str, call: str) -> float:
+    """Seconds a worker's call may take: the grader's own table, never what a worker says."""
+    return TRAIN_BUDGET[file] if call == "train" else CALL_BUDGET
+
+
 def threads() -> int:
     """Threads for NumPy and PyTorch: GRADER_THREADS, else the CPUs this process may use.
 

@@ -15,6 +15,7 @@ import contextlib
 import json
 import os
 import re
+import select
 import shutil
 import signal
 import subprocess
@@ -26,6 +27,7 @@ import numpy as np
 import pytest
 
 from autograder import config, sandbox
+from autograder.worker import save_npz
 
 ROOT = Path(__file__).resolve().parent.parent
 GRACE = 10.0  # seconds past a call's budget before the worker is killed
@@ -55,7 +57,7 @@ class TrainingEcho:
         self.pending = b""
 
     def started(self, entry: dict) -> None:
-        self.offset = entry.get("output_at", 0) if entry["call"] == "train" else None
+        self.offset = entry["output_at"] if entry["call"] == "train" else None
         self.pending = b""
         if self.offset is not None:
             progress(f"{self.file}.py: training with your defaults (budget {entry['budget']:.0f} s) ...")
@@ -63,7 +65,7 @@ class TrainingEcho:
     def poll(self) -> None:
         if self.offset is None or not os.environ.get("GRADER_PROGRESS_FD") or not self.path.exists():
             return
-        with open(self.path, "rb") as f:
+        with open_own(self.path) as f:
             f.seek(self.offset)
             data = f.read(1 << 16)
         self.offset += len(data)
@@ -78,16 +80,22 @@ class TrainingEcho:
         self.offset = None
 
 
+def open_own(path: Path):
+    """Open one of the grader's own files for reading, never through a link."""
+    return os.fdopen(os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK), "rb")
+
+
 def read_log(out: Path) -> list[dict]:
+    """The records the grader kept in `out` (its own folder: a worker never writes there)."""
     path = out / "log.jsonl"
-    if not path.exists():
+    if not path.is_file() or path.is_symlink():
         return []
     entries = []
     for line in path.read_text(errors="replace").splitlines():
         try:
             entries.append(json.loads(line))
         except json.JSONDecodeError:
-            continue  # blank, or cut short by a killed worker
+            continue
     return entries
 
 
@@ -96,78 +104,229 @@ def read_log(out: Path) -> list[dict]:
 # from run to run. Blocks of 4 MB and more mapped on their own, and the heap trimmed only past 64 MB, keep
 # the CNN worker's peak near 540 MB for about 5 % more training time (measured with the reference).
 MALLOC = {"MALLOC_MMAP_THRESHOLD_": str(4 << 20), "MALLOC_TRIM_THRESHOLD_": str(64 << 20)}
+# The only variables a worker inherits from the grader (others, GRADER_SALT among them, never reach it).
+PASSED_ON = ("PATH", "LANG", "LC_ALL", "LC_CTYPE", "TZ", "GRADER_TRAIN_DEADLINE", "GRADER_CALL_BUDGET",
+             "GRADER_THREADS", "GRADER_WORKER_MEMORY_MB")
 
 
 def worker_env(sandbox_env: dict, user) -> dict:
-    """The worker's environment: the grader's, less pytest's, plus where its sandbox is."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTEST", "PYTHONPATH", "GRADER_PROGRESS"))}
-    env.update(MPLBACKEND="Agg", PYTHONDONTWRITEBYTECODE="1", OMP_NUM_THREADS=str(config.threads()), OMP_WAIT_POLICY="PASSIVE",
-               MALLOC_ARENA_MAX="2", **MALLOC, **sandbox_env)
-    if user is not None:
-        env["HOME"] = sandbox_env["GRADER_DATA"]
+    """The worker's environment: an allowlist of the grader's, plus where its sandbox is."""
+    env = {k: os.environ[k] for k in PASSED_ON if k in os.environ}
+    env.setdefault("PATH", "/usr/local/bin:/usr/bin:/bin")
+    env.update(MPLBACKEND="Agg", PYTHONDONTWRITEBYTECODE="1", PYTHONNOUSERSITE="1",
+               OMP_NUM_THREADS=str(config.threads()), OMP_WAIT_POLICY="PASSIVE", MALLOC_ARENA_MAX="2", **MALLOC,
+               **sandbox_env)
+    if sandbox.confined() or user is not None:
+        env["HOME"] = sandbox.HOME if sandbox.confined() else sandbox_env["GRADER_DATA"]
+    if sandbox.confined():
+        env["MPLCONFIGDIR"] = sandbox.HOME + "/matplotlib"
     return env
+
+
+# What the grader accepts from a worker's pipe before it stops believing it.
+HEADER_BYTES = 1 << 20
+ARRAY_BYTES = 64 << 20  # one array
+RECORD_BYTES = 256 << 20  # every array of one worker
+DTYPE = re.compile(r"[<>|][biufcUS]\d{1,4}")
+
+
+class ChannelError(Exception):
+    """The worker's pipe carried something that is not a record: the code wrote into it, or it was cut short."""
+
+
+class Records:
+    """The grader's side of a worker's pipe: frames in, records kept in `out`, budgets from the grader's table.
+
+    Only the first record of each call counts, and only in order: a start,
+    its arrays, then its done. Anything else (a second done, a record for a
+    call already finished or not started) is dropped, and a frame that is not
+    one ends the channel.
+    """
+
+    def __init__(self, file: str, out: Path, fd: int, done: set):
+        self.file, self.out, self.fd, self.done = file, out, fd, set(done)
+        self.buffer = bytearray()
+        self.current: str | None = None
+        self.arrays: dict = {}
+        self.received = 0
+        self.broken: str | None = None
+        self.new: list[dict] = []  # records accepted since the caller last looked
+
+    def read(self) -> None:
+        """Take in whatever the worker has written so far."""
+        while self.broken is None:
+            try:
+                chunk = os.read(self.fd, 1 << 20)
+            except BlockingIOError:
+                return
+            if not chunk:
+                return
+            self.buffer += chunk
+            try:
+                self.parse()
+            except ChannelError as e:
+                self.broken = str(e)
+
+    def parse(self) -> None:
+        while len(self.buffer) >= 4:
+            size = int.from_bytes(self.buffer[:4], "big")
+            if size > HEADER_BYTES:
+                raise ChannelError(f"a record header of {size} bytes")
+            if len(self.buffer) < 4 + size:
+                return
+            try:
+                header = json.loads(bytes(self.buffer[4:4 + size]))
+            except (ValueError, UnicodeDecodeError):
+                raise ChannelError("a record that is not JSON") from None
+            if not isinstance(header, dict):
+                raise ChannelError("a record that is not a JSON object")
+            nbytes = self.payload_size(header)
+            if len(self.buffer) < 4 + size + nbytes:
+                return
+            payload = bytes(self.buffer[4 + size:4 + size + nbytes])
+            del self.buffer[:4 + size + nbytes]
+            self.accept(header, payload)
+
+    def payload_size(self, header: dict) -> int:
+        if header.get("event") != "array":
+            return 0
+        dtype, shape, nbytes = header.get("dtype"), header.get("shape"), header.get("nbytes")
+        if not (isinstance(dtype, str) and DTYPE.fullmatch(dtype) and isinstance(shape, list) and len(shape) <= 8
+                and all(isinstance(n, int) and n >= 0 for n in shape) and isinstance(nbytes, int)):
+            raise ChannelError("an array record of a kind the grader does not take")
+        if nbytes != int(np.prod(shape, dtype=object)) * np.dtype(dtype).itemsize:
+            raise ChannelError("an array record whose size does not match its shape")
+        if nbytes > ARRAY_BYTES or self.received + nbytes > RECORD_BYTES:
+            raise ChannelError(f"arrays of more than {ARRAY_BYTES >> 20} MB each or {RECORD_BYTES >> 20} MB in all")
+        self.received += nbytes
+        return nbytes
+
+    def accept(self, header: dict, payload: bytes) -> None:
+        event, call = header.get("event"), header.get("call")
+        if not isinstance(call, str) or call in self.done:
+            return
+        if event == "start" and self.current is None:
+            output_at = header.get("output_at")
+            self.current, self.arrays = call, {}
+            self.keep({"event": "start", "call": call, "budget": config.budget(self.file, call),
+                       "output_at": output_at if isinstance(output_at, int) and output_at >= 0 else 0})
+        elif event == "array" and call == self.current and isinstance(header.get("key"), str):
+            self.arrays[header["key"]] = np.frombuffer(payload, dtype=header["dtype"]).reshape(header["shape"])
+        elif event == "done" and call == self.current:
+            self.finish(header)
+
+    def finish(self, header: dict) -> None:
+        call, ok = self.current, header.get("ok") is True
+        entry = {"event": "done", "call": call, "ok": ok,
+                 "seconds": header["seconds"] if isinstance(header.get("seconds"), (int, float)) else None}
+        if ok:
+            values, meta = header.get("values"), header.get("meta")
+            entry.update(values=values if isinstance(values, dict) else {},
+                         meta=meta if isinstance(meta, dict) else {}, arrays=sorted(self.arrays))
+            if self.arrays:
+                save_npz(self.out / f"{call}.npz", self.arrays)
+        else:
+            error = header.get("error") if isinstance(header.get("error"), dict) else {}
+            entry["error"] = {key: str(error.get(key, ""))[:4000] for key in ("type", "message", "where")}
+            entry["error"]["type"] = entry["error"]["type"] or "Error"
+        self.keep(entry)
+        self.done.add(call)
+        self.current, self.arrays = None, {}
+
+    def fail(self, call: str, why: str) -> None:
+        """What the grader saw happen to `call`: the worker died in it, or outran its budget."""
+        self.keep({"event": "done", "call": call, "ok": False, "seconds": None,
+                   "error": {"type": "WorkerDied", "message": why, "where": ""}})
+        self.done.add(call)
+        self.current, self.arrays = None, {}
+
+    def keep(self, entry: dict) -> None:
+        with open(self.out / "log.jsonl", "a") as log:
+            log.write(json.dumps(entry) + "\n")
+        self.new.append(entry)
 
 
 def collect(file: str, submission: Path, out: Path, sandbox_env: dict, unit_only: bool = False) -> None:
     """Run FILE's probes from `submission` in workers until every call is recorded.
 
     `sandbox_env` comes from `sandbox.prepare`: where the worker code and the data are.
+    The records and the printed output go into `out`, which only the grader can write.
     """
     user = sandbox.student_user()
     sandbox.become_subreaper()
     sandbox.cpu_seconds()  # computed here, not between fork and exec
     if out.exists():
         shutil.rmtree(out)
-    sandbox.make_writable(out, user)
+    out.mkdir(parents=True, mode=0o700)
     sandbox.make_writable(submission, user)
+    done: set = set()
     for _ in range(MAX_RESTARTS):
         entries = read_log(out)
-        done = {e["call"] for e in entries if e["event"] == "done"}
         if any(e["call"] == "import" and not e["ok"] for e in entries if e["event"] == "done"):
             return
-        cmd = [sys.executable, "-s", "-m", "autograder.worker", file, str(submission), str(out),
-               "--skip", *sorted(done)]
+        read_end, write_end = os.pipe()
+        os.set_blocking(read_end, False)
+        cmd = [sys.executable, "-s", "-m", "autograder.worker", file, str(submission), "--records-fd",
+               str(write_end), "--skip", *sorted(done)]
         if unit_only:
             cmd.append("--unit-only")
-        with sandbox.exclusive(user):  # killing the user's processes afterwards must not hit another grading's
-            proc = subprocess.Popen(sandbox.command(user, cmd), cwd=sandbox_env["GRADER_LIB"],
-                                    env=worker_env(sandbox_env, user), stdin=subprocess.DEVNULL,
-                                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
-                                    preexec_fn=sandbox.limit_processes if user else sandbox.limit)
-            try:
-                outcome = watch(proc, out, len(entries), TrainingEcho(file, out))
-            finally:
-                kill(proc)
-                sandbox.kill_user_processes(user)
+        output = os.open(out / "output.txt", os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_NOFOLLOW, 0o600)
+        records = Records(file, out, read_end, done)
+        try:
+            with sandbox.exclusive(user):  # killing the user's processes afterwards must not hit another grading's
+                proc = subprocess.Popen(sandbox.command(user, cmd, sandbox_env, submission),
+                                        cwd=sandbox_env["GRADER_LIB"], env=worker_env(sandbox_env, user),
+                                        stdin=subprocess.DEVNULL, stdout=output, stderr=output,
+                                        start_new_session=True, pass_fds=(write_end,),
+                                        preexec_fn=sandbox.limit_processes if user else sandbox.limit)
+                os.close(write_end)
+                write_end = None
+                try:
+                    outcome = watch(proc, records, TrainingEcho(file, out))
+                finally:
+                    kill(proc)
+                    sandbox.kill_user_processes(user)
+        finally:
+            for fd in (read_end, write_end, output):
+                if fd is not None:
+                    os.close(fd)
+        done = set(records.done)
         if outcome is None:
             return
         call, why = outcome
         if call is None:
             return  # died outside any call: nothing more to learn
-        with open(out / "log.jsonl", "a") as log:
-            log.write("\n" + json.dumps({"event": "done", "call": call, "ok": False, "seconds": None,
-                                         "error": {"type": "WorkerDied", "message": why, "where": ""}}) + "\n")
+        records.fail(call, why)
+        done = set(records.done)
 
 
-def watch(proc: subprocess.Popen, out: Path, seen: int, echo: TrainingEcho | None = None):
+def watch(proc: subprocess.Popen, records: Records, echo: TrainingEcho | None = None):
     """Wait for the worker. None when it finished; else (call in progress, what happened)."""
-    current, deadline = None, time.monotonic() + IDLE
-    echo = echo or TrainingEcho("", out)
+    deadline = time.monotonic() + IDLE
+    echo = echo or TrainingEcho("", records.out)
     while True:
         code = proc.poll()
-        entries = read_log(out)
-        for e in entries[seen:]:
+        records.read()
+        for e in records.new:
             if e["event"] == "start":
-                current, deadline = e["call"], time.monotonic() + e["budget"] + GRACE
+                deadline = time.monotonic() + e["budget"] + GRACE
                 echo.started(e)
             else:
-                current, deadline = None, time.monotonic() + IDLE
+                deadline = time.monotonic() + IDLE
                 echo.finished()
-        seen = len(entries)
+        records.new.clear()
         echo.poll()
+        current = records.current
+        if records.broken is not None:
+            kill(proc)
+            return current, (f"the process running it wrote {records.broken} into the grader's record channel, "
+                             "so the grader stopped listening to it")
         if code is not None:
-            if current is None:
+            records.read()
+            if records.current is None and not records.new:
                 return None  # finished, or died between calls: nothing is in progress to blame
+            if records.new:
+                continue
             how = f"exited with status {code}" if code >= 0 else f"was killed by signal {signal.Signals(-code).name}"
             if code == -signal.SIGXFSZ:
                 how += f" (the code printed or wrote more than {sandbox.FILE_BYTES >> 20} MB)"
@@ -181,7 +340,7 @@ def watch(proc: subprocess.Popen, out: Path, seen: int, echo: TrainingEcho | Non
             if current is None:
                 return None
             return current, "did not finish within its budget and did not stop when interrupted, so it was killed"
-        time.sleep(0.05)
+        select.select([records.fd], [], [], 0.05)
 
 
 def kill(proc: subprocess.Popen) -> None:
@@ -228,13 +387,6 @@ class Evidence:
         self.loaded = {call: Result(e, self.out) for call, e in self.entries.items() if e["ok"]}
         return self
 
-    def output_tail(self, lines: int = 5) -> str:
-        path = self.out / "output.txt"
-        if not path.exists():
-            return ""
-        tail = path.read_text(errors="replace").splitlines()[-lines:]
-        return "\n".join(tail)
-
     def failure(self, call: str, what: str) -> str | None:
         """Why `call` has no result, or None when it has one."""
         if self.missing:
@@ -275,9 +427,9 @@ class Evidence:
         starts = [e for e in read_log(self.out) if e["event"] == "start" and e["call"] == call]
         if not path.exists() or not starts:
             return ""
-        with open(path, "rb") as f:
+        with open_own(path) as f:
             f.seek(starts[-1].get("output_at", 0))
-            return f.read().decode(errors="replace")
+            return f.read(1 << 20).decode(errors="replace")
 
     def result(self, call: str, what: str | None = None) -> Result:
         """The recorded result of `call`, or a failed test that says why there is none."""
@@ -286,10 +438,6 @@ class Evidence:
             pytest.fail(why, pytrace=False)
         loaded = getattr(self, "loaded", {})
         return loaded[call] if call in loaded else Result(self.entries[call], self.out)
-
-    def raised(self, call: str) -> dict | None:
-        entry = self.entries.get(call)
-        return entry["error"] if entry is not None and not entry["ok"] else None
 
 
 OUT_OF_MEMORY = (f"out of memory: a worker may use {sandbox.MEMORY_BYTES >> 20} MB here, and a whole grading 768 MB "

@@ -412,11 +412,11 @@ def train_probes(mod, ctx, file):
         need_model()
         return {"word": state["model"].report_my_judgement(state["history"])}
 
-    yield "train", train, config.TRAIN_BUDGET[file]
-    yield "test_predictions", predictions, None
+    yield "train", train
+    yield "test_predictions", predictions
     if file != "numpy_ann":
-        yield "plot", plot, None
-        yield "judgement_own", judgement, None
+        yield "plot", plot
+        yield "judgement_own", judgement
 
 
 MEASURED_TRAIN = 2_000  # training images on which the grader measures a trained model's accuracy
@@ -490,14 +490,15 @@ def run(file: str, recorder, skip: set, unit_only: bool = False):
     utils.set_seed(0)
     if "import" in skip:
         importlib.import_module(file)
-    elif recorder.run("import", lambda: {"module": importlib.import_module(file).__name__}, config.CALL_BUDGET) is None:
+    elif recorder.run("import", lambda: {"module": importlib.import_module(file).__name__},
+                      config.budget(file, "import")) is None:
         return
     mod = sys.modules[file]
     configure_threads()
     unit = numpy_probes(mod, ctx) if file == "numpy_ann" else torch_probes(mod, ctx, file)
-    calls = [(name, probe, config.CALL_BUDGET) for name, probe in unit]
+    calls = [(name, probe, config.budget(file, name)) for name, probe in unit]
     if not unit_only:
-        calls += [(name, probe, budget or config.CALL_BUDGET) for name, probe, budget in train_probes(mod, ctx, file)]
+        calls += [(name, probe, config.budget(file, name)) for name, probe in train_probes(mod, ctx, file)]
     for name, probe, budget in calls:
         if name in skip:
             continue

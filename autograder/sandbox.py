@@ -153,8 +153,11 @@ def denied_uids(path: Path) -> set[int]:
 
 def grader_secrets() -> list[Path]:
     """The grader's folders a worker must not read (results.json is written only after the last worker)."""
+    import utils
+
+    # The Debian package's files hold the test labels, readable by everyone: closed to grader-student for good.
     return [ROOT / "autograder", ROOT / "solutions", ROOT / "build", ROOT / "expected", ROOT / "data", ROOT / "dist",
-            ROOT / "grades"]
+            ROOT / "grades", utils.DEBIAN_DIR, utils.DATA_DIR]
 
 
 def prepare(work: Path, test_images: np.ndarray | None, train: tuple[Path, Path]) -> dict:
@@ -213,12 +216,97 @@ def limit() -> None:
         pass
 
 
-def command(user: pwd.struct_passwd | None, cmd: list[str]) -> list[str]:
-    """`cmd`, run without network (where possible) and as grader-student (when there is one)."""
-    if user is not None:
-        cmd = ["setpriv", f"--reuid={user.pw_uid}", f"--regid={user.pw_gid}", "--clear-groups", "--no-new-privs",
-               *cmd]
-    return (["unshare", "--net", "--"] if can_unshare_net() else []) + cmd
+HOME = "/tmp/home"  # a confined worker's home, in its private /tmp
+TMP_BYTES = 64 << 20  # size of a confined worker's private /tmp and /dev/shm each
+
+
+def bwrap_args(binds: list[tuple[str, Path]], chdir: Path | None = None) -> list[str]:
+    """bubblewrap's options: a file system of the system's programs, the Python running the grader, and `binds`.
+
+    Everything else is absent: the grader's checkout, other users' homes and
+    gradings, the dataset's files with the test labels. The worker gets new
+    PID, network, IPC and UTS namespaces (so it sees and signals no other
+    process, and every process it starts dies with it), and a private /tmp and
+    /dev/shm of TMP_BYTES each.
+    """
+    args = ["bwrap", "--unshare-all", "--die-with-parent", "--new-session", "--hostname", "grader"]
+    for top in ("/usr", "/etc"):
+        args += ["--ro-bind", top, top]
+    for link in ("/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32"):
+        if os.path.islink(link):
+            args += ["--symlink", os.readlink(link), link]
+        elif os.path.isdir(link):
+            args += ["--ro-bind", link, link]
+    for prefix in python_prefixes():
+        args += ["--ro-bind", str(prefix), str(prefix)]
+    for hidden in HIDDEN_PATHS():
+        args += ["--tmpfs", str(hidden)]
+    args += ["--proc", "/proc", "--dev", "/dev", "--size", str(TMP_BYTES), "--perms", "1777", "--tmpfs", "/tmp",
+             "--size", str(TMP_BYTES), "--perms", "1777", "--tmpfs", "/dev/shm", "--perms", "0700", "--dir", HOME]
+    for how, path in binds:
+        args += [how, str(path), str(path)]
+    if chdir is not None:
+        args += ["--chdir", str(chdir)]
+    return [*args, "--"]
+
+
+def python_prefixes() -> list[Path]:
+    """Where this Python lives (a venv and the installation it comes from), outside /usr."""
+    found = set()
+    for path in (sys.prefix, sys.base_prefix, sys.exec_prefix, sys.base_exec_prefix,
+                 Path(sys.executable).resolve().parent.parent):
+        path = Path(path).resolve()
+        if path != Path("/") and not any(path.is_relative_to(top) for top in ("/usr", "/etc")):
+            found.add(path)
+    return sorted(found)
+
+
+def HIDDEN_PATHS() -> list[Path]:  # noqa: N802 - a constant, computed late (utils imports numpy)
+    """Folders a confined worker must not see although they lie inside what it is given."""
+    import utils
+
+    given = [Path("/usr"), Path("/etc"), *python_prefixes()]
+    return [p for p in (utils.DEBIAN_DIR, ROOT, utils.DATA_DIR)
+            if p.is_dir() and any(p.resolve().is_relative_to(g) for g in given)]
+
+
+@functools.cache
+def confined() -> bool:
+    """Whether workers run in bubblewrap's mount and PID namespaces here (else: the older, weaker defences).
+
+    Tried once, as the worker's user, with the Python that grades.
+    """
+    if shutil.which("bwrap") is None or os.environ.get("GRADER_NO_BWRAP"):
+        return False
+    prefix = setpriv(student_user())
+    if any(sys.prefix == "/" or ROOT.is_relative_to(p) for p in python_prefixes()):
+        return False  # the Python's folder holds the grader: binding it would show the grader's files
+    probe = subprocess.run([*prefix, *bwrap_args([], Path("/")), sys.executable, "-s", "-c",
+                            f"import json, numpy, os; assert not os.path.exists({str(ROOT / 'solutions')!r})"],
+                           capture_output=True, cwd="/", preexec_fn=limit)
+    return probe.returncode == 0
+
+
+def setpriv(user: pwd.struct_passwd | None) -> list[str]:
+    if user is None:
+        return []
+    return ["setpriv", f"--reuid={user.pw_uid}", f"--regid={user.pw_gid}", "--clear-groups", "--no-new-privs"]
+
+
+def command(user: pwd.struct_passwd | None, cmd: list[str], sandbox_env: dict | None = None,
+            scratch: Path | None = None) -> list[str]:
+    """`cmd`, run as grader-student (when there is one), confined by bubblewrap where it works.
+
+    Confined, the worker sees its lib/ and data/ read-only and `scratch` (its
+    submission's run folder) writable, and nothing of the grader's. Else it
+    runs without network where `unshare` works, and sees what its user may read.
+    """
+    if sandbox_env is not None and confined():
+        binds = [("--ro-bind", Path(sandbox_env["GRADER_LIB"])), ("--ro-bind", Path(sandbox_env["GRADER_DATA"]))]
+        if scratch is not None:
+            binds.append(("--bind", Path(scratch)))
+        return [*setpriv(user), *bwrap_args(binds, Path(sandbox_env["GRADER_LIB"])), *cmd]
+    return (["unshare", "--net", "--"] if can_unshare_net() else []) + setpriv(user) + cmd
 
 
 def limit_processes() -> None:
@@ -282,6 +370,15 @@ def _status(pid: str) -> tuple[int, str, int] | None:
         return None
 
 
+def live_threads(pid: str) -> bool:
+    """Whether any thread of process `pid` still runs."""
+    try:
+        tasks = os.listdir(f"/proc/{pid}/task")
+    except OSError:
+        return False
+    return any((_status(f"{pid}/task/{tid}") or (0, "X", 0))[1] not in "ZX" for tid in tasks)
+
+
 def kill_user_processes(user: pwd.struct_passwd | None, patience: float = 5.0) -> None:
     """As root: kill every process left behind by grader-student, and reap those that became ours."""
     if user is None:
@@ -294,7 +391,7 @@ def kill_user_processes(user: pwd.struct_passwd | None, patience: float = 5.0) -
             if status is None or status[0] != user.pw_uid:
                 continue
             _, state, ppid = status
-            if state not in "ZX":
+            if state not in "ZX" or live_threads(pid):  # a leader that exited while its threads run shows as Z
                 with contextlib.suppress(ProcessLookupError, PermissionError):
                     os.kill(int(pid), signal.SIGKILL)
                 pending = True

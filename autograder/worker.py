@@ -1,19 +1,27 @@
 """Run one student file's probes in this process and record what they return.
 
-    python -m autograder.worker FILE SUBMISSION_DIR OUT_DIR [--skip CALL ...]
+    python -m autograder.worker FILE SUBMISSION_DIR --records-fd FD [--skip CALL ...]
 
 This is the only code that imports a submission. The grader starts it as a
 separate process (see `evidence.py`) and never imports student code itself.
 
-Protocol, all inside OUT_DIR:
-- `log.jsonl`: one JSON line `{"event": "start", "call", "budget"}` before each
-  call and one `{"event": "done", "call", "ok", ...}` after it;
-- `<call>.npz`: the arrays a call returned (read back with allow_pickle=False);
-- `output.txt`: everything the student code printed.
+Protocol: the worker writes frames to a pipe the grader created and reads
+(`--records-fd`), never to a file: what the grader reads is what arrived, in
+order, and nothing can be changed or linked after the fact. A frame is a
+4-byte big-endian header length, a JSON header, and for an array its raw
+bytes (`"nbytes"` of them):
+- `{"event": "start", "call", "output_at"}` before each call;
+- `{"event": "array", "call", "key", "dtype", "shape", "nbytes"}` + bytes for
+  each array a call returned;
+- `{"event": "done", "call", "ok", ...}` after it.
+Printed output goes to stdout and stderr, a file the grader opened.
 
 Each call runs under a budget enforced with SIGALRM; the grader also kills a
-worker that outlives the budget and restarts it with the finished calls
-skipped, so one hanging function costs only its own tests.
+worker that outlives the budget from its own table (config.budget) and
+restarts it with the finished calls skipped, so one hanging function costs
+only its own tests. Student code runs in this process, so it can write
+frames too: the grader believes only the first record of each call, and
+judges values, not claims.
 """
 
 from __future__ import annotations
@@ -22,6 +30,7 @@ import argparse
 import json
 import os
 import signal
+import struct
 import sys
 import time
 import traceback
@@ -82,20 +91,30 @@ def save_npz(path: Path, arrays: dict) -> None:
 
 
 class Recorder:
-    def __init__(self, out: Path, filename: str):
-        self.out, self.filename = out, filename
-        self.log = open(out / "log.jsonl", "a", buffering=1)
+    def __init__(self, fd: int, filename: str):
+        self.fd, self.filename = fd, filename
+
+    def frame(self, header: dict, payload: bytes | memoryview = b"") -> None:
+        data = json.dumps(header, default=repr).encode()
+        view = memoryview(struct.pack(">I", len(data)) + data)
+        for chunk in (view, memoryview(payload).cast("B")):
+            while len(chunk):
+                chunk = chunk[os.write(self.fd, chunk):]
 
     def write(self, **entry):
-        self.log.write(json.dumps(entry, default=repr) + "\n")
-        self.log.flush()
-        os.fsync(self.log.fileno())
+        self.frame(entry)
+
+    def send_arrays(self, call: str, arrays: dict) -> None:
+        for key in sorted(arrays):
+            a = np.ascontiguousarray(arrays[key])
+            self.frame({"event": "array", "call": call, "key": key, "dtype": a.dtype.str, "shape": list(a.shape),
+                        "nbytes": a.nbytes}, a.data if a.nbytes else b"")
 
     def run(self, call: str, probe, budget: float):
         sys.stdout.flush()
         sys.stderr.flush()
         # Where this call's printed output begins: a message about the call reads only what it printed.
-        self.write(event="start", call=call, budget=budget, output_at=os.fstat(1).st_size)
+        self.write(event="start", call=call, output_at=os.fstat(1).st_size)
         started = time.perf_counter()
         signal.setitimer(signal.ITIMER_REAL, budget)
         try:
@@ -110,8 +129,7 @@ class Recorder:
         else:
             signal.setitimer(signal.ITIMER_REAL, 0)
             values, arrays, meta = to_record(value or {})
-            if arrays:
-                save_npz(self.out / f"{call}.npz", arrays)
+            self.send_arrays(call, arrays)
             self.write(event="done", call=call, ok=True, seconds=time.perf_counter() - started,
                        values=values, arrays=sorted(arrays), meta=meta)
             return value
@@ -123,19 +141,15 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("file", help="numpy_ann, pytorch_ann or pytorch_cnn")
     parser.add_argument("submission", type=Path, help="folder holding FILE.py")
-    parser.add_argument("out", type=Path, help="folder for the log and arrays")
+    parser.add_argument("--records-fd", type=int, required=True, help="the pipe for the records")
     parser.add_argument("--skip", nargs="*", default=[], help="calls already recorded")
     parser.add_argument("--unit-only", action="store_true", help="skip training (for expected values)")
     args = parser.parse_args(argv)
 
     from autograder import probes  # after argument parsing: imports utils, which must come from the grader
 
-    args.out.mkdir(parents=True, exist_ok=True)
-    output = os.open(args.out / "output.txt", os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
-    os.dup2(output, 1)
-    os.dup2(output, 2)
     signal.signal(signal.SIGALRM, _on_alarm)
-    recorder = Recorder(args.out, f"{args.file}.py")
+    recorder = Recorder(args.records_fd, f"{args.file}.py")
     sys.path.insert(0, str(args.submission.resolve()))
     os.chdir(args.submission)
     probes.run(args.file, recorder, set(args.skip), unit_only=args.unit_only)
