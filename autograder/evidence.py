@@ -105,7 +105,7 @@ def read_log(out: Path) -> list[dict]:
 # the CNN worker's peak near 540 MB for about 5 % more training time (measured with the reference).
 MALLOC = {"MALLOC_MMAP_THRESHOLD_": str(4 << 20), "MALLOC_TRIM_THRESHOLD_": str(64 << 20)}
 # The only variables a worker inherits from the grader (others, GRADER_SALT among them, never reach it).
-PASSED_ON = ("PATH", "LANG", "LC_ALL", "LC_CTYPE", "TZ", "GRADER_TRAIN_DEADLINE", "GRADER_CALL_BUDGET",
+PASSED_ON = ("PATH", "LANG", "LC_ALL", "LC_CTYPE", "TZ", "TMPDIR", "GRADER_TRAIN_DEADLINE", "GRADER_CALL_BUDGET",
              "GRADER_THREADS", "GRADER_WORKER_MEMORY_MB")
 
 
@@ -119,7 +119,7 @@ def worker_env(sandbox_env: dict, user) -> dict:
     if sandbox.confined() or user is not None:
         env["HOME"] = sandbox.HOME if sandbox.confined() else sandbox_env["GRADER_DATA"]
     if sandbox.confined():
-        env["MPLCONFIGDIR"] = sandbox.HOME + "/matplotlib"
+        env.update(MPLCONFIGDIR=sandbox.HOME + "/matplotlib", TMPDIR="/tmp")
     return env
 
 

@@ -285,7 +285,8 @@ def torch_probes(mod, ctx, file):
         loss_after, train_acc = measure(model, X[:n_train], y[:n_train])
         val_loss, val_acc = measure(model, X[n_train:], y[n_train:])
         # The values themselves, not a verdict: the grader compares them (student code may patch torch.equal).
-        return {"history": history_values(history), "grad_deviation": deviations, "step_moved": moved,
+        return {"heldout_pred": heldout_predictions(model, ctx, layout),
+                "history": history_values(history), "grad_deviation": deviations, "step_moved": moved,
                 "params_before": parameter_sample(before), "params_after": parameter_sample(params),
                 "measured": {"loss_before": loss_before, "train_loss": loss_after, "train_acc": train_acc,
                              "val_loss": val_loss, "val_acc": val_acc}}
@@ -314,6 +315,25 @@ def torch_probes(mod, ctx, file):
     yield "predict", predict
     if config.hidden:
         yield from config.hidden.torch_probes(cls)
+
+
+HELDOUT = 500  # test images on which the grader checks that a small fit learned (their labels are the grader's)
+
+
+def heldout_predictions(model, ctx, layout):
+    """The class the model gives each of the first HELDOUT test images: evidence of learning only the grader can judge.
+
+    Empty when there are no test images (the expected values are built without them).
+    """
+    import torch
+
+    images = ctx.test_images()
+    if images is None:
+        return np.zeros(0, dtype=np.int64)
+    X, _ = utils.to_model_format(images[:HELDOUT], None, layout)
+    model.eval()
+    with torch.no_grad():
+        return model(X).argmax(dim=1)
 
 
 def uses_parameters(model, X) -> bool:
@@ -475,7 +495,8 @@ class Context:
         return data
 
     def test_images(self):
-        return np.load(f"{os.environ[DATA_ENV]}/test_images.npy", mmap_mode="r", allow_pickle=False)
+        path = f"{os.environ[DATA_ENV]}/test_images.npy"
+        return np.load(path, mmap_mode="r", allow_pickle=False) if os.path.exists(path) else None
 
 
 def configure_threads():

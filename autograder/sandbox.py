@@ -334,7 +334,7 @@ def exclusive(user: pwd.struct_passwd | None):
         return
     import fcntl
 
-    fd = os.open(LOCKS / f"autograder-{user.pw_name}.lock", os.O_RDWR | os.O_CREAT, 0o600)
+    fd = own_lock_file(LOCKS / f"autograder-{user.pw_name}.lock")
     try:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -345,6 +345,22 @@ def exclusive(user: pwd.struct_passwd | None):
         yield
     finally:
         os.close(fd)
+
+
+def own_lock_file(path: Path) -> int:
+    """Open the lock file at `path`, ours alone: one planted there by someone else (to hold it) is replaced."""
+    for _ in range(3):
+        try:
+            fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o600)
+        except OSError:  # a link, or something else in our way
+            path.unlink(missing_ok=True)
+            continue
+        info = os.fstat(fd)
+        if info.st_uid == os.geteuid() and info.st_mode & 0o077 == 0:
+            return fd
+        os.close(fd)
+        path.unlink(missing_ok=True)
+    raise RuntimeError(f"cannot take the lock file {path}: something keeps replacing it")
 
 
 def become_subreaper() -> None:

@@ -5,6 +5,7 @@ They are not in the student handout, nor are their inputs and points
 """
 
 from autograder.graded import check, graded
+from autograder.tests import learning
 from autograder.tests.compare import close
 from autograder.tests.test_numpy_ann import gradient, out
 from autograder.tests.torch_tests import WORDS
@@ -27,10 +28,12 @@ def test_backward_matches_the_reference_for_another_shape(grader):
 def textbook_test(file: str):
     @graded(f"{file}.judgement: follows the rule on three textbook histories")
     def test_judgement_on_textbook_histories(grader):
-        got = grader.evidence(file).result("judgement_textbook", "report_my_judgement on three histories").values
+        ev = grader.evidence(file)
+        got = ev.result("judgement_textbook", "report_my_judgement on three histories").values
         wrong = {want: got.get(want) for want in WORDS if got.get(want) != want}
         check(not wrong, f"report_my_judgement on a history that is {', '.join(wrong)} returned "
                          f"{', '.join(repr(v) for v in wrong.values())}")
+        learning.credited_if_learned(ev, "What this test checks is reported by your code itself, so it")
     return test_judgement_on_textbook_histories
 
 

@@ -9,7 +9,7 @@ import pytest
 
 from autograder import config, hardcoding, probes
 from autograder.graded import check, graded, passes
-from autograder.tests import measure
+from autograder.tests import learning, measure
 from autograder.tests.compare import as_array, close, same_shape
 
 FILE = "numpy_ann"
@@ -150,6 +150,7 @@ def test_cross_entropy_is_finite_at_zero_probability(ev):
 # ------------------------------------------------------------------- the model
 
 @graded("numpy_ann.init: parameters have the contract's shapes")
+@learning.reported
 def test_init_gives_the_contract_shapes(ev):
     got = ev.result("init", "NumpyANN(6, 5, 4)").values
     want = {"W1": [6, 5], "b1": [1, 5], "W2": [5, 4], "b2": [1, 4]}
@@ -200,6 +201,7 @@ for _name in ("W1", "b1", "W2", "b2"):
 
 
 @graded("numpy_ann.backward: changes no parameter")
+@learning.reported
 def test_backward_changes_no_parameter(ev):
     result = ev.result("backward", "backward(X, y_true)")
     unchanged = all(np.array_equal(result.get(f"before_{k}"), result.get(f"after_{k}")) for k in ("W1", "b1", "W2", "b2"))
@@ -348,6 +350,7 @@ def test_fit_reshuffles_every_epoch(ev):
 
 
 @graded("numpy_ann.fit: the history has the contract's keys, one float per epoch")
+@learning.reported
 def test_fit_returns_the_history(grader, ev):
     result, X, y, (_, loss) = small_fit(grader, ev)
     history_ok(result["history"], probes.FIT_SMALL[1], "fit(..., epochs=5)")
