@@ -36,7 +36,11 @@ class Grader:
 
     def __init__(self, submission: Path, expected_dir: Path, work: Path):
         self.submission, self.work = submission, work
-        self.found = intake.find_files(submission)
+        # The grader's own copies of the submitted files, taken before anything reads the submission: every later
+        # read (the seed, source(), png(), the worker's run folder) reads a regular file the grader wrote.
+        self.intake = intake.snapshot(submission, work / "intake")
+        self.found = self.intake.files
+        results.NOTES.extend(self.intake.notes)
         results.NOTES.extend([*intake.notes(submission), sandbox.isolation()])
         self._expected = {f: evidence.Evidence(f, expected_dir / f).preload()
                           for f in expected.FILES if (expected_dir / f).exists()}
@@ -47,6 +51,7 @@ class Grader:
         noisy += rng.integers(-1, 2, size=images.shape, dtype=np.int8)
         noisy = np.clip(noisy, 0, 255).astype(np.uint8)
         self.test_labels = labels[order]
+        self.heldout_images = noisy[:probes.HELDOUT].copy()  # the grader's own look at learning (tests/learning.py)
         self.sandbox_env = sandbox.prepare(work, noisy, utils.cached_split("train"))
         del images, noisy
         probes.release_memory()  # the grader stays small while the workers train
@@ -77,6 +82,7 @@ class Grader:
                 evidence.collect(file, scratch, out, self.sandbox_env)
                 evidence.progress(f"{file}.py: done in {time.monotonic() - started:.0f} s")
                 self._evidence[file] = evidence.Evidence(file, out).preload()
+            self._evidence[file].grader = self
         return self._evidence[file]
 
     def train_subset(self, n: int) -> tuple[np.ndarray, np.ndarray]:
@@ -88,9 +94,11 @@ class Grader:
         return self._expected[file]
 
     def source(self, file: str) -> Path | None:
+        """The grader's copy of FILE.py (a regular file of at most intake.MAX_PY_BYTES), or None."""
         return self.found.get(f"{file}.py")
 
     def png(self, file: str) -> Path | None:
+        """The grader's copy of FILE's PNG (a regular file of at most intake.MAX_PNG_BYTES), or None."""
         return self.found.get(config.PNG_FILES[file])
 
 

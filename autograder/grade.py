@@ -29,7 +29,7 @@ HERE = Path(__file__).resolve().parent
 
 def run_suite(submission: Path, results: Path, visible_only: bool = False, expected: Path | None = None,
               quiet: bool = True, only: str | None = None, timeout: float | None = None,
-              env: dict | None = None, progress: bool = False) -> int | None:
+              env: dict | None = None, progress: bool = False, work: Path | None = None) -> int | None:
     """Run the grading suite in a child pytest process; its exit status, or None if it ran out of time.
 
     With `progress`, the lines the grader reports as it goes (each file's
@@ -44,6 +44,8 @@ def run_suite(submission: Path, results: Path, visible_only: bool = False, expec
     cmd += ["-q", "--no-header", "-p", "no:warnings"] if quiet else ["-v"]
     if only:
         cmd += ["--only", only]
+    if work is not None:  # keep the scratch folder (the evidence the grader kept) for a look afterwards
+        cmd += ["--work", str(work)]
     env = dict(os.environ, **(env or {}), PYTHONPATH=str(ROOT), PYTHONDONTWRITEBYTECODE="1")
     env.pop("GRADER_PROGRESS_FD", None)
     echo, pass_fds = None, ()
@@ -53,7 +55,7 @@ def run_suite(submission: Path, results: Path, visible_only: bool = False, expec
         echo = threading.Thread(target=echo_lines, args=(read_end,), daemon=True)
     sandbox.become_subreaper()  # a killed suite's workers come to us, to be killed and reaped
     proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.PIPE if quiet else None,
-                            stderr=subprocess.STDOUT if quiet else None, text=True, start_new_session=True,
+                            stderr=subprocess.STDOUT if quiet else None, text=True, errors="replace", start_new_session=True,
                             pass_fds=pass_fds)
     if echo is not None:
         os.close(write_end)  # the child holds it now: the echo ends when the child does
@@ -118,6 +120,9 @@ def main(argv=None) -> int:
     parser.add_argument("--only", choices=config.FILES, help="grade one file's tests only")
     parser.add_argument("--verbose", action="store_true", help="show pytest's own output")
     args = parser.parse_args(argv)
+    for stream in (sys.stdout, sys.stderr):  # a file name that is not UTF-8 must not stop the report (exit 0)
+        with contextlib.suppress(AttributeError, ValueError):
+            stream.reconfigure(errors="replace")
     if not args.submission.is_dir():
         print(f"error: the submission folder {args.submission} does not exist", file=sys.stderr)
         return 2

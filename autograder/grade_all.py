@@ -7,10 +7,17 @@ Submissions" download: submission_metadata.yml and one folder per submission
 (the folder that holds them both, or the one above it). Each submission is
 graded exactly as `make grade` grades one: a child pytest process whose
 workers run the student's code in the sandbox. `--jobs` of them (GRADE_JOBS;
-default one per core) run at once, each with its own sandbox user, and each
-is stopped after `--timeout` seconds (GRADE_TIMEOUT; default 900). A
+default one per core) run at once, each with its own sandbox user (one that
+no other grading, of this batch or of another grade-all, uses meanwhile), and
+each is stopped after `--timeout` seconds (GRADE_TIMEOUT; default 900). A
 submission that is empty, breaks the grader or runs out of time gets its row
 with the reason; the batch goes on.
+
+Each grading also gets two fresh folders from tempfile.mkdtemp, removed when
+it ends: a private one (0700, the grader's alone) where its results.json is
+written and read back, and its TMPDIR, open to its own sandbox user alone. No
+name in them is predictable, and no grading, and no student's leftover
+process, can reach another grading's folders.
 
 The output folder (default grades/) receives
 - <submission>/results.json: Gradescope's results.json for that submission,
@@ -22,15 +29,19 @@ The output folder (default grades/) receives
 - report.md: the distribution of totals, the pass rate of every test from
   the hardest, the most common failure messages and the spread of the
   accuracies; report.png: a histogram of totals and the pass rates.
-A submission whose results.json is already there, for the same files, is
-skipped unless --force (FORCE=1): an interrupted batch resumes where it
-stopped, and a submission whose files changed is graded again.
+Every one of them is written atomically (a mkstemp file beside it, then
+os.replace), which replaces a symlink found in its place instead of writing
+through it. A submission whose results.json is already there, for the same
+files, is skipped unless --force (FORCE=1): an interrupted batch resumes where
+it stopped, and a submission whose files changed is graded again.
 """
 
 from __future__ import annotations
 
 import argparse
 import csv
+import fcntl
+import grp
 import hashlib
 import io
 import json
@@ -41,6 +52,7 @@ import re
 import shutil
 import signal
 import statistics
+import struct
 import subprocess
 import sys
 import tempfile
@@ -52,7 +64,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from autograder import config, expected, grade, intake, sandbox
-from autograder.results import error_results, in_order, number_key, write_json_atomically
+from autograder.atomic import write_bytes_atomically, write_json_atomically, write_text_atomically
+from autograder.results import error_results, in_order, number_key
 
 ROOT = Path(__file__).resolve().parent.parent
 METADATA = "submission_metadata.yml"
@@ -134,6 +147,9 @@ def discover(path: Path, out: Path | None = None) -> tuple[Path, list[Submission
         inner = [p for p in folders(path) if (p / METADATA).is_file()]
         path = inner[0] if len(inner) == 1 else path
     metadata = read_metadata(path / METADATA) if (path / METADATA).is_file() else {}
+    odd = [key for key in metadata if key in ("", ".", "..") or "/" in key or "\0" in key]
+    if odd:  # the name of its folder in the output folder, too: never a path elsewhere
+        raise InputError(f"{path / METADATA} lists a submission {odd[0]!r}, which is no folder name")
     skip = out.resolve() if out else None
     subs = {p.name: Submission(p.name, p, metadata.get(p.name, [])) for p in folders(path) if p.resolve() != skip}
     for key, students in metadata.items():
@@ -164,7 +180,8 @@ def fingerprint(sub: Submission) -> str:
     digest = hashlib.sha256()
     found = intake.find_files(sub.path)
     for name in sorted(found):
-        digest.update(name.encode() + b"\0" + found[name].read_bytes())
+        data, _ = intake.read_regular(found[name], intake.limit(name), sub.path)
+        digest.update(name.encode() + b"\0" + (data or b""))
     return digest.hexdigest()
 
 
@@ -181,12 +198,95 @@ def batch_info(results: dict) -> dict:
 
 
 def stop_user(user: str) -> None:
-    """As root: kill whatever a stopped grading left running as `user`."""
+    """As root: kill whatever a grading left running as `user`."""
     if sandbox.is_root():
         try:
             sandbox.kill_user_processes(pwd.getpwnam(user))
         except KeyError:
             pass
+
+
+def sandbox_account(user: str) -> pwd.struct_passwd | None:
+    """The sandbox user `user` whose workers will use a grading's TMPDIR; None when not root (no user switch)."""
+    if not sandbox.is_root():
+        return None
+    try:
+        return pwd.getpwnam(user)
+    except KeyError:
+        return None
+
+
+def grant_acl(path: Path, uid: int) -> bool:
+    """Give `path` an access ACL: its owner and `uid` may do everything, nobody else anything."""
+    every = 0xFFFFFFFF  # ACL_UNDEFINED_ID
+    entries = [(0x01, 7, every), (0x02, 7, uid), (0x04, 0, every), (0x10, 7, every), (0x20, 0, every)]
+    data = struct.pack("<I", 2) + b"".join(struct.pack("<HHI", *entry) for entry in entries)
+    try:
+        os.setxattr(path, "system.posix_acl_access", data, follow_symlinks=False)
+        return True
+    except OSError:
+        return False
+
+
+def own_group(account: pwd.struct_passwd) -> bool:
+    """Whether `account`'s primary group holds that user alone (no other user has it, as primary or extra)."""
+    try:
+        if grp.getgrgid(account.pw_gid).gr_mem:
+            return False
+    except KeyError:
+        return False
+    return all(other.pw_gid != account.pw_gid or other.pw_uid == account.pw_uid for other in pwd.getpwall())
+
+
+def open_to(path: Path, account: pwd.struct_passwd) -> None:
+    """Let `account` alone (and root) use the folder `path`, which root created: a TMPDIR for its workers.
+
+    Sticky, as /tmp is: the sandbox user may add its own files but neither rename nor delete the grader's.
+    By an ACL entry for that user, or where the filesystem has no ACLs, by that user's own group.
+    """
+    os.chmod(path, 0o1700)  # the folder is ours (mkdtemp): nobody can have swapped it for a symlink
+    if grant_acl(path, account.pw_uid):
+        return
+    if not own_group(account):
+        raise OSError(f"cannot open {path} to {account.pw_name} alone: the filesystem takes no ACLs and the group "
+                      f"{account.pw_gid} is not that user's own")
+    os.chown(path, -1, account.pw_gid)
+    os.chmod(path, 0o1770)
+
+
+@dataclass
+class Scratch:
+    """The folders of one grading, both fresh from tempfile.mkdtemp (unpredictable names), removed afterwards.
+
+    results: where the grading suite writes results.json; 0700, the grader's alone: no sandbox user enters it.
+    tmp: the grading's TMPDIR, for the grader and for its workers, which run as its sandbox user: open to that
+    user alone (not to other gradings' users, not to everyone as /tmp is).
+    """
+    results: Path
+    tmp: Path
+
+    @classmethod
+    def make(cls, user: str) -> Scratch:
+        results = Path(tempfile.mkdtemp(prefix="grade-all-results-"))
+        try:
+            tmp = Path(tempfile.mkdtemp(prefix="grade-all-tmp-"))
+        except BaseException:
+            shutil.rmtree(results, ignore_errors=True)
+            raise
+        scratch = cls(results, tmp)
+        try:
+            account = sandbox_account(user)
+            if account is not None:
+                open_to(tmp, account)
+        except BaseException:
+            scratch.remove()
+            raise
+        return scratch
+
+    def remove(self) -> None:
+        # Folders we made ourselves, in place: rmtree removes symlinks found inside, never what they point to.
+        for folder in (self.results, self.tmp):
+            shutil.rmtree(folder, ignore_errors=True)
 
 
 def grade_one(sub: Submission, expected_dir: Path, timeout: float, threads: int, user: str) -> dict:
@@ -199,52 +299,128 @@ def grade_one(sub: Submission, expected_dir: Path, timeout: float, threads: int,
         held = "the folder is empty" if not any(sub.path.rglob("*")) else intake.listing(sub.path)
         why = f"nothing to grade: none of {', '.join(intake.EXPECTED)} is there ({held})"
         return finish(sub, error_results(why), "empty", why, started)
-    tmp = Path(tempfile.mkdtemp(prefix="grade-all-"))
-    tmp.chmod(0o1777)  # the grader's scratch goes here (TMPDIR), as in /tmp: workers run as `user`
     stdout = sys.stdout if isinstance(sys.stdout, ThreadOutput) else None
     if stdout:
         stdout.local.buffer = io.StringIO()  # what run_suite prints about a failed suite
+    scratch = None
     try:
-        env = {"TMPDIR": str(tmp), "GRADER_THREADS": str(threads), "GRADER_STUDENT_USER": user}
-        code = grade.run_suite(sub.path.resolve(), tmp / "results.json", expected=expected_dir, timeout=timeout,
-                               env=env)
+        scratch = Scratch.make(user)
+        results = scratch.results / "results.json"
+        env = {"TMPDIR": str(scratch.tmp), "GRADER_THREADS": str(threads), "GRADER_STUDENT_USER": user}
+        code = grade.run_suite(sub.path.resolve(), results, expected=expected_dir, timeout=timeout, env=env)
         if code is None:
             stop_user(user)
             why = f"grading took longer than {timeout:g} s and was stopped: does the code hang?"
             return finish(sub, error_results(why), "timeout", why, started)
-        if not (tmp / "results.json").exists():
+        if not results.exists():
             printed = stdout.local.buffer.getvalue() if stdout else ""
             why = f"the grading suite failed (pytest exit status {code}) {' '.join(printed.split()[-60:])}".strip()
             return finish(sub, error_results(why), "error", why, started)
-        return finish(sub, json.loads((tmp / "results.json").read_text()), "graded", "", started)
+        return finish(sub, json.loads(results.read_text()), "graded", "", started)
     except Exception as e:  # whatever goes wrong costs this submission only
         why = f"grader error: {type(e).__name__}: {e}"
         return finish(sub, error_results(why), "error", why, started)
     finally:
-        shutil.rmtree(tmp, ignore_errors=True)
+        stop_user(user)  # nothing of this grading outlives it, to write into its folders or the next grading's
+        if scratch is not None:
+            scratch.remove()
         if stdout:
             del stdout.local.buffer
+
+
+def real_folder(folder: Path) -> Path:
+    """`folder`, a folder of our output: a symlink planted there is removed (never followed), then it is made."""
+    if folder.is_symlink():
+        folder.unlink()
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+def read_json(path: Path) -> dict:
+    """A JSON file of our output, read neither through a symlinked file nor a symlinked folder."""
+    if path.parent.is_symlink():
+        raise OSError(f"{path.parent} is a symlink")
+    with os.fdopen(os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)) as f:
+        return json.load(f)
+
+
+def save_results(out: Path, sub: Submission, results: dict) -> None:
+    """<out>/<submission>/results.json, written atomically, replacing (not following) a symlink found there."""
+    write_json_atomically(real_folder(out / sub.key) / "results.json", results)
 
 
 def is_graded(out: Path, sub: Submission) -> bool:
     """Whether `out` holds results for the submission as it is now (the same files)."""
     try:
-        results = json.loads((out / sub.key / "results.json").read_text())
+        results = read_json(out / sub.key / "results.json")
         return "tests" in results and batch_info(results)["fingerprint"] == fingerprint(sub)
     except (OSError, ValueError, KeyError, TypeError):
         return False
 
 
+CLAIMS: dict[str, int] = {}  # sandbox user -> the open lock file by which this process holds it
+
+
+def claim(user: str) -> bool:
+    """As root: hold `user` for this batch alone, by a lock on a file of root's (released when the batch ends)."""
+    try:
+        fd = os.open(sandbox.LOCKS / f"autograder-batch-{user}.lock",
+                     os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
+    except OSError:
+        return False  # a symlink or a file we may not open, planted there: take another user
+    try:
+        if os.fstat(fd).st_uid == os.geteuid():  # not a file someone else made, to hold the lock from outside
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            CLAIMS[user] = fd
+            return True
+    except OSError:
+        pass  # another batch (another grade-all) grades with this user now
+    os.close(fd)
+    return False
+
+
+def release(users: list[str]) -> None:
+    for user in users:
+        fd = CLAIMS.pop(user, None)
+        if fd is not None:
+            os.close(fd)
+
+
+def claim_users(jobs: int, tries: int = 100) -> list[str]:
+    """`jobs` sandbox user names, grader-student-<n>; as root, ones no other batch running now holds.
+
+    Within a batch, a user is lent to one grading at a time (grade_many); across batches, the claims keep
+    two grade-alls on one machine from sharing a user (and from killing each other's workers).
+    """
+    users: list[str] = []
+    for n in range(1, jobs + tries + 1):
+        if len(users) == jobs:
+            break
+        user = f"{sandbox.USER}-{n}"
+        if not sandbox.is_root() or claim(user):
+            users.append(user)
+    if len(users) < jobs:
+        release(users)
+        raise InputError(f"could not find {jobs} sandbox user(s) free of other gradings under {sandbox.LOCKS}")
+    return users
+
+
 def sandbox_users(jobs: int) -> list[str]:
-    """One sandbox user per parallel grader; as root, each is created now, one after the other."""
-    users = [f"{sandbox.USER}-{i}" for i in range(1, jobs + 1)]
+    """One sandbox user per parallel grader; as root, each is claimed and created now, one after the other."""
+    users = claim_users(jobs)
     if sandbox.is_root():
         for user in users:
             done = subprocess.run([sys.executable, "-c", "from autograder import sandbox; sandbox.student_user()"],
                                   cwd=ROOT, env=dict(os.environ, GRADER_STUDENT_USER=user), capture_output=True,
                                   text=True)
             if done.returncode:
+                release(users)
                 raise InputError(f"could not create the sandbox user {user}: {done.stderr.strip()[-500:]}")
+            try:
+                Scratch.make(user).remove()  # its TMPDIR can be opened to it alone
+            except OSError as e:
+                release(users)
+                raise InputError(str(e)) from e
     return users
 
 
@@ -313,7 +489,7 @@ def grade_many(todo: list[Submission], out: Path, jobs: int, timeout: float) -> 
             free.put(user)
         if stopping.is_set():
             return None  # interrupted: not written, so that the next run grades it again
-        write_json_atomically(out / sub.key / "results.json", results)
+        save_results(out, sub, results)
         return results
 
     progress = Progress(len(todo))
@@ -335,6 +511,7 @@ def grade_many(todo: list[Submission], out: Path, jobs: int, timeout: float) -> 
         raise
     finally:
         sys.stdout = real_stdout
+        release(users)
 
 
 # ------------------------------------------------------------------------- reports
@@ -344,7 +521,7 @@ def rows(subs: list[Submission], out: Path) -> list[tuple[Submission, dict]]:
     found = []
     for sub in subs:
         if is_graded(out, sub):
-            found.append((sub, json.loads((out / sub.key / "results.json").read_text())))
+            found.append((sub, read_json(out / sub.key / "results.json")))
     return found
 
 
@@ -481,8 +658,6 @@ def report_png(graded: list[tuple[Submission, dict]], path: Path) -> None:
     import matplotlib.pyplot as plt
     from matplotlib.ticker import MaxNLocator
 
-    import utils
-
     full = [(sub, r) for sub, r in graded if status(r)[0] == "graded"]
     by_number = sorted(pass_rates(full), key=lambda row: number_key(config.POINTS[row[0]][0]), reverse=True)
     fig, (hist, bars) = plt.subplots(2, 1, figsize=(11, 4 + 0.17 * len(TESTS)),
@@ -504,14 +679,11 @@ def report_png(graded: list[tuple[Submission, dict]], path: Path) -> None:
     else:
         bars.text(0.5, 0.5, "no submission was graded to the end", ha="center", transform=bars.transAxes)
         bars.set_axis_off()
-    utils.save_figure(fig, path)
+    fig.tight_layout()
+    png = io.BytesIO()
+    fig.savefig(png, format="png")
     plt.close(fig)
-
-
-def write_text_atomically(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(text)
-    os.replace(tmp, path)
+    write_bytes_atomically(path, png.getvalue())  # not utils.save_figure: its temporary file has a fixed name
 
 
 def write_reports(subs: list[Submission], out: Path, source: Path) -> list[tuple[Submission, dict]]:

@@ -179,7 +179,7 @@ def prepare(work: Path, test_images: np.ndarray | None, train: tuple[Path, Path]
         import numpy as np
 
         np.save(data / "test_images.npy", test_images)
-    for path in [work, *work.rglob("*")]:
+    for path in [work, *lib.rglob("*"), lib, *data.rglob("*"), data]:  # the grader's own folders (intake/) stay 0700
         path.chmod(0o755 if path.is_dir() else 0o644)
     return {"GRADER_LIB": str(lib), "GRADER_DATA": str(data)}
 

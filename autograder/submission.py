@@ -9,7 +9,9 @@ or in one sub-folder), and stores them under their expected names. Refuses,
 naming what is missing and what it may have meant, when a file is absent, and
 then removes an older zip, so that it cannot be uploaded by mistake; warns
 when a PNG is older than the .py file that draws it (it may show an earlier
-model).
+model). Refuses, in the same way, a file the grader would skip (`intake.refusal`):
+a symbolic link, a hard link, a FIFO, or a file over the size limit
+(intake.MAX_PY_BYTES, intake.MAX_PNG_BYTES).
 """
 
 from __future__ import annotations
@@ -28,8 +30,14 @@ def submission_files() -> list[str]:
     return [f"{f}.py" for f in config.FILES] + list(config.PNG_FILES.values())
 
 
+def refused(folder: Path) -> dict[str, str]:
+    """Expected name -> why the grader would skip the file found under it (a link, too large, ...)."""
+    return {name: f"{intake.shown(path.relative_to(folder))}: {why}"
+            for name, (path, why) in intake.examine(folder).items() if why is not None}
+
+
 def problems(folder: Path) -> tuple[list[str], list[str]]:
-    """(missing files, warnings about stale PNGs)."""
+    """(missing files, refused ones included; warnings about stale PNGs)."""
     found = intake.find_files(folder)
     missing = [name for name in submission_files() if name not in found]
     stale = []
@@ -43,8 +51,8 @@ def problems(folder: Path) -> tuple[list[str], list[str]]:
 
 def suggestions(folder: Path, missing: list[str]) -> list[str]:
     """'did you mean' lines: for each missing name, the closest file name where find_files looks."""
-    taken = set(intake.find_files(folder).values())  # files already taken under their expected names
-    names = [str(p.relative_to(folder)) for p in intake.shallow_files(folder) if p not in taken] \
+    taken = {path for path, _ in intake.examine(folder).values()}  # files found under their expected names
+    names = [intake.shown(p.relative_to(folder)) for p in intake.shallow_files(folder) if p not in taken] \
         if folder.is_dir() else []
     lines = []
     for name in missing:
@@ -56,11 +64,21 @@ def suggestions(folder: Path, missing: list[str]) -> list[str]:
 
 
 def build(folder: Path, out: Path) -> Path:
+    """Write the zip; each file is read as the grader reads it (no link followed, at most its size limit)."""
     found = intake.find_files(folder)
     tmp = out.with_name(out.name + ".tmp")
-    with zipfile.ZipFile(tmp, "w", zipfile.ZIP_DEFLATED, strict_timestamps=False) as zf:
-        for name in submission_files():
-            zf.write(found[name], name)
+    try:
+        with zipfile.ZipFile(tmp, "w", zipfile.ZIP_DEFLATED, strict_timestamps=False) as zf:
+            for name in submission_files():
+                data, why = intake.read_regular(found[name], intake.limit(name), base=folder)
+                if data is None:
+                    raise ValueError(f"{intake.shown(found[name].relative_to(folder))}: {why}")
+                info = zipfile.ZipInfo.from_file(found[name], name, strict_timestamps=False)
+                info.compress_type = zipfile.ZIP_DEFLATED
+                zf.writestr(info, data)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
     os.replace(tmp, out)
     return out
 
@@ -71,19 +89,32 @@ def main(argv=None) -> int:
     parser.add_argument("--out", type=Path, default=Path("submission.zip"))
     args = parser.parse_args(argv)
     missing, stale = problems(args.folder)
+    skipped = refused(args.folder)
     for warning in stale:
         print(f"warning: {warning}", file=sys.stderr)
+    absent = [name for name in missing if name not in skipped]
     if missing:
         removed = args.out.is_file()
         args.out.unlink(missing_ok=True)
-        print(f"error: not written: {args.out}{' (the older one is removed)' if removed else ''}. "
-              f"Missing from {args.folder}/: {', '.join(missing)}", file=sys.stderr)
-        for line in suggestions(args.folder, missing):
+        why = [f"Missing from {intake.shown(args.folder)}/: {', '.join(absent)}"] if absent else []
+        why += [f"Not taken, as the grader would not take it: {line}" for line in skipped.values()]
+        print(f"error: not written: {args.out}{' (the older one is removed)' if removed else ''}. " + ". ".join(why),
+              file=sys.stderr)
+        if skipped:
+            print("Put the files themselves in the folder: a copy, not a link, of at most "
+                  f"{intake.MAX_PY_BYTES // 1_000_000} MB per .py file and {intake.MAX_PNG_BYTES // 1_000_000} MB "
+                  "per PNG.", file=sys.stderr)
+        for line in suggestions(args.folder, absent):
             print(line, file=sys.stderr)
-        if any(name.endswith(".png") for name in missing):
+        if any(name.endswith(".png") for name in absent):
             print("The PNGs are written by running the PyTorch files, e.g. `python pytorch_ann.py`.", file=sys.stderr)
         return 1
-    build(args.folder, args.out)
+    try:
+        build(args.folder, args.out)
+    except ValueError as e:  # a file changed after it was checked
+        args.out.unlink(missing_ok=True)
+        print(f"error: not written: {args.out}. Not taken, as the grader would not take it: {e}", file=sys.stderr)
+        return 1
     print(f"{args.out} holds {', '.join(submission_files())}. Upload it to Gradescope.")
     return 0
 

@@ -29,15 +29,23 @@ def run_grader(expected_dir, tmp_path_factory):
     deadline (GRADER_TRAIN_DEADLINE), so a busy machine cannot fail them.
     """
 
-    def run(folder: Path, only: str | None = None, visible_only: bool = False, env: dict | None = None) -> dict:
+    def run(folder: Path, only: str | None = None, visible_only: bool = False, env: dict | None = None,
+            work: Path | None = None) -> dict:
         results = tmp_path_factory.mktemp("results") / "results.json"
         env = {"GRADER_TRAIN_DEADLINE": "1500", **(env or {})}
         code = grade.run_suite(Path(folder), results, visible_only=visible_only, expected=expected_dir, only=only,
-                               env=env)
+                               env=env, work=work)
         assert code in (0, 1), f"the grading suite itself failed (pytest exit status {code})"
         return json.loads(results.read_text())
 
     return run
+
+
+@pytest.fixture(scope="session")
+def reference_graded(run_grader, tmp_path_factory):
+    """The reference graded once per session: (its results.json, the folder of the evidence the grader kept)."""
+    work = tmp_path_factory.mktemp("reference-work")
+    return run_grader(ROOT / "solutions", work=work), work / "evidence"
 
 
 @pytest.fixture

@@ -8,16 +8,21 @@ grade-all's timeout) and one that the metadata lists but whose folder is missing
 import csv
 import json
 import os
+import pwd
 import re
 import shutil
+import stat
 import subprocess
 import sys
+import tempfile
+import threading
 import time
 from pathlib import Path
 
 import pytest
 
-from autograder import config, grade_all, pngcheck
+from autograder import atomic, config, grade_all, pngcheck, sandbox
+from autograder.results import error_results
 from tests.conftest import ROOT
 from tests.gradescope_schema import problems
 from tests.test_mistakes import MISTAKES, apply
@@ -239,3 +244,149 @@ def test_the_output_folder_is_no_student_even_inside_the_class(tmp_path):
         (tmp_path / name).mkdir()
     _, subs = grade_all.discover(tmp_path, tmp_path / "grades")
     assert [sub.key for sub in subs] == ["alice"]
+
+
+def test_a_metadata_key_that_is_a_path_is_refused(tmp_path):
+    (tmp_path / "submission_metadata.yml").write_text("../outside:\n  :submitters:\n  - :name: Eve\n")
+    (tmp_path / "submission_1").mkdir()
+    with pytest.raises(grade_all.InputError, match="no folder name"):
+        grade_all.discover(tmp_path)
+
+
+# ------------------------------------------------------------ private folders, sandbox users, planted symlinks
+
+def submission(folder: Path, key: str) -> grade_all.Submission:
+    (folder / key).mkdir(parents=True)
+    (folder / key / "numpy_ann.py").write_text(f"# {key}\n")
+    return grade_all.Submission(key, folder / key)
+
+
+def as_nobody(*cmd: str) -> bool:
+    """Whether `cmd` succeeds when run as the user nobody."""
+    return subprocess.run(["setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups", *cmd],
+                          capture_output=True).returncode == 0
+
+
+def test_each_grading_has_its_own_private_results_folder_and_tmpdir(tmp_path, monkeypatch):
+    nobody = pwd.getpwnam("nobody") if sandbox.is_root() else None
+    other = pwd.struct_passwd(("grade-all-test-other", "x", 65533, 65533, "", "/", "/bin/false"))
+    accounts = {"grade-all-test-a": nobody, "grade-all-test-b": other if nobody else None}
+    monkeypatch.setattr(grade_all, "sandbox_account", accounts.get)
+    stopped = []
+    monkeypatch.setattr(grade_all, "stop_user", stopped.append)  # no real user's processes are touched
+    shared = Path(tempfile.gettempdir())
+    nobody_reaches_tmp = nobody is not None and as_nobody("test", "-x", str(shared))
+    seen = []
+
+    def run_suite(path, results, expected=None, timeout=None, env=None, **_):
+        tmp = Path(env["TMPDIR"])
+        seen.append({"results": results, "tmp": tmp, "user": env["GRADER_STUDENT_USER"],
+                     "folder": results.parent.lstat(), "tmpdir": tmp.lstat(),
+                     "nobody writes tmp": nobody_reaches_tmp and as_nobody("touch", str(tmp / "mine")),
+                     "nobody enters results": nobody_reaches_tmp and as_nobody("touch", str(results.parent / "x"))})
+        (tmp / "scratch").write_text("the grader's")
+        results.write_text(json.dumps(error_results("graded by a stand-in")))
+        return 0
+
+    monkeypatch.setattr(grade_all.grade, "run_suite", run_suite)
+    subs = [submission(tmp_path, "alice"), submission(tmp_path, "bob")]
+    for sub, user in zip(subs, accounts, strict=True):
+        got = grade_all.grade_one(sub, tmp_path, 60, 1, user)
+        assert got["extra_data"]["grade_all"]["status"] == "graded" and "stand-in" in got["tests"][0]["output"]
+    a, b = seen
+    assert a["results"].parent != b["results"].parent and a["tmp"] != b["tmp"]  # its own folders...
+    assert a["user"] != b["user"]  # ... and its own sandbox user
+    for one in seen:
+        folder, tmp = one["results"].parent, one["tmp"]
+        # Fresh from mkdtemp: each folder is its own, not the shared temp folder, not one inside the other.
+        assert shared not in (folder, tmp) and folder != tmp
+        assert tmp not in folder.parents and folder not in tmp.parents and one["results"].name == "results.json"
+        # Unpredictable names: nothing in them comes from the submission, the user or the process.
+        for name in (folder.name, tmp.name):
+            assert not any(known in name for known in ("alice", "bob", "grade-all-test", str(os.getpid())))
+        assert stat.S_ISDIR(one["folder"].st_mode) and stat.S_IMODE(one["folder"].st_mode) == 0o700
+        assert one["folder"].st_uid == os.geteuid()
+        assert stat.S_ISDIR(one["tmpdir"].st_mode) and one["tmpdir"].st_uid == os.geteuid()
+        assert stat.S_IMODE(one["tmpdir"].st_mode) & 0o007 == 0, oct(one["tmpdir"].st_mode)  # not world-writable
+        assert not folder.exists() and not tmp.exists()  # removed afterwards
+    assert len({a["results"].parent.name, b["results"].parent.name, a["tmp"].name, b["tmp"].name}) == 4
+    assert stopped == ["grade-all-test-a", "grade-all-test-b"]  # each user's leftovers killed after its grading
+    if nobody_reaches_tmp:  # as root: its TMPDIR is open to its own sandbox user alone, the results to nobody
+        assert a["nobody writes tmp"] and not b["nobody writes tmp"]
+        assert not a["nobody enters results"] and not b["nobody enters results"]
+        assert a["tmpdir"].st_mode & stat.S_ISVTX  # sticky: the user cannot rename the grader's files
+
+
+def test_concurrent_gradings_never_share_a_sandbox_user(tmp_path, monkeypatch):
+    monkeypatch.setattr(sandbox, "is_root", lambda: False)  # no user is created
+    monkeypatch.setattr(grade_all.expected, "ensure", lambda: tmp_path)
+    busy, clash, lock = set(), [], threading.Lock()
+
+    def grade_one(sub, expected_dir, timeout, threads, user):
+        with lock:
+            clash.extend([user] if user in busy else [])
+            busy.add(user)
+        time.sleep(0.05)
+        with lock:
+            busy.discard(user)
+        return grade_all.finish(sub, error_results("stand-in"), "graded", "", time.monotonic())
+
+    monkeypatch.setattr(grade_all, "grade_one", grade_one)
+    subs = [submission(tmp_path / "class", f"s{i}") for i in range(9)]
+    grade_all.grade_many(subs, tmp_path / "grades", 3, 60)
+    assert clash == [] and all((tmp_path / "grades" / f"s{i}" / "results.json").is_file() for i in range(9))
+
+
+def test_two_batches_never_claim_the_same_sandbox_user(tmp_path, monkeypatch):
+    monkeypatch.setattr(sandbox, "is_root", lambda: True)
+    monkeypatch.setattr(sandbox, "LOCKS", tmp_path)
+    (tmp_path / f"autograder-batch-{sandbox.USER}-3.lock").symlink_to(tmp_path / "elsewhere")  # planted: skipped
+    first = grade_all.claim_users(2)
+    second = grade_all.claim_users(2)
+    try:
+        assert first == [f"{sandbox.USER}-1", f"{sandbox.USER}-2"]
+        assert second == [f"{sandbox.USER}-4", f"{sandbox.USER}-5"] and not (tmp_path / "elsewhere").exists()
+        grade_all.release(first)
+        assert grade_all.claim_users(2) == first  # free again once the first batch ends
+    finally:
+        grade_all.release(first + second)
+
+
+def test_a_planted_symlink_in_the_output_folder_is_not_written_through(tmp_path):
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    victims = {name: outside / name for name in ("results.json", "grades.csv", "report.md", "report.png")}
+    for victim in victims.values():
+        victim.write_text("not yours\n")
+    out = tmp_path / "grades"
+    (out / "alice").mkdir(parents=True)
+    (out / "alice" / "results.json").symlink_to(victims["results.json"])
+    (out / "bob").symlink_to(outside, target_is_directory=True)  # a whole folder elsewhere
+    for name in ("grades.csv", "report.md", "report.png"):
+        (out / name).symlink_to(victims[name])
+    subs = [submission(tmp_path / "class", "alice"), submission(tmp_path / "class", "bob")]
+    for sub in subs:
+        grade_all.save_results(out, sub, grade_all.finish(sub, error_results("x"), "error", "x", time.monotonic()))
+    graded = grade_all.write_reports(subs, out, tmp_path / "class")
+    assert [sub.key for sub, _ in graded] == ["alice", "bob"]
+    assert all(victim.read_text() == "not yours\n" for victim in victims.values())
+    assert sorted(p.name for p in outside.iterdir()) == sorted(victims)
+    assert not (out / "bob").is_symlink() and (out / "bob").is_dir()
+    for path in (out / "alice" / "results.json", out / "bob" / "results.json", out / "grades.csv",
+                 out / "report.md", out / "report.png"):
+        assert not path.is_symlink() and path.is_file(), path
+    assert set(read_csv(out)) == {"alice", "bob"} and pngcheck.problem((out / "report.png").read_bytes()) is None
+    assert not list(out.rglob("*.tmp"))
+
+
+def test_atomic_writes_use_an_unpredictable_temporary_file(tmp_path):
+    victim = tmp_path / "victim"
+    victim.write_text("not yours\n")
+    path = tmp_path / "results.json"
+    for name in (f".{path.name}.{os.getpid()}.tmp", f".{path.name}.tmp"):  # the names it used to write to
+        (tmp_path / name).symlink_to(victim)
+    path.symlink_to(victim)
+    atomic.write_json_atomically(path, {"score": 1})
+    assert victim.read_text() == "not yours\n" and json.loads(path.read_text()) == {"score": 1}
+    assert not path.is_symlink() and stat.S_IMODE(path.stat().st_mode) == 0o666 & ~atomic.umask()
+    assert len(list(tmp_path.iterdir())) == 4  # no temporary file of its own left behind

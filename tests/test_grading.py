@@ -10,8 +10,8 @@ from tests.gradescope_schema import problems
 
 
 @pytest.fixture(scope="module")
-def reference(run_grader):
-    return run_grader(ROOT / "solutions")
+def reference(reference_graded):
+    return reference_graded[0]
 
 
 @pytest.fixture(scope="module")

@@ -52,3 +52,21 @@ def test_a_refusal_says_what_was_meant_and_removes_the_older_zip(folder, tmp_pat
     err = capsys.readouterr().err
     assert "did you mean pytorch-ann.py" in err and "older one is removed" in err
     assert not out.exists()
+
+
+def test_refuses_a_symlink_as_the_grader_would_skip_it(folder, tmp_path, capsys):
+    real = tmp_path / "elsewhere.py"
+    (folder / "numpy_ann.py").rename(real)
+    (folder / "numpy_ann.py").symlink_to(real)
+    assert submission.main([str(folder), "--out", str(tmp_path / "s.zip")]) == 1
+    err = capsys.readouterr().err
+    assert "numpy_ann.py: it is a symbolic link; only regular files are graded" in err
+    assert "a copy, not a link" in err and "did you mean" not in err
+    assert not (tmp_path / "s.zip").exists()
+
+
+def test_refuses_an_oversized_png_without_reading_it(folder, tmp_path, capsys):
+    os.truncate(folder / "pytorch_cnn_train_val_metrics.png", 1 << 30)  # sparse: 1 GB that takes no disk
+    assert submission.main([str(folder), "--out", str(tmp_path / "s.zip")]) == 1
+    assert "pytorch_cnn_train_val_metrics.png: it is 1,073,741,824 bytes, over the limit of 5 MB" in capsys.readouterr().err
+    assert not (tmp_path / "s.zip").exists()
