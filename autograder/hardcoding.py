@@ -1,47 +1,111 @@
 """Does a source file embed the answers? A static look for test labels or data written into the code.
 
 A real model has no use for thousands of numbers written out in its source.
-Three shapes give away a lookup table: a long literal of class indices
-(0..9), a large literal array of numbers, and a long string or bytes
-literal (an encoded array). The grader fails the accuracy test of a file
-that holds one; it never runs the file to find out.
+Shapes that give away a lookup table, each one literal: a long literal of
+class indices (0..9), a large literal array of numbers, a long string or
+bytes literal (an encoded array), and an integer literal too wide for any
+weight or seed (an encoded array as one number). Chunking a table into many
+small literals does not help: the totals over the whole file are capped too
+(characters of str/bytes literals, docstrings included; count of numbers
+written as literals; bytes of source). The grader fails the accuracy test of
+a file that holds any of these; it never runs the file to find out.
+
+The scan is one iterative pass over the syntax tree, linear in the size of
+the source however deeply it nests; a source over SOURCE_BYTES is reported
+without being parsed, so parsing time and memory stay bounded too. An
+instructor may change the constants below; the honest files measured
+(solutions/*.py, student/*.py, tests/submissions/*/*.py) hold at most 4,622
+characters of strings, 51 numbers and 7,140 bytes.
 """
 
 from __future__ import annotations
 
 import ast
+import warnings
 
+# One literal.
 LABELS = 200  # a literal of this many integers in 0..9 looks like labels
 NUMBERS = 5_000  # a literal holding this many numbers looks like data
 BLOB = 20_000  # a string or bytes literal this long looks like an encoded array
+INT_BITS = 64  # an integer literal wider than this many bits looks like an encoded array
 
+# The whole file, summed over every literal: honest files stay far below these.
+STRINGS_IN_ALL = 20_000  # characters of str/bytes literals, docstrings included (honest: at most 4,622, the numpy stub)
+NUMBERS_IN_ALL = 1_000  # numbers written as literals (honest: at most 51); 10,000 labels need 10,000
+SOURCE_BYTES = 200_000  # bytes of source (honest: at most 7,140); a larger file is reported, not parsed
 
-def _numbers(node: ast.AST) -> list:
-    return [n.value for n in ast.walk(node)
-            if isinstance(n, ast.Constant) and isinstance(n.value, (int, float)) and not isinstance(n.value, bool)]
+_CONTAINERS = (ast.List, ast.Tuple, ast.Set, ast.Dict)
 
 
 def findings(source: bytes, filename: str) -> list[str]:
-    """What in `source` looks like embedded labels or data; empty when nothing does (or it does not parse)."""
+    """What in `source` looks like embedded labels or data; empty when nothing does (or it has a syntax error).
+
+    Per-literal findings come first, in source order; a literal inside one already
+    reported is not reported again. The per-file totals follow.
+    """
+    if len(source) > SOURCE_BYTES:
+        return [f"{filename}: {len(source):,} bytes of source (more than the {SOURCE_BYTES:,} a model needs): "
+                "that looks like embedded data"]
     try:
-        tree = ast.parse(source)
+        with warnings.catch_warnings():  # an invalid escape must not turn into an error that hides the file
+            warnings.simplefilter("ignore")
+            tree = ast.parse(source)
     except (SyntaxError, ValueError):
-        return []
-    found = []
-    seen_inside = set()
-    for node in ast.walk(tree):
-        if id(node) in seen_inside:
-            continue
-        if isinstance(node, (ast.List, ast.Tuple, ast.Set)):
-            numbers = _numbers(node)
-            if len(numbers) >= LABELS and all(isinstance(v, int) and 0 <= v <= 9 for v in numbers):
-                found.append(f"{filename}, line {node.lineno}: a literal of {len(numbers)} class indices")
-            elif len(numbers) >= NUMBERS:
-                found.append(f"{filename}, line {node.lineno}: a literal array of {len(numbers)} numbers")
+        return []  # the grader reports syntax errors elsewhere
+    except (RecursionError, MemoryError) as e:
+        return [f"{filename}: could not be parsed safely ({type(e).__name__}: nested too deeply): "
+                "that looks like hidden data"]
+    return _scan(tree, filename)
+
+
+def _scan(tree: ast.AST, filename: str) -> list[str]:
+    """One depth-first pass with an explicit stack, so no depth of nesting can exhaust Python's own.
+
+    Running totals stand in for per-subtree counts: what a container holds is the
+    difference between the totals when its subtree ends and when it began.
+    """
+    found: list[str] = []
+    numbers = 0  # numbers written as literals, so far
+    not_labels = 0  # of those, the ones that are not an int in 0..9
+    characters = 0  # characters of str/bytes literals, so far
+    # (node, None) enters a node; (node, (numbers, not_labels, len(found))) leaves a container.
+    stack: list = [(tree, None)]
+    while stack:
+        node, entered = stack.pop()
+        if entered is not None:
+            held = numbers - entered[0]
+            if held >= LABELS and not_labels == entered[1]:
+                message = f"{filename}, line {node.lineno}: a literal of {held} class indices"
+            elif held >= NUMBERS:
+                message = f"{filename}, line {node.lineno}: a literal array of {held} numbers"
             else:
                 continue
-            seen_inside.update(id(n) for n in ast.walk(node))
-        elif isinstance(node, ast.Constant) and isinstance(node.value, (str, bytes)) and len(node.value) >= BLOB:
-            found.append(f"{filename}, line {node.lineno}: a {type(node.value).__name__} literal of "
-                         f"{len(node.value)} characters")
+            del found[entered[2]:]  # what was found inside is part of this literal
+            found.append(message)
+            continue
+        if isinstance(node, ast.Constant):
+            value = node.value
+            if isinstance(value, (str, bytes)):
+                characters += len(value)
+                if len(value) >= BLOB:
+                    found.append(f"{filename}, line {node.lineno}: a {type(value).__name__} literal of "
+                                 f"{len(value)} characters")
+            elif isinstance(value, (int, float, complex)) and not isinstance(value, bool):
+                numbers += 1
+                if not (isinstance(value, int) and 0 <= value <= 9):
+                    not_labels += 1
+                if isinstance(value, int) and value.bit_length() > INT_BITS:
+                    found.append(f"{filename}, line {node.lineno}: an integer literal of {value.bit_length():,} bits "
+                                 f"(more than the {INT_BITS} a model needs)")
+            continue
+        if isinstance(node, _CONTAINERS):
+            stack.append((node, (numbers, not_labels, len(found))))
+        children = list(ast.iter_child_nodes(node))
+        stack.extend((child, None) for child in reversed(children))  # reversed: visited in source order
+    if characters > STRINGS_IN_ALL:
+        found.append(f"{filename}: {characters:,} characters of string and bytes literals in all "
+                     f"(more than the {STRINGS_IN_ALL:,} a model needs): that looks like embedded data")
+    if numbers > NUMBERS_IN_ALL:
+        found.append(f"{filename}: {numbers:,} numbers written as literals in all "
+                     f"(more than the {NUMBERS_IN_ALL:,} a model needs): that looks like embedded data")
     return found

@@ -1,0 +1,124 @@
+"""The static check for embedded answers: honest files pass, tables pass neither whole nor in chunks, and it is fast."""
+
+import base64
+import random
+import time
+import warnings
+
+import pytest
+
+from autograder import hardcoding
+from tests.conftest import ROOT
+
+HONEST = sorted([*ROOT.glob("solutions/*.py"), *ROOT.glob("student/*.py"), *ROOT.glob("tests/submissions/*/*.py")])
+
+
+def labels(n=10_000):
+    return [random.Random(0).randrange(10) for _ in range(n)]
+
+
+@pytest.mark.parametrize("path", HONEST, ids=lambda p: str(p.relative_to(ROOT)))
+def test_honest_files_have_no_findings(path):
+    assert hardcoding.findings(path.read_bytes(), path.name) == []
+
+
+@pytest.mark.parametrize("path", HONEST, ids=lambda p: str(p.relative_to(ROOT)))
+def test_honest_files_pass_caps_four_times_lower(path, monkeypatch):
+    """The caps leave honest code a margin of at least 4x."""
+    for cap in ("STRINGS_IN_ALL", "NUMBERS_IN_ALL", "SOURCE_BYTES"):
+        monkeypatch.setattr(hardcoding, cap, getattr(hardcoding, cap) // 4)
+    assert hardcoding.findings(path.read_bytes(), path.name) == []
+
+
+def test_a_table_split_into_short_strings_is_flagged():
+    table = base64.b64encode(random.Random(0).randbytes(122_880)).decode()  # 163,840 characters
+    chunks = [table[i:i + 18_000] for i in range(0, len(table), 18_000)]
+    source = "import numpy as np\nTABLE = [\n" + "".join(f"    {c!r},\n" for c in chunks) + "]\n"
+    found = hardcoding.findings(source.encode(), "numpy_ann.py")
+    assert found == ["numpy_ann.py: 163,840 characters of string and bytes literals in all "
+                     "(more than the 20,000 a model needs): that looks like embedded data"]
+
+
+def test_docstrings_count_towards_the_total():
+    source = "".join(f'def f{i}():\n    """{"x" * 9_000}"""\n' for i in range(3))
+    assert any("27,000 characters" in f for f in hardcoding.findings(source.encode(), "numpy_ann.py"))
+
+
+def test_labels_split_into_short_lists_are_flagged():
+    values = labels()
+    parts = [values[i:i + 150] for i in range(0, len(values), 150)]
+    source = "".join(f"L{i} = {part}\n" for i, part in enumerate(parts))
+    source += "LABELS = " + " + ".join(f"L{i}" for i in range(len(parts))) + "\n"
+    found = hardcoding.findings(source.encode(), "numpy_ann.py")
+    assert found == ["numpy_ann.py: 10,000 numbers written as literals in all "
+                     "(more than the 1,000 a model needs): that looks like embedded data"]
+
+
+def test_one_wide_integer_is_flagged():
+    digits = "".join(str(v) for v in labels(2_000))
+    source = f"LABELS = 0x{int(digits):x}\n"
+    found = hardcoding.findings(source.encode(), "numpy_ann.py")
+    assert len(found) == 1 and "line 1: an integer literal of" in found[0]
+    assert hardcoding.findings(b"SEED = 0xFFFFFFFFFFFFFFFF\nBIG = 2**64\n", "numpy_ann.py") == []
+
+
+def test_the_per_literal_findings_keep_their_messages():
+    source = (f"A = {labels()}\n"
+              f"B = np.array([{', '.join(['0.5'] * 5_000)}])\n"
+              f"C = {'x' * 25_000!r}\n"
+              f"D = [{labels(300)}, {labels(300)}]\n")  # reported once, as the outer literal
+    found = hardcoding.findings(source.encode(), "numpy_ann.py")
+    assert {"numpy_ann.py, line 1: a literal of 10000 class indices",
+            "numpy_ann.py, line 2: a literal array of 5000 numbers",
+            "numpy_ann.py, line 3: a str literal of 25000 characters",
+            "numpy_ann.py, line 4: a literal of 600 class indices"} <= set(found)
+    assert sum("line 4" in f for f in found) == 1
+
+
+def test_a_source_over_the_size_cap_is_flagged():
+    source = b"import numpy as np\n" + b"# a comment a model does not need\n" * 7_000  # 238,019 bytes
+    assert hardcoding.findings(source, "numpy_ann.py") == [
+        "numpy_ann.py: 238,019 bytes of source (more than the 200,000 a model needs): that looks like embedded data"]
+
+
+def nested(size):
+    """`x = [[[...]], [[...]], ...]`: literals nested as deep as the tokenizer allows, about `size` bytes in all."""
+    chunk = "[" * 199 + "]" * 199
+    return ("x = [" + ",".join([chunk] * (size // (len(chunk) + 1))) + "]\n").encode()
+
+
+def test_a_deeply_nested_literal_of_2_4_mb_is_checked_at_once():
+    """The old check walked every literal's subtree again: 2.4 MB of nesting took about 100 s."""
+    source = nested(2_400_000)
+    start = time.perf_counter()
+    found = hardcoding.findings(source, "numpy_ann.py")
+    assert time.perf_counter() - start < 2
+    assert found and "bytes of source (more than the 200,000" in found[0]
+
+
+def test_a_deeply_nested_literal_just_under_the_size_cap_is_scanned_in_linear_time():
+    """Parsed and scanned in about 1 s (the old check: about 9 s)."""
+    source = nested(hardcoding.SOURCE_BYTES - 1_000)
+    assert len(source) <= hardcoding.SOURCE_BYTES
+    start = time.perf_counter()
+    assert hardcoding.findings(source, "numpy_ann.py") == []
+    assert time.perf_counter() - start < 4
+
+
+@pytest.mark.parametrize("source", [b"x = " + b"-" * 100_000 + b"1\n", b"x = " + b"1+" * 90_000 + b"1\n"],
+                         ids=["MemoryError", "RecursionError"])
+def test_a_source_too_deep_to_parse_is_flagged(source):
+    found = hardcoding.findings(source, "numpy_ann.py")
+    assert len(found) == 1 and found[0].startswith("numpy_ann.py: could not be parsed safely")
+
+
+def test_a_syntax_error_has_no_findings():
+    assert hardcoding.findings(b"def f(:\n    return [" + b"1, " * 300 + b"]\n", "numpy_ann.py") == []
+
+
+def test_warnings_raised_as_errors_do_not_hide_a_table():
+    source = f'PATTERN = "\\d"\nLABELS = {labels()}\n'.encode()  # "\d": an invalid escape, a warning
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        found = hardcoding.findings(source, "numpy_ann.py")
+    assert found[:1] == ["numpy_ann.py, line 2: a literal of 10000 class indices"]
