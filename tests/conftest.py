@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import shutil
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -44,8 +45,10 @@ def run_grader(expected_dir, tmp_path_factory):
 @pytest.fixture(scope="session")
 def reference_graded(run_grader, tmp_path_factory):
     """The reference graded once per session: (its results.json, the folder of the evidence the grader kept)."""
-    work = tmp_path_factory.mktemp("reference-work")
-    return run_grader(ROOT / "solutions", work=work), work / "evidence"
+    work = Path(tempfile.mkdtemp(prefix="reference-work-"))  # not under pytest's 0700 folder: workers pass through it
+    work.chmod(0o755)
+    yield run_grader(ROOT / "solutions", work=work), work / "evidence"
+    shutil.rmtree(work, ignore_errors=True)
 
 
 @pytest.fixture

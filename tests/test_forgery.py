@@ -1,0 +1,137 @@
+"""Forged evidence: what a skilled student's code writes about itself earns nothing.
+
+Student code runs in the worker's process, so it can write records on the
+grader's pipe just as the probes do. The strongest forger here knows the
+protocol and every claim the reference makes (flags, histories, counts,
+curves) and writes them all, for every call, before the probes run; only the
+values it cannot compute without doing the work (arrays) are invented. It
+must score no more than the PNG artifacts it submits.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import shutil
+import zlib
+
+import numpy as np
+
+from autograder import config
+from tests.conftest import ROOT, failed
+from tests.gradescope_schema import problems
+from tests.test_hostile import FAST, NUMPY_TESTS, Hostile, grade_hostile
+
+FORGER = '''
+import base64 as _b, json as _j, os as _o, struct as _s, sys as _y, zlib as _z
+import numpy as _n
+_CALLS = _j.loads(_z.decompress(_b.b64decode({blob!r})))
+def _frame(_fd, _h, _p=b""):
+    _d = _j.dumps(_h).encode()
+    _v = memoryview(_s.pack(">I", len(_d)) + _d + _p)
+    while len(_v):
+        _v = _v[_o.write(_fd, _v):]
+def _forge():
+    _fd = int(_y.argv[_y.argv.index("--records-fd") + 1])
+    _rng = _n.random.default_rng(1)
+    _frame(_fd, {{"event": "done", "call": "import", "ok": True, "seconds": 0.1, "values": {{"module": __name__}},
+                 "arrays": [], "meta": {{}}}})
+    for _call, _rec in _CALLS.items():
+        _frame(_fd, {{"event": "start", "call": _call, "output_at": 0}})
+        for _key, (_dt, _shape) in _rec["arrays"].items():
+            _a = (_rng.integers(0, 10, _shape) if _n.dtype(_dt).kind in "iub" else _rng.normal(size=_shape)).astype(_dt)
+            _frame(_fd, {{"event": "array", "call": _call, "key": _key, "dtype": _a.dtype.str, "shape": list(_a.shape),
+                         "nbytes": _a.nbytes}}, _a.tobytes())
+        _frame(_fd, {{"event": "done", "call": _call, "ok": True, "seconds": 0.1, "values": _rec["values"],
+                     "arrays": sorted(_rec["arrays"]), "meta": _rec["meta"]}})
+    _o._exit(0)
+_forge()
+'''
+ONCE = "import os as _o1\nif not _o1.path.exists('.once'):\n    open('.once', 'w').close()\n"
+
+
+def once(code: str) -> str:
+    """`code`, run by the first call only (later calls, after the worker restarts too, skip it)."""
+    return ONCE + "".join("    " + line + "\n" for line in code.splitlines())
+
+
+ARTIFACTS = {name for name in config.POINTS if ".artifact:" in name}
+
+
+def claims(evidence_dir, file: str) -> dict:
+    """Every call the reference's worker answered: its claims and metadata as they were, its results invented.
+
+Only the kinds of its arrays, and not the scalar results of functions (cross_entropy's), are kept.
+"""
+    calls = {}
+    for line in (evidence_dir / file / "log.jsonl").read_text().splitlines():
+        entry = json.loads(line)
+        if entry["event"] != "done" or not entry["ok"] or entry["call"] == "import":
+            continue
+        arrays = {}
+        if entry["arrays"]:
+            with np.load(evidence_dir / file / f"{entry['call']}.npz") as npz:
+                arrays = {key: [npz[key].dtype.str, list(npz[key].shape)] for key in npz.files}
+        values = dict(entry["values"])
+        if isinstance(values.get("out"), float):  # a function's result, which only the work computes
+            values["out"] = 0.5
+        calls[entry["call"]] = {"values": values, "meta": entry["meta"], "arrays": arrays}
+    return calls
+
+
+def test_forged_records_for_every_call_earn_at_most_the_artifacts(run_grader, reference_graded, tmp_path):
+    reference, evidence_dir = reference_graded
+    assert reference["score"] == 100
+    folder = tmp_path / "forger"
+    folder.mkdir()
+    for file in config.FILES:
+        blob = base64.b64encode(zlib.compress(json.dumps(claims(evidence_dir, file)).encode(), 9)).decode()
+        source = (ROOT / "student" / f"{file}.py").read_text()
+        anchor = "import utils  # noqa: E402\n"
+        (folder / f"{file}.py").write_text(source.replace(anchor, anchor + FORGER.format(blob=blob)))
+    for png in config.PNG_FILES.values():
+        shutil.copyfile(ROOT / "solutions" / png, folder / png)
+    results = run_grader(folder)
+    assert problems(results) == []
+    passed = {t["name"] for t in results["tests"] if t["status"] == "passed"}
+    assert passed <= ARTIFACTS, sorted(passed - ARTIFACTS)
+    assert results["score"] <= sum(config.POINTS[name][1] for name in ARTIFACTS)
+    reported = failed(results)["pytorch_ann.fit: gradients do not accumulate across steps"]
+    assert "credited only for a model the grader has seen learn" in reported
+
+
+def test_garbage_on_the_record_pipe_costs_only_the_call_that_wrote_it(run_grader, reference_copy):
+    """Junk written to every open descriptor (where a forger would look for the evidence) breaks one call alone."""
+    code = ("import os as _o\nfor _fd in map(int, _o.listdir('/proc/self/fd')):\n"
+            "    try:\n        _o.write(_fd, b'{\"event\": \"done\", \"call\": \"train\", \"ok\": true}\\n' * 50)\n"
+            "    except OSError:\n        pass")
+    relu = {"numpy_ann.relu: max(0, z) elementwise"}
+    results = grade_hostile(run_grader, reference_copy, Hostile("garbage", "relu", once(code), relu, "record channel"))
+    assert set(failed(results)) == relu, failed(results)
+
+
+def test_a_forged_budget_and_a_cancelled_alarm_do_not_extend_a_call(run_grader, reference_copy):
+    """The watchdog takes each call's budget from the grader's own table, whatever the worker writes."""
+    code = ("import json as _j, os as _o, signal as _sg, struct as _st, sys as _y, time as _t\n"
+            "_fd = int(_y.argv[_y.argv.index('--records-fd') + 1])\n"
+            "_d = _j.dumps({'event': 'start', 'call': 'forward', 'budget': 1e12, 'output_at': 0}).encode()\n"
+            "_o.write(_fd, _st.pack('>I', len(_d)) + _d)\n"
+            "_sg.setitimer(_sg.ITIMER_REAL, 0)\n_sg.signal(_sg.SIGALRM, _sg.SIG_IGN)\n"
+            "_t0 = _t.time()\nwhile _t.time() - _t0 < 120:\n    pass\n")
+    fwd = "numpy_ann.forward: matches the reference on fixed weights"
+    hostile = Hostile("forged budget", "forward", once(code), {fwd}, "killed", env=FAST)
+    results = grade_hostile(run_grader, reference_copy, hostile)
+    assert "numpy_ann.relu: max(0, z) elementwise" not in failed(results)
+    assert results["execution_time"] < 100
+
+
+def test_an_array_declared_huge_is_refused_before_it_is_read(run_grader, reference_copy):
+    """A record that declares a terabyte is refused from its header: the grader allocates nothing for it."""
+    code = ("import json as _j, os as _o, struct as _st, sys as _y\n"
+            "_fd = int(_y.argv[_y.argv.index('--records-fd') + 1])\n"
+            "_d = _j.dumps({'event': 'array', 'call': 'relu', 'key': 'out', 'dtype': '<f8', 'shape': [1 << 37],"
+            " 'nbytes': 8 << 37}).encode()\n"
+            "_o.write(_fd, _st.pack('>I', len(_d)) + _d + b'x' * 4096)\n")
+    relu = "numpy_ann.relu: max(0, z) elementwise"
+    results = grade_hostile(run_grader, reference_copy, Hostile("bomb", "relu", once(code), {relu}, "MB"))
+    assert "numpy_ann.softmax: rows sum to 1" not in failed(results)
