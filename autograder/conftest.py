@@ -42,6 +42,7 @@ class Grader:
         self.found = self.intake.files
         results.NOTES.extend(self.intake.notes)
         results.NOTES.extend([*intake.notes(submission), sandbox.isolation()])
+        results.EXTRA["defences"] = sandbox.defences()
         self._expected = {f: evidence.Evidence(f, expected_dir / f).preload()
                           for f in expected.FILES if (expected_dir / f).exists()}
         images, labels = utils.load_fashion_mnist("test")

@@ -286,6 +286,8 @@ def collect(file: str, submission: Path, out: Path, sandbox_env: dict, unit_only
                 finally:
                     kill(proc)
                     sandbox.kill_user_processes(user)
+                    sandbox.remove_user_files(user)
+                    sandbox.reap_zombie_children(patience=2.0 if sandbox.confined() else 0.0)
         finally:
             for fd in (read_end, write_end, output):
                 if fd is not None:
@@ -327,6 +329,8 @@ def watch(proc: subprocess.Popen, records: Records, echo: TrainingEcho | None = 
                 return None  # finished, or died between calls: nothing is in progress to blame
             if records.new:
                 continue
+            if sandbox.confined() and code > 128:  # bubblewrap exits with 128 + the signal that killed the worker
+                code = 128 - code
             how = f"exited with status {code}" if code >= 0 else f"was killed by signal {signal.Signals(-code).name}"
             if code == -signal.SIGXFSZ:
                 how += f" (the code printed or wrote more than {sandbox.FILE_BYTES >> 20} MB)"
@@ -448,6 +452,9 @@ HINTS = {  # what a message means for a student, where it is not obvious
     "File too large": f"the code printed or wrote more than {sandbox.FILE_BYTES >> 20} MB",
     "Resource temporarily unavailable": "the code started too many processes or threads",
     "Network is unreachable": "grading runs without network",
+    "Connection refused": "grading runs without network",
+    "Name or service not known": "grading runs without network",
+    "Temporary failure in name resolution": "grading runs without network",
     "can't allocate memory": OUT_OF_MEMORY,
     "Unable to allocate": OUT_OF_MEMORY,
     "NVIDIA driver": NO_GPU,

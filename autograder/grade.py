@@ -70,6 +70,7 @@ def run_suite(submission: Path, results: Path, visible_only: bool = False, expec
     finally:
         if echo is not None:
             echo.join(timeout=5)
+        sandbox.reap_zombie_children()  # what the suite's workers left to us, a subreaper
     if quiet and proc.returncode not in (0, 1):
         print(output[-5000:])
     return proc.returncode

@@ -30,6 +30,7 @@ from autograder.atomic import write_json_atomically  # noqa: F401  (also used he
 hookimpl = pluggy.HookimplMarker("pytest")  # what pytest.hookimpl is
 
 NOTES: list[str] = []  # remarks for the student about the submission as a whole (intake)
+EXTRA: dict = {}  # results.json's top-level extra_data (the defences in force)
 
 
 def pytest_addoption(parser):
@@ -146,9 +147,12 @@ def test_entry(name: str, row: tuple, passed: bool, output: str) -> dict:
 
 def document(tests: list[dict], output: str, seconds: float, leaderboard: list[dict]) -> dict:
     """The whole of results.json: the total is the sum of the tests' scores."""
-    return {"score": sum(t["score"] for t in tests), "execution_time": round(seconds, 1), "output": output,
-            "output_format": "text", "visibility": "visible", "stdout_visibility": "hidden",
-            "tests": tests, "leaderboard": leaderboard}
+    doc = {"score": sum(t["score"] for t in tests), "execution_time": round(seconds, 1), "output": output,
+           "output_format": "text", "visibility": "visible", "stdout_visibility": "hidden",
+           "tests": tests, "leaderboard": leaderboard}
+    if EXTRA:
+        doc["extra_data"] = dict(EXTRA)
+    return doc
 
 
 def error_results(message: str) -> dict:

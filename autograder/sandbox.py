@@ -25,6 +25,7 @@ import pwd
 import resource
 import shutil
 import signal
+import stat
 import struct
 import subprocess
 import sys
@@ -67,19 +68,40 @@ def student_user() -> pwd.struct_passwd | None:
         subprocess.run(["useradd", "--system", "--no-create-home", "--shell", "/usr/sbin/nologin", USER],
                        check=True, capture_output=True)
         user = pwd.getpwnam(USER)
-    probe = subprocess.run(["setpriv", f"--reuid={user.pw_uid}", f"--regid={user.pw_gid}", "--clear-groups",
-                            sys.executable, "-s", "-c", "import gzip, json, numpy"], capture_output=True, cwd="/")
-    return user if probe.returncode == 0 else None
+    for attempt in range(5):  # a busy user (at its process limit, until its workers are killed) is asked again
+        probe = subprocess.run(["setpriv", f"--reuid={user.pw_uid}", f"--regid={user.pw_gid}", "--clear-groups",
+                                sys.executable, "-s", "-c", "import gzip, json, numpy"], capture_output=True, cwd="/")
+        if probe.returncode == 0:
+            return user
+        if b"Resource temporarily unavailable" not in probe.stderr and b"Cannot allocate" not in probe.stderr:
+            return None
+        kill_user_processes(user)
+        time.sleep(1 + attempt)
+    return None
+
+
+def defences() -> dict:
+    """Which defences are in force here (the README's Security model table), for results.json's extra_data."""
+    user = student_user()
+    return {"user": user.pw_name if user else None, "namespaces": "bubblewrap" if confined() else None,
+            "network": "none" if confined() or can_unshare_net() else "shared",
+            "graders_files": "absent" if confined() else "closed by ACL" if user else "readable",
+            "processes": "PID namespace" if confined() else "killed by user" if user else "process group",
+            "tmp": "private" if confined() else "cleaned by user" if user else "shared"}
 
 
 def isolation() -> str:
     """One line on how workers are isolated here, for the grader's output."""
     if not is_root():
-        return "Workers run as the grader's own user (not root): no user switch."
-    if student_user() is None:
-        return (f"Workers run as root: {USER} cannot run {sys.executable} (is Python installed under a private "
-                "home?). Use a Python installed for all users to isolate student code.")
-    return f"Workers run as {USER}" + (", without network." if can_unshare_net() else ".")
+        who = "Workers run as the grader's own user (not root): no user switch"
+    elif student_user() is None:
+        who = (f"Workers run as root: {USER} cannot run {sys.executable} (is Python installed under a private "
+               "home?). Use a Python installed for all users to isolate student code")
+    else:
+        who = f"Workers run as {USER}"
+    if confined():
+        return who + "; confined by bubblewrap (no network, no other process or grader file in sight)."
+    return who + ("; without network" if can_unshare_net() else "") + "; bubblewrap cannot confine them here."
 
 
 @functools.cache
@@ -284,6 +306,7 @@ def confined() -> bool:
     probe = subprocess.run([*prefix, *bwrap_args([], Path("/")), sys.executable, "-s", "-c",
                             f"import json, numpy, os; assert not os.path.exists({str(ROOT / 'solutions')!r})"],
                            capture_output=True, cwd="/", preexec_fn=limit)
+    reap_zombie_children(patience=2.0)  # bubblewrap's own child, adopted by us (a subreaper) when it ends
     return probe.returncode == 0
 
 
@@ -386,6 +409,30 @@ def _status(pid: str) -> tuple[int, str, int] | None:
         return None
 
 
+SHARED_TMP = ("/tmp", "/var/tmp", "/dev/shm")
+
+
+def remove_user_files(user: pwd.struct_passwd | None) -> None:
+    """As root, after a worker that was not confined: remove what its user left in the shared temporary folders."""
+    if user is None or confined():
+        return
+    for top in SHARED_TMP:
+        try:
+            names = os.listdir(top)
+        except OSError:
+            continue
+        for name in names:
+            path = os.path.join(top, name)
+            with contextlib.suppress(OSError):
+                info = os.lstat(path)
+                if info.st_uid != user.pw_uid:
+                    continue
+                if stat.S_ISDIR(info.st_mode):
+                    shutil.rmtree(path, ignore_errors=True)
+                else:
+                    os.unlink(path)
+
+
 def live_threads(pid: str) -> bool:
     """Whether any thread of process `pid` still runs."""
     try:
@@ -417,6 +464,29 @@ def kill_user_processes(user: pwd.struct_passwd | None, patience: float = 5.0) -
                 pending = True
             elif (_status(str(ppid)) or (None,))[0] == user.pw_uid:
                 pending = True  # its parent is dying: it comes to us (a subreaper) next
+        reap_zombie_children()
         if not pending or time.monotonic() > deadline:
+            return
+        time.sleep(0.02)
+
+
+def reap_zombie_children(patience: float = 0.0) -> None:
+    """Reap the children of ours that are zombies (a confined worker's bubblewrap, adopted as a subreaper).
+
+    With `patience`, wait that long for the children still alive (dying with their parent) to end too.
+    """
+    me, deadline = os.getpid(), time.monotonic() + patience
+    while True:
+        alive = False
+        for pid in filter(str.isdigit, os.listdir("/proc")):
+            status = _status(pid)
+            if status is None or status[2] != me:
+                continue
+            if status[1] == "Z":
+                with contextlib.suppress(ChildProcessError):
+                    os.waitpid(int(pid), os.WNOHANG)
+            else:
+                alive = True
+        if not alive or time.monotonic() > deadline:
             return
         time.sleep(0.02)

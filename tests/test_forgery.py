@@ -20,7 +20,7 @@ import numpy as np
 from autograder import config
 from tests.conftest import ROOT, failed
 from tests.gradescope_schema import problems
-from tests.test_hostile import FAST, NUMPY_TESTS, Hostile, grade_hostile
+from tests.test_hostile import FAST, Hostile, grade_hostile
 
 FORGER = '''
 import base64 as _b, json as _j, os as _o, struct as _s, sys as _y, zlib as _z

@@ -206,8 +206,8 @@ def test_reading_the_grader_secrets_leaks_nothing(run_grader, reference_copy):
         "raise RuntimeError(' | '.join(_leak))\n")
     results = grade_hostile(run_grader, reference_copy, Hostile("read", "import", code, NUMPY_TESTS))
     text = str(results)
-    if ISOLATED:
-        assert "PermissionError" in text
+    if ISOLATED or sandbox.confined():
+        assert "PermissionError" in text or "FileNotFoundError" in text  # closed to the worker, or not there at all
         assert secret_line not in text and '"call": "relu"' not in text
     assert results["score"] == 0
 
@@ -228,8 +228,8 @@ def test_a_socket_to_localhost_fails_the_part_that_opens_it(run_grader, referenc
     results = grade_hostile(run_grader, reference_copy, Hostile("socket", "relu", code, set()))
     fails = failed(results)
     assert "numpy_ann.relu: max(0, z) elementwise" in fails
-    if sandbox.can_unshare_net():
-        assert "Network is unreachable" in fails["numpy_ann.relu: max(0, z) elementwise"]
+    if sandbox.can_unshare_net() or sandbox.confined():  # no route at all, or a loopback of its own
+        assert "grading runs without network" in fails["numpy_ann.relu: max(0, z) elementwise"]
 
 
 def test_a_conftest_in_the_submission_is_ignored(run_grader, tmp_path):
@@ -331,3 +331,76 @@ def test_a_worker_killed_from_outside_is_reported_with_the_likely_cause(run_grad
     results = grade_hostile(run_grader, reference_copy, Hostile("sigkill", "forward", code, set()))
     assert "SIGKILL" in failed(results)[fwd] and "ran out of memory" in failed(results)[fwd]
     assert "numpy_ann.relu: max(0, z) elementwise" not in failed(results)
+
+
+def threads_named(name: str) -> list[str]:
+    """Every thread on the machine whose name (comm) is `name`, as 'pid/tid'."""
+    found = []
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            for tid in os.listdir(f"/proc/{pid}/task"):
+                with open(f"/proc/{pid}/task/{tid}/comm") as f:
+                    if f.read().strip() == name:
+                        found.append(f"{pid}/{tid}")
+        except OSError:
+            pass
+    return found
+
+
+def test_a_thread_left_running_after_a_raw_exit_of_the_main_thread_dies_with_the_grading(run_grader, reference_copy):
+    """A main thread that leaves with a raw SYS_exit shows as a zombie while its other threads run: they die too."""
+    import platform
+
+    sys_exit = {"x86_64": 60, "aarch64": 93}.get(platform.machine())
+    if sys_exit is None:
+        pytest.skip(f"no SYS_exit number known for {platform.machine()}")
+    code = ("import ctypes as _c, threading as _th, time as _t\n"
+            "def _linger():\n"
+            "    _c.CDLL(None).prctl(15, b'hostile-linger', 0, 0, 0)\n"  # PR_SET_NAME
+            "    _t.sleep(90)\n"
+            "_th.Thread(target=_linger).start()\n"
+            "_t.sleep(0.5)\n"
+            f"_c.CDLL(None).syscall({sys_exit}, 0)\n")
+    results = grade_hostile(run_grader, reference_copy, Hostile("raw exit", "import", code, NUMPY_TESTS, env=FAST))
+    assert threads_named("hostile-linger") == []
+    assert results["score"] == 0
+
+
+def test_files_in_shared_memory_and_tmp_do_not_outlive_the_grading(run_grader, reference_copy):
+    """/dev/shm and /tmp: private and size-limited in a confined worker; else removed with the user's processes."""
+    code = ("for _p in ('/dev/shm/hostile-fill', '/tmp/hostile-fill', '/var/tmp/hostile-fill'):\n"
+            "    try:\n"
+            "        with open(_p, 'wb') as _f:\n"
+            "            for _ in range(200):\n"
+            "                _f.write(b'x' * (1 << 20))\n"
+            "    except OSError:\n"
+            "        pass\n")
+    relu = "numpy_ann.relu: max(0, z) elementwise"
+    results = grade_hostile(run_grader, reference_copy, Hostile("fill", "relu", code, set(), env=FAST))
+    assert set(failed(results)) <= {relu, "numpy_ann.relu: keeps the input's shape"} | FIT
+    if sandbox.confined() or ISOLATED:
+        for path in ("/dev/shm/hostile-fill", "/tmp/hostile-fill", "/var/tmp/hostile-fill"):
+            assert not os.path.lexists(path), path
+
+
+def test_the_grader_environment_does_not_reach_a_worker(run_grader, reference_copy):
+    code = "import os as _o\nraise RuntimeError(repr(dict(_o.environ)))"
+    hostile = Hostile("environment", "import", code, NUMPY_TESTS, "RuntimeError",
+                      env={"GRADER_SALT": "s3cr3t-salt-value", "SOME_TOKEN": "tok-123-abc"})
+    text = str(grade_hostile(run_grader, reference_copy, hostile))
+    assert "s3cr3t-salt-value" not in text and "tok-123-abc" not in text
+    assert "GRADER_LIB" in text  # the worker's own variables are there: the leak test saw the environment
+
+
+def test_a_confined_worker_sees_no_other_process_and_none_of_the_graders_files(run_grader, reference_copy):
+    if not sandbox.confined():
+        pytest.skip("bubblewrap cannot confine workers here (no user or mount namespaces)")
+    code = ("import os as _o\n"
+            "_seen = [p for p in _o.listdir('/proc') if p.isdigit()]\n"
+            f"_files = [p for p in ({str(ROOT / 'solutions')!r}, {str(ROOT / 'data')!r}, {str(ROOT / 'build')!r}, "
+            f"{str(ROOT / 'autograder' / 'conftest.py')!r}, {str(utils.DEBIAN_DIR)!r} + '/t10k-labels-idx1-ubyte.gz', "
+            "'/root', '/home', '/run', '/var/run') if _o.path.exists(p)]\n"
+            "raise RuntimeError(f'pids={len(_seen)} files={_files}')")
+    text = str(grade_hostile(run_grader, reference_copy, Hostile("look", "import", code, NUMPY_TESTS, "RuntimeError")))
+    assert "files=[]" in text
+    assert "pids=1 " in text or "pids=2 " in text or "pids=3 " in text
