@@ -20,7 +20,7 @@ import numpy as np
 from autograder import config
 from tests.conftest import ROOT, failed
 from tests.gradescope_schema import problems
-from tests.test_hostile import FAST, Hostile, grade_hostile
+from tests.test_hostile import FAST, Hostile, grade_hostile, once
 
 FORGER = '''
 import base64 as _b, json as _j, os as _o, struct as _s, sys as _y, zlib as _z
@@ -47,14 +47,6 @@ def _forge():
     _o._exit(0)
 _forge()
 '''
-ONCE = "import os as _o1\nif not _o1.path.exists('.once'):\n    open('.once', 'w').close()\n"
-
-
-def once(code: str) -> str:
-    """`code`, run by the first call only (later calls, after the worker restarts too, skip it)."""
-    return ONCE + "".join("    " + line + "\n" for line in code.splitlines())
-
-
 ARTIFACTS = {name for name in config.POINTS if ".artifact:" in name}
 
 

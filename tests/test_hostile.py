@@ -333,6 +333,14 @@ def test_a_worker_killed_from_outside_is_reported_with_the_likely_cause(run_grad
     assert "numpy_ann.relu: max(0, z) elementwise" not in failed(results)
 
 
+ONCE = "import os as _o1\nif not _o1.path.exists('.once'):\n    open('.once', 'w').close()\n"
+
+
+def once(code: str) -> str:
+    """`code`, run by the first call only (later calls, after the worker restarts too, skip it)."""
+    return ONCE + "".join("    " + line + "\n" for line in code.splitlines())
+
+
 def threads_named(name: str) -> list[str]:
     """Every thread on the machine whose name (comm) is `name`, as 'pid/tid'."""
     found = []
@@ -376,8 +384,8 @@ def test_files_in_shared_memory_and_tmp_do_not_outlive_the_grading(run_grader, r
             "    except OSError:\n"
             "        pass\n")
     relu = "numpy_ann.relu: max(0, z) elementwise"
-    results = grade_hostile(run_grader, reference_copy, Hostile("fill", "relu", code, set(), env=FAST))
-    assert set(failed(results)) <= {relu, "numpy_ann.relu: keeps the input's shape"} | FIT
+    results = grade_hostile(run_grader, reference_copy, Hostile("fill", "relu", once(code), set(), env=FAST))
+    assert set(failed(results)) <= {relu}
     if sandbox.confined() or ISOLATED:
         for path in ("/dev/shm/hostile-fill", "/tmp/hostile-fill", "/var/tmp/hostile-fill"):
             assert not os.path.lexists(path), path

@@ -10,7 +10,7 @@ cd "$SOURCE"
 
 export DEBIAN_FRONTEND=noninteractive
 apt-get update -q
-apt-get install -y -q --no-install-recommends python3-venv python3-pip
+apt-get install -y -q --no-install-recommends python3-venv python3-pip bubblewrap
 
 python3 -m venv "$VENV"
 PIP=("$VENV/bin/python" -m pip install --quiet --no-cache-dir --disable-pip-version-check)
@@ -22,6 +22,11 @@ PIP=("$VENV/bin/python" -m pip install --quiet --no-cache-dir --disable-pip-vers
 # Fashion-MNIST, now, so that grading never needs the network.
 apt-get install -y -q dataset-fashion-mnist || echo "dataset-fashion-mnist unavailable: torchvision will download"
 "$VENV/bin/python" utils.py data
+
+# The test labels are the grade: now that the cache is built, only root (the grader) may read any copy of them.
+# Workers get the training data and the shuffled test images from the grader, never from these folders.
+chmod -R go-rwx "$SOURCE/data"
+if [ -d /usr/share/datasets/fashion-mnist ]; then chmod -R go-rwx /usr/share/datasets/fashion-mnist; fi
 
 # Fail the build now, not at the first submission, if anything is missing.
 "$VENV/bin/python" -c "import numpy, torch, matplotlib, pytest, pytest_timeout, gradescope_utils, utils; utils.load_fashion_mnist('test')"
