@@ -59,7 +59,8 @@ def build(out: Path) -> Path:
             reproducible_log(staging / file / "log.jsonl")
         (staging / "fingerprint.txt").write_text(fingerprint())
         for path in [staging, *staging.rglob("*")]:
-            os.chown(path, os.getuid(), os.getgid())  # written by grader-student; owned by the grader from now on
+            os.chown(path, os.getuid(), os.getgid())
+            path.chmod(0o755 if path.is_dir() else 0o644)  # the handout ships them; ACLs keep workers out
         if out.exists():
             shutil.rmtree(out)
         out.parent.mkdir(parents=True, exist_ok=True)
