@@ -269,7 +269,7 @@ def test_labels_read_at_run_time_are_worthless(run_grader, reference_copy):
     fails = failed(run_grader(reference_copy, only="numpy_ann"))
     assert set(fails) == {"numpy_ann.accuracy: at least 77% on the test set"}
     why = fails["numpy_ann.accuracy: at least 77% on the test set"]
-    assert ("raised" in why) if ISOLATED else ("test accuracy" in why)  # unreadable, or in the wrong order
+    assert ("raised" in why) if ISOLATED or sandbox.confined() else ("test accuracy" in why)  # unreadable, or shuffled
 
 
 def test_the_reference_clears_every_threshold_on_five_shuffled_noisy_test_sets():
