@@ -60,7 +60,9 @@ class TrainingEcho:
         self.offset = entry["output_at"] if entry["call"] == "train" else None
         self.pending = b""
         if self.offset is not None:
-            progress(f"{self.file}.py: training with your defaults (budget {entry['budget']:.0f} s) ...")
+            cores = config.threads()
+            progress(f"{self.file}.py: training with your defaults (budget: {seconds(entry['budget'])} of CPU time"
+                     + (f" on each of {cores} cores" if cores > 1 else "") + ") ...")
 
     def poll(self) -> None:
         if self.offset is None or not os.environ.get("GRADER_PROGRESS_FD") or not self.path.exists():
@@ -78,6 +80,11 @@ class TrainingEcho:
     def finished(self) -> None:
         self.poll()
         self.offset = None
+
+
+def seconds(value: float) -> str:
+    """'144 s', or '0.8 s' below 10 s."""
+    return f"{value:.0f} s" if value >= 10 else f"{value:.1f} s"
 
 
 def open_own(path: Path):
@@ -114,7 +121,8 @@ def worker_env(sandbox_env: dict, user) -> dict:
     env = {k: os.environ[k] for k in PASSED_ON if k in os.environ}
     env.setdefault("PATH", "/usr/local/bin:/usr/bin:/bin")
     env.update(MPLBACKEND="Agg", PYTHONDONTWRITEBYTECODE="1", PYTHONNOUSERSITE="1",
-               OMP_NUM_THREADS=str(config.threads()), OMP_WAIT_POLICY="PASSIVE", MALLOC_ARENA_MAX="2", **MALLOC,
+               OMP_NUM_THREADS=str(config.threads()), OPENBLAS_NUM_THREADS=str(config.threads()),
+               MKL_NUM_THREADS=str(config.threads()), OMP_WAIT_POLICY="PASSIVE", MALLOC_ARENA_MAX="2", **MALLOC,
                **sandbox_env)
     if sandbox.confined() or user is not None:
         env["HOME"] = sandbox.HOME if sandbox.confined() else sandbox_env["GRADER_DATA"]
@@ -151,6 +159,8 @@ class Records:
         self.received = 0
         self.broken: str | None = None
         self.new: list[dict] = []  # records accepted since the caller last looked
+        self.cpu = lambda: 0.0  # CPU-seconds the worker's processes have used so far (watch() sets it)
+        self.started_cpu = 0.0
 
     def read(self) -> None:
         """Take in whatever the worker has written so far."""
@@ -207,7 +217,7 @@ class Records:
             return
         if event == "start" and self.current is None:
             output_at = header.get("output_at")
-            self.current, self.arrays = call, {}
+            self.current, self.arrays, self.started_cpu = call, {}, self.cpu()
             self.keep({"event": "start", "call": call, "budget": config.budget(self.file, call),
                        "output_at": output_at if isinstance(output_at, int) and output_at >= 0 else 0})
         elif event == "array" and call == self.current and isinstance(header.get("key"), str):
@@ -218,7 +228,8 @@ class Records:
     def finish(self, header: dict) -> None:
         call, ok = self.current, header.get("ok") is True
         entry = {"event": "done", "call": call, "ok": ok,
-                 "seconds": header["seconds"] if isinstance(header.get("seconds"), (int, float)) else None}
+                 "seconds": header["seconds"] if isinstance(header.get("seconds"), (int, float)) else None,
+                 "cpu_seconds": self.cpu_used()}
         if ok:
             values, meta = header.get("values"), header.get("meta")
             entry.update(values=values if isinstance(values, dict) else {},
@@ -235,10 +246,14 @@ class Records:
 
     def fail(self, call: str, why: str) -> None:
         """What the grader saw happen to `call`: the worker died in it, or outran its budget."""
-        self.keep({"event": "done", "call": call, "ok": False, "seconds": None,
+        self.keep({"event": "done", "call": call, "ok": False, "seconds": None, "cpu_seconds": self.cpu_used(),
                    "error": {"type": "WorkerDied", "message": why, "where": ""}})
         self.done.add(call)
         self.current, self.arrays = None, {}
+
+    def cpu_used(self) -> float:
+        """CPU-seconds the worker has used since the current call started (measured by the grader)."""
+        return round(self.cpu() - self.started_cpu, 2)
 
     def keep(self, entry: dict) -> None:
         with open(self.out / "log.jsonl", "a") as log:
@@ -303,18 +318,26 @@ def collect(file: str, submission: Path, out: Path, sandbox_env: dict, unit_only
 
 
 def watch(proc: subprocess.Popen, records: Records, echo: TrainingEcho | None = None):
-    """Wait for the worker. None when it finished; else (call in progress, what happened)."""
-    deadline = time.monotonic() + IDLE
+    """Wait for the worker. None when it finished; else (call in progress, what happened).
+
+    A call is stopped when its worker's processes have used its CPU budget
+    (config.cpu_budget, from the grader's own table) and GRACE more, or, for
+    code that waits instead of computing, after WALL_FACTOR times its budget
+    in wall-clock time.
+    """
+    deadline, cpu_limit, checked = time.monotonic() + IDLE, None, 0.0
+    records.cpu = lambda: sandbox.tree_cpu_seconds(proc.pid)
     echo = echo or TrainingEcho("", records.out)
     while True:
         code = proc.poll()
         records.read()
         for e in records.new:
             if e["event"] == "start":
-                deadline = time.monotonic() + e["budget"] + GRACE
+                deadline = time.monotonic() + e["budget"] * config.WALL_FACTOR + GRACE
+                cpu_limit = records.started_cpu + e["budget"] * config.threads() + GRACE
                 echo.started(e)
             else:
-                deadline = time.monotonic() + IDLE
+                deadline, cpu_limit = time.monotonic() + IDLE, None
                 echo.finished()
         records.new.clear()
         echo.poll()
@@ -339,11 +362,18 @@ def watch(proc: subprocess.Popen, records: Records, echo: TrainingEcho | None = 
             elif code == -signal.SIGKILL:
                 how += " (most often because the machine ran out of memory)"
             return current, f"the process running it {how} before the call returned (sys.exit, os._exit or a crash?)"
+        if cpu_limit is not None and current is not None and time.monotonic() - checked > 0.5:
+            checked = time.monotonic()
+            if records.cpu() > cpu_limit:
+                kill(proc)
+                return current, (f"used more than its budget of CPU time ({records.cpu_used():.0f} CPU-seconds) "
+                                 "and did not stop when interrupted, so it was killed")
         if time.monotonic() > deadline:
             kill(proc)
             if current is None:
                 return None
-            return current, "did not finish within its budget and did not stop when interrupted, so it was killed"
+            return current, (f"did not finish within {config.WALL_FACTOR:g} times its budget in wall-clock time, "
+                             "mostly waiting rather than computing (sleep, input(), a lock?), so it was killed")
         select.select([records.fd], [], [], 0.05)
 
 
@@ -416,13 +446,21 @@ class Evidence:
 
     def too_slow(self) -> str:
         """The message for training that outran its budget, with the pace read from the progress lines."""
-        budget = config.TRAIN_BUDGET[self.file]
-        message = f"training was stopped at its budget of {budget:.0f} s"
+        budget, cores = config.TRAIN_BUDGET[self.file], config.threads()
+        used = (self.entries.get("train") or {}).get("cpu_seconds")
+        message = f"training was stopped at its budget of {seconds(budget)} of CPU time"
+        message += f" on each of the {cores} cores it is given" if cores > 1 else ""
+        message += f" (it used {seconds(used)} of CPU time)" if used else ""
         epochs = PROGRESS.findall(self.printed("train"))
+        if len(epochs) > 1 and len({done for done, _, _ in epochs}) == 1:
+            return (message + f". It printed epoch {epochs[0][0]}/{epochs[0][1]} {len(epochs)} times: the epoch "
+                    "counter never advances, so the loop cannot end. Check the loop over epochs.")
         if epochs:
-            done, total, seconds = epochs[-1]
-            message += (f" after {done} of {total} epochs, at about {float(seconds):.0f} s per epoch "
-                        f"({float(seconds) * int(total):.0f} s for all {total})")
+            done, total, pace = epochs[-1]
+            message += (f" after {done} of {total} epochs, at about {float(pace):.0f} s per epoch "
+                        f"({float(pace) * int(total):.0f} s for all {total})")
+        else:
+            message += " before its first epoch ended"
         return message + ". Use fewer epochs, a larger batch or a smaller model, so that training fits the budget."
 
     def printed(self, call: str) -> str:

@@ -471,7 +471,7 @@ def grade_many(todo: list[Submission], out: Path, jobs: int, timeout: float) -> 
               "is graded; overlapping gradings would reopen them for each other. Grading one at a time.", flush=True)
         jobs = 1
     users = sandbox_users(jobs)
-    threads = max(1, config.threads() // jobs)
+    threads = config.threads()
     print(f"Grading {len(todo)} submission(s), {jobs} at a time ({threads} thread(s) each), at most "
           f"{timeout:g} s each ...", flush=True)
     free: queue.SimpleQueue = queue.SimpleQueue()
@@ -702,7 +702,7 @@ def main(argv=None) -> int:
     parser.add_argument("submissions", nargs="?", default="", help="one folder per student, or Gradescope's export")
     parser.add_argument("--out", type=Path, default=Path("grades"), help="output folder (default grades/)")
     parser.add_argument("--force", action="store_true", help="regrade submissions already graded")
-    parser.add_argument("--jobs", type=int, default=int(os.environ.get("GRADE_JOBS") or config.threads()),
+    parser.add_argument("--jobs", type=int, default=int(os.environ.get("GRADE_JOBS") or config.cpus()),
                         help="submissions graded at once (GRADE_JOBS; default: one per core)")
     parser.add_argument("--timeout", type=float, default=float(os.environ.get("GRADE_TIMEOUT") or DEFAULT_TIMEOUT),
                         help=f"seconds after which one submission's grading is stopped (GRADE_TIMEOUT; "

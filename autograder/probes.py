@@ -512,14 +512,14 @@ def run(file: str, recorder, skip: set, unit_only: bool = False):
     if "import" in skip:
         importlib.import_module(file)
     elif recorder.run("import", lambda: {"module": importlib.import_module(file).__name__},
-                      config.budget(file, "import")) is None:
+                      config.cpu_budget(file, "import")) is None:
         return
     mod = sys.modules[file]
     configure_threads()
     unit = numpy_probes(mod, ctx) if file == "numpy_ann" else torch_probes(mod, ctx, file)
-    calls = [(name, probe, config.budget(file, name)) for name, probe in unit]
+    calls = [(name, probe, config.cpu_budget(file, name)) for name, probe in unit]
     if not unit_only:
-        calls += [(name, probe, config.budget(file, name)) for name, probe in train_probes(mod, ctx, file)]
+        calls += [(name, probe, config.cpu_budget(file, name)) for name, probe in train_probes(mod, ctx, file)]
     for name, probe, budget in calls:
         if name in skip:
             continue

@@ -433,6 +433,32 @@ def remove_user_files(user: pwd.struct_passwd | None) -> None:
                     os.unlink(path)
 
 
+TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def tree_cpu_seconds(root: int) -> float:
+    """CPU time used so far by process `root` and all its descendants (threads and reaped children included)."""
+    parents, cpu = {}, {}
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            with open(f"/proc/{pid}/stat") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            continue
+        # After the command: state ppid ... utime stime cutime cstime are fields 14-17 of stat(5).
+        parents[int(pid)] = int(fields[1])
+        cpu[int(pid)] = sum(int(v) for v in fields[11:15])
+    children: dict[int, list[int]] = {}
+    for pid, ppid in parents.items():
+        children.setdefault(ppid, []).append(pid)
+    total, todo = 0, [root]
+    while todo:
+        pid = todo.pop()
+        total += cpu.get(pid, 0)
+        todo += children.get(pid, [])
+    return total / TICKS
+
+
 def live_threads(pid: str) -> bool:
     """Whether any thread of process `pid` still runs."""
     try:

@@ -16,8 +16,9 @@ bytes (`"nbytes"` of them):
 - `{"event": "done", "call", "ok", ...}` after it.
 Printed output goes to stdout and stderr, a file the grader opened.
 
-Each call runs under a budget enforced with SIGALRM; the grader also kills a
-worker that outlives the budget from its own table (config.budget) and
+Each call runs under a budget of CPU time, enforced with ITIMER_PROF; the
+grader also kills a worker whose processes outlive it (by the CPU time it
+reads from /proc, against its own table, config.cpu_budget), and
 restarts it with the finished calls skipped, so one hanging function costs
 only its own tests. Student code runs in this process, so it can write
 frames too: the grader believes only the first record of each call, and
@@ -43,7 +44,7 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 class BudgetExceeded(BaseException):
-    """Raised by SIGALRM inside student code. A BaseException, so `except Exception` does not swallow it."""
+    """Raised by SIGPROF inside student code. A BaseException, so `except Exception` does not swallow it."""
 
 
 def _on_alarm(signum, frame):
@@ -116,18 +117,18 @@ class Recorder:
         # Where this call's printed output begins: a message about the call reads only what it printed.
         self.write(event="start", call=call, output_at=os.fstat(1).st_size)
         started = time.perf_counter()
-        signal.setitimer(signal.ITIMER_REAL, budget)
+        signal.setitimer(signal.ITIMER_PROF, budget)  # CPU time of this process, all its threads
         try:
             value = probe()
         except BudgetExceeded as e:
-            signal.setitimer(signal.ITIMER_REAL, 0)
-            error = {"type": "Timeout", "message": f"did not finish within its budget of {budget:.0f} s",
+            signal.setitimer(signal.ITIMER_PROF, 0)
+            error = {"type": "Timeout", "message": f"did not finish within its budget of {budget:.0f} s of CPU time",
                      "where": where(e.__traceback__, self.filename)}
         except BaseException as e:  # noqa: BLE001 - student code may raise anything, SystemExit included
-            signal.setitimer(signal.ITIMER_REAL, 0)
+            signal.setitimer(signal.ITIMER_PROF, 0)
             error = {"type": type(e).__name__, "message": str(e)[:2000], "where": where(e.__traceback__, self.filename)}
         else:
-            signal.setitimer(signal.ITIMER_REAL, 0)
+            signal.setitimer(signal.ITIMER_PROF, 0)
             values, arrays, meta = to_record(value or {})
             self.send_arrays(call, arrays)
             self.write(event="done", call=call, ok=True, seconds=time.perf_counter() - started,
@@ -148,7 +149,7 @@ def main(argv=None) -> int:
 
     from autograder import probes  # after argument parsing: imports utils, which must come from the grader
 
-    signal.signal(signal.SIGALRM, _on_alarm)
+    signal.signal(signal.SIGPROF, _on_alarm)
     recorder = Recorder(args.records_fd, f"{args.file}.py")
     sys.path.insert(0, str(args.submission.resolve()))
     os.chdir(args.submission)

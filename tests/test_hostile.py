@@ -91,8 +91,8 @@ HOSTILES = [
     Hostile("allocating 20 GB", "relu", "_waste = np.ones(20 * 2**30 // 8)",
             {"numpy_ann.relu: max(0, z) elementwise"}, "MemoryError",
             keep=ACTIVATIONS - {n for n in ACTIVATIONS if n.startswith("numpy_ann.relu:")}),
-    Hostile("ignoring SIGALRM and SIGTERM in a loop", "forward",
-            "import signal as _sg\n_sg.signal(_sg.SIGALRM, _sg.SIG_IGN)\n_sg.signal(_sg.SIGTERM, _sg.SIG_IGN)\n"
+    Hostile("ignoring SIGALRM, SIGPROF and SIGTERM in a loop", "forward",
+            "import signal as _sg\nfor _n in (_sg.SIGALRM, _sg.SIGPROF, _sg.SIGTERM):\n    _sg.signal(_n, _sg.SIG_IGN)\n"
             + BOUNDED_LOOP, {"numpy_ann.forward: matches the reference on fixed weights"}, "killed",
             keep=ACTIVATIONS, env=FAST),
     Hostile("monkeypatching numpy.allclose and array_equal", "end",
