@@ -8,11 +8,39 @@ import numpy as np
 import pytest
 
 from autograder import config, hardcoding, probes
-from autograder.graded import check, graded, passes
-from autograder.tests import learning, measure
+from autograder.graded import FAILED, check, graded, passes
+from autograder.tests import advice, learning, measure
 from autograder.tests.compare import as_array, close, same_shape
 
 FILE = "numpy_ann"
+
+
+def computes(ev) -> bool:
+    """Whether numpy_ann.py computes something the grader checks by value: relu, softmax, cross_entropy or forward."""
+    grader = getattr(ev, "grader", None)
+    if grader is None:
+        return True
+    ref = grader.expected(FILE)
+    return (passes(test_relu_is_max_of_zero_and_z, ev) or passes(test_softmax_matches_the_reference, ev, ref)
+            or passes(test_cross_entropy_is_the_mean, ev, ref) or passes(test_forward_matches_the_reference, ev, ref))
+
+
+def needs_real_work(test):
+    """`test`, credited only for a file that computes something the grader checks by value (see `computes`).
+
+    What it checks (shapes, that nothing changed) is what the worker reports, which code that does no work
+    could write; an honest file with a bug elsewhere still gets it.
+    """
+    @functools.wraps(test)
+    def wrapper(*args, **kwargs):
+        test(*args, **kwargs)
+        ev = kwargs.get("ev") or next(a for a in args if hasattr(a, "entries"))
+        if not computes(ev):
+            learning.another_cause("What this test checks is reported by your code itself, so it is credited once "
+                                   "numpy_ann.py computes something the grader can check: relu, softmax, "
+                                   "cross_entropy or forward giving the expected values.")
+
+    return wrapper
 
 
 @pytest.fixture(scope="module")
@@ -150,7 +178,7 @@ def test_cross_entropy_is_finite_at_zero_probability(ev):
 # ------------------------------------------------------------------- the model
 
 @graded("numpy_ann.init: parameters have the contract's shapes")
-@learning.reported
+@needs_real_work
 def test_init_gives_the_contract_shapes(ev):
     got = ev.result("init", "NumpyANN(6, 5, 4)").values
     want = {"W1": [6, 5], "b1": [1, 5], "W2": [5, 4], "b2": [1, 4]}
@@ -201,7 +229,7 @@ for _name in ("W1", "b1", "W2", "b2"):
 
 
 @graded("numpy_ann.backward: changes no parameter")
-@learning.reported
+@needs_real_work
 def test_backward_changes_no_parameter(ev):
     result = ev.result("backward", "backward(X, y_true)")
     unchanged = all(np.array_equal(result.get(f"before_{k}"), result.get(f"after_{k}")) for k in ("W1", "b1", "W2", "b2"))
@@ -350,14 +378,17 @@ def test_fit_reshuffles_every_epoch(ev):
 
 
 @graded("numpy_ann.fit: the history has the contract's keys, one float per epoch")
-@learning.reported
+@needs_real_work
 def test_fit_returns_the_history(grader, ev):
-    result, X, y, (_, loss) = small_fit(grader, ev)
+    result, X, y, (before, loss) = small_fit(grader, ev)
     history_ok(result["history"], probes.FIT_SMALL[1], "fit(..., epochs=5)")
-    acc = measure.accuracy(params_of(result, "after_"), X, y)
-    if summed(ev):  # a cross_entropy that sums over rows is the cross-entropy test's loss, not this one's
-        loss *= len(X)
-    consistent(result["history"], {"val_loss": loss, "val_acc": acc}, "fit was validated on its 320 training images")
+    measured = {"val_acc": measure.accuracy(params_of(result, "after_"), X, y)}
+    # The loss is compared only for a fit that lowered it: a diverged one's loss depends on where each
+    # cross-entropy clips, and the divergence is the loss test's failure, not this one's.
+    if np.isfinite(loss) and loss < before:
+        # A cross_entropy that sums over rows is the cross-entropy test's loss, not this one's.
+        measured["val_loss"] = loss * len(X) if summed(ev) else loss
+    consistent(result["history"], measured, "fit was validated on its 320 training images")
 
 
 def summed(ev) -> bool:
@@ -399,7 +430,26 @@ def accuracy_test(grader, ev, file, record_property, set_leaderboard_value):
     summary = (f"test accuracy {acc:.2%} (threshold {threshold:.0%}); training took {train['seconds']:.1f} s "
                f"for {train['epochs']} epochs")
     record_property("output", summary)
-    check(acc >= threshold, f"{summary}. Train for more epochs, or tune the learning rate.")
+    check(acc >= threshold, f"{summary}. {advice.accuracy_advice(ev, file, train, pred, FAILED)}")
+
+
+def graded_imports(tree: ast.Module) -> list[tuple[int, str]]:
+    """(line, module) of every absolute import that grading can run: not those under `if __name__ == "__main__":`."""
+    def main_guard(node) -> bool:
+        test = getattr(node, "test", None)
+        return (isinstance(node, ast.If) and isinstance(test, ast.Compare) and isinstance(test.left, ast.Name)
+                and test.left.id == "__name__" and any(isinstance(c, ast.Constant) and c.value == "__main__"
+                                                       for c in test.comparators))
+
+    found, todo = [], [n for n in tree.body if not main_guard(n)]
+    while todo:
+        node = todo.pop()
+        if isinstance(node, ast.Import):
+            found += [(node.lineno, alias.name) for alias in node.names]
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            found.append((node.lineno, node.module))
+        todo += list(ast.iter_child_nodes(node))
+    return sorted(found)
 
 
 @graded("numpy_ann.imports: only NumPy and the standard library")
@@ -409,18 +459,13 @@ def test_imports_only_numpy_and_the_standard_library(grader, ev):
     check(not unfinished, "checked once every function is filled in; these calls still raise "
                           f"NotImplementedError: {', '.join(unfinished)}")
     ev.result("import", "importing numpy_ann.py")
-    ref = grader.expected(FILE)
-    check(passes(test_relu_is_max_of_zero_and_z, ev) or passes(test_softmax_matches_the_reference, ev, ref)
-          or passes(test_cross_entropy_is_the_mean, ev, ref) or passes(test_forward_matches_the_reference, ev, ref),
-          "numpy_ann.py does not compute anything yet: this test is credited once one of relu, softmax, "
-          "cross_entropy or forward gives the expected values.")
-    tree = ast.parse(grader.source(FILE).read_bytes())
+    check(computes(ev), "numpy_ann.py does not compute anything yet: this test is credited once one of relu, "
+                        "softmax, cross_entropy or forward gives the expected values.")
     allowed = set(sys.stdlib_module_names) | {"numpy", "utils"}
-    imported = {alias.name for node in ast.walk(tree) if isinstance(node, ast.Import) for alias in node.names}
-    imported |= {node.module for node in ast.walk(tree)
-                 if isinstance(node, ast.ImportFrom) and node.module and node.level == 0}
-    bad = sorted({m.split(".")[0] for m in imported} - allowed)
-    check(not bad, f"numpy_ann.py imports {', '.join(bad)}: this file must use NumPy and the standard library only.")
+    bad = [(line, module) for line, module in graded_imports(ast.parse(grader.source(FILE).read_bytes()))
+           if module.split(".")[0] not in allowed]
+    check(not bad, f"numpy_ann.py imports {', '.join(f'{m} (line {n})' for n, m in bad)}: this file must use NumPy "
+                   "and the standard library only.")
     loaded = ev.result("modules", "the modules loaded while numpy_ann.py ran")["forbidden"]
     check(not loaded, f"{', '.join(loaded)} was loaded while numpy_ann.py ran (through importlib or __import__?): "
                       "this file must use NumPy and the standard library only.")
