@@ -50,10 +50,21 @@ def setup_sh() -> str:
         "@TORCHVISION@", versions["torchvision"])
 
 
+# The result run_autograder puts in place before any Python starts; @@WHY@@ is where it writes the cause.
+NOT_STARTED = ("Grader error: the autograder could not grade this submission. Nothing in your submission was "
+               "graded; please tell the course staff.@@WHY@@")
+
+
+def grader_error() -> str:
+    """The "grader error, 0 points" results.json, every test listed, for run_autograder's shell to write."""
+    return json.dumps(error_results(NOT_STARTED), indent=1) + "\n"
+
+
 def zip_members(expected_dir: Path) -> list[tuple[str, bytes, int]]:
     """(name in the zip, content, mode) for everything the autograder needs."""
     members = [("setup.sh", setup_sh().encode(), 0o755),
                ("run_autograder", (FILES / "run_autograder").read_bytes(), 0o755),
+               ("grader_error.json", grader_error().encode(), 0o644),
                ("requirements.txt", (ROOT / "requirements.txt").read_bytes(), 0o644),
                ("utils.py", (ROOT / "utils.py").read_bytes(), 0o644)]
     package = ROOT / "autograder"

@@ -149,3 +149,43 @@ def test_grading_that_runs_out_of_time_still_leaves_valid_results(autograder_zip
     results = run_autograder(root, env={"GRADESCOPE_DEADLINE": "3"})
     assert results["score"] == 0
     assert all("Grader error" in t["output"] for t in results["tests"])
+
+
+def test_with_no_python_run_autograder_still_leaves_a_grader_error_that_names_the_cause(autograder_zip, tmp_path):
+    """An instructor's broken build (no venv), in a bare environment: the shell alone writes the result."""
+    root = tmp_path / "autograder"
+    (root / "source").mkdir(parents=True)
+    with zipfile.ZipFile(autograder_zip) as zf:
+        zf.extractall(root / "source")
+    shutil.copy(root / "source" / "run_autograder", root / "run_autograder")
+    (root / "run_autograder").chmod(0o755)
+    shutil.copytree(ROOT / "student", root / "submission")
+    done = subprocess.run(["env", "-i", "PATH=/usr/bin:/bin", f"GRADESCOPE_ROOT={root}", "./run_autograder"],
+                          cwd=root, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    results = json.loads((root / "results" / "results.json").read_text())
+    assert problems(results) == []
+    assert results["score"] == 0
+    assert {t["name"] for t in results["tests"]} == set(config.POINTS)
+    assert sum(t["max_score"] for t in results["tests"]) == 100
+    assert "venv/bin/python" in results["output"]
+    assert "not found" in results["output"] or "No such file" in results["output"]
+    assert "rebuild" in results["output"]
+
+
+def test_the_shell_fallback_is_replaced_by_the_graders_own_result_once_python_starts(autograder_zip, tmp_path):
+    """A grader that starts and then fails writes its own result; the shell leaves it alone."""
+    root = tmp_path / "autograder"
+    (root / "source").mkdir(parents=True)
+    with zipfile.ZipFile(autograder_zip) as zf:
+        zf.extractall(root / "source")
+    shutil.copy(root / "source" / "run_autograder", root / "run_autograder")
+    (root / "run_autograder").chmod(0o755)
+    (root / "venv").symlink_to(Path(sys.prefix))
+    (root / "submission").mkdir()
+    done = subprocess.run(["./run_autograder"], cwd=root, capture_output=True, text=True, timeout=120,
+                          env=dict(os.environ, GRADESCOPE_ROOT=str(root), GRADESCOPE_DEADLINE="0.01"))
+    assert done.returncode == 0, done.stderr
+    results = json.loads((root / "results" / "results.json").read_text())
+    assert problems(results) == []
+    assert "@@WHY@@" not in json.dumps(results) and "environment is broken" not in results["output"]
