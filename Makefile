@@ -35,11 +35,11 @@ help:
 	@echo "make seeds                 train the reference under 5 seeds and check its margins"
 	@echo "make bench                 time and memory of grading the reference, on one core and on all"
 
-$(VENV)/.installed: requirements.txt
+$(VENV)/.installed: requirements.txt requirements-dev.txt
 	@echo "Setting up $(VENV) with the pinned requirements (once; torch is large) ..."
 	$(PYTHON3) -m venv $(VENV)
 	$(VENV)/bin/python -m pip install --quiet --disable-pip-version-check --upgrade pip
-	$(VENV)/bin/python -m pip install --quiet --disable-pip-version-check -r requirements.txt
+	$(VENV)/bin/python -m pip install --quiet --disable-pip-version-check -r requirements.txt -r requirements-dev.txt
 	touch $@
 
 venv: $(SETUP)
@@ -84,7 +84,7 @@ seeds: $(SETUP) data
 	$(PY) tools/seeds.py
 
 lint: $(SETUP)
-	@$(PY) -m ruff --version >/dev/null 2>&1 || $(PY) -m pip install --quiet --disable-pip-version-check ruff
+	@$(PY) -m ruff --version >/dev/null 2>&1 || $(PY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
 	$(PY) -m ruff check .
 
 clean:

@@ -3,24 +3,31 @@
 # (Ubuntu 22.04 with its system python3 3.10). It leaves that python and its
 # packages alone: everything goes into the virtual environment /autograder/venv.
 # Versions come from requirements.txt (`make gradescope` fills them in).
+#
+# Two settings, Gradescope's values by default, let a test run the script
+# elsewhere with every other line as written: SETUP_TORCH_INDEX, the package
+# index for torch and torchvision (empty: pip's own configuration), and
+# SETUP_APT_GET, the apt-get command (`true` skips the system packages).
 set -euo pipefail
 SOURCE=/autograder/source
 VENV=/autograder/venv
+TORCH_INDEX="${SETUP_TORCH_INDEX-https://download.pytorch.org/whl/cpu}"
+APT_GET="${SETUP_APT_GET:-apt-get}"
 cd "$SOURCE"
 
 export DEBIAN_FRONTEND=noninteractive
-apt-get update -q
-apt-get install -y -q --no-install-recommends python3-venv python3-pip bubblewrap
+$APT_GET update -q
+$APT_GET install -y -q --no-install-recommends python3-venv python3-pip bubblewrap
 
 python3 -m venv "$VENV"
 PIP=("$VENV/bin/python" -m pip install --quiet --no-cache-dir --disable-pip-version-check)
 "${PIP[@]}" --upgrade pip
 # CPU builds of torch and torchvision (the default PyPI wheels carry CUDA, several GB).
-"${PIP[@]}" --index-url https://download.pytorch.org/whl/cpu torch==@TORCH@ torchvision==@TORCHVISION@
+"${PIP[@]}" ${TORCH_INDEX:+--index-url "$TORCH_INDEX"} torch==@TORCH@ torchvision==@TORCHVISION@
 "${PIP[@]}" -r requirements.txt
 
 # Fashion-MNIST, now, so that grading never needs the network.
-apt-get install -y -q dataset-fashion-mnist || echo "dataset-fashion-mnist unavailable: torchvision will download"
+$APT_GET install -y -q dataset-fashion-mnist || echo "dataset-fashion-mnist unavailable: torchvision will download"
 "$VENV/bin/python" utils.py data
 
 # The test labels are the grade: now that the cache is built, only root (the grader) may read any copy of them.
