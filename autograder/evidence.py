@@ -441,15 +441,18 @@ class Evidence:
         if err["type"] == "Skipped":
             return f"{what} was not tested: {err['message']}"
         if err["type"] in ("Timeout", "WorkerDied") and call == "train" and "budget" in err["message"]:
-            return self.too_slow()
+            return self.too_slow(err["message"])
         return f"{what} raised {describe(err)}"
 
-    def too_slow(self) -> str:
+    def too_slow(self, why: str = "") -> str:
         """The message for training that outran its budget, with the pace read from the progress lines."""
         budget, cores = config.TRAIN_BUDGET[self.file], config.threads()
         used = (self.entries.get("train") or {}).get("cpu_seconds")
-        message = f"training was stopped at its budget of {seconds(budget)} of CPU time"
-        message += f" on each of the {cores} cores it is given" if cores > 1 else ""
+        if "wall-clock" in why:  # it waited rather than computed: the CPU budget was never reached
+            message = f"training {why.split(', so it was killed')[0]}, so it was stopped"
+        else:
+            message = f"training was stopped at its budget of {seconds(budget)} of CPU time"
+            message += f" on each of the {cores} cores it is given" if cores > 1 else ""
         message += f" (it used {seconds(used)} of CPU time)" if used else ""
         epochs = PROGRESS.findall(self.printed("train"))
         if len(epochs) > 1 and len({done for done, _, _ in epochs}) == 1:

@@ -12,6 +12,10 @@ import pytest
 
 from tests.conftest import failed
 
+# Work that costs CPU time, as slow training does (a sleep costs none), in the full training only.
+BUSY = ("            _t0 = time.process_time()\n"
+        "            while len(X_train) > 10_000 and time.process_time() - _t0 < {seconds}:\n"
+        "                pass\n")
 TRAINING = ["numpy_ann.fit: the loss falls over a few epochs on a fixed batch",
             "numpy_ann.fit: every sample is seen once per epoch",
             "numpy_ann.fit: the order is reshuffled between epochs",
@@ -146,20 +150,32 @@ def test_a_blank_png_fails_only_the_not_blank_test(run_grader, reference_copy):
 
 def test_training_over_its_budget_fails_only_the_training_tests_and_says_how_slow(run_grader, reference_copy):
     apply(Mistake("slow", "numpy_ann", "            utils.progress(epoch, epochs, history,",
-                  "            time.sleep(3 if len(X_train) > 10_000 else 0)\n"
+                  BUSY.format(seconds=2) + "            utils.progress(epoch, epochs, history,", {}), reference_copy)
+    results = run_grader(reference_copy, only="numpy_ann", env={"GRADER_TRAIN_DEADLINE": "20"})  # 4 s for numpy
+    fails = failed(results)
+    assert set(fails) == {"numpy_ann.accuracy: at least 77% on the test set"}
+    message = fails["numpy_ann.accuracy: at least 77% on the test set"]
+    assert "budget of 4.0 s of CPU time (it used" in message, message
+    assert "after 1 of 2 epochs" in message and "s per epoch" in message, message
+
+
+def test_training_that_waits_is_stopped_by_the_wall_clock_backstop(run_grader, reference_copy):
+    """Sleeping costs no CPU time: after 3 times its budget in wall-clock time, training is stopped all the same."""
+    apply(Mistake("sleepy", "numpy_ann", "            utils.progress(epoch, epochs, history,",
+                  "            time.sleep(40 if len(X_train) > 10_000 else 0)\n"
                   "            utils.progress(epoch, epochs, history,", {}), reference_copy)
     results = run_grader(reference_copy, only="numpy_ann", env={"GRADER_TRAIN_DEADLINE": "20"})  # 4 s for numpy
     fails = failed(results)
     assert set(fails) == {"numpy_ann.accuracy: at least 77% on the test set"}
     message = fails["numpy_ann.accuracy: at least 77% on the test set"]
-    assert "budget of 4 s after 1 of 2 epochs" in message and "s per epoch" in message
+    assert "wall-clock" in message and "waiting" in message, message
 
 
 def test_training_stopped_before_its_first_epoch_claims_no_pace(run_grader, reference_copy):
     """The unit tests' small fits print epoch lines too: the message reads only what training itself printed."""
     apply(Mistake("slower", "numpy_ann", "            utils.progress(epoch, epochs, history,",
-                  "            time.sleep(8 if len(X_train) > 10_000 else 0)\n"
-                  "            utils.progress(epoch, epochs, history,", {}), reference_copy)
+                  BUSY.format(seconds=8) + "            utils.progress(epoch, epochs, history,", {}), reference_copy)
     results = run_grader(reference_copy, only="numpy_ann", env={"GRADER_TRAIN_DEADLINE": "20"})  # 4 s for numpy
     message = failed(results)["numpy_ann.accuracy: at least 77% on the test set"]
-    assert "budget of 4 s." in message and "epochs" not in message.split("Use fewer")[0]
+    assert "budget of 4.0 s of CPU time" in message and "before its first epoch ended" in message, message
+    assert "epochs" not in message.split("Use fewer")[0], message
