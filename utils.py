@@ -405,6 +405,23 @@ def fetch_fashion_mnist(raw_dir: Path = RAW_DIR) -> str:
     )
 
 
+def decompress_for_torchvision(raw_dir: Path = RAW_DIR) -> None:
+    """Put the decompressed IDX files beside the .gz ones, as torchvision's own download leaves them.
+
+    `torchvision.datasets.FashionMNIST("data")`, which tutorials use, then finds
+    the data offline instead of downloading it (it looks for these four files).
+    """
+    for images, labels, _ in FILES.values():
+        for name in (images, labels):
+            target = raw_dir / name[:-len(".gz")]
+            if target.is_file() and target.stat().st_size > 0:
+                continue
+            tmp = raw_dir / f".{target.name}.tmp"
+            with gzip.open(raw_dir / name, "rb") as src, open(tmp, "wb") as dst:
+                shutil.copyfileobj(src, dst, 1 << 20)
+            os.replace(tmp, target)
+
+
 def main() -> int:
     """`python utils.py data`: the `make data` command."""
     if sys.argv[1:] != ["data"]:
@@ -416,6 +433,10 @@ def main() -> int:
     except DataError as e:
         print(f"error: {e}", file=sys.stderr)
         return 1
+    try:
+        decompress_for_torchvision(RAW_DIR)
+    except OSError as e:
+        print(f"warning: could not write the decompressed files torchvision reads: {e}", file=sys.stderr)
     how = source if source == "already there" else f"from {source}"
     print(f"Fashion-MNIST ready in {RAW_DIR} ({how}, {time.perf_counter() - started:.1f} s)")
     return 0

@@ -101,3 +101,22 @@ def test_running_a_file_without_the_data_prints_the_fix_and_no_traceback(tmp_pat
     assert "Traceback" not in done.stderr
     assert done.stderr.startswith("error: ") and "train-images-idx3-ubyte.gz is missing" in done.stderr
     assert "make data" in done.stderr
+
+
+def test_make_data_leaves_what_torchvision_reads_offline(tmp_path):
+    """The decompressed IDX files beside the .gz ones: torchvision.datasets.FashionMNIST("data") needs no download."""
+    import subprocess
+    import sys
+
+    torchvision = pytest.importorskip("torchvision")
+    raw = tmp_path / "data" / "FashionMNIST" / "raw"
+    raw.mkdir(parents=True)
+    for name in utils.RAW_DIR.glob("*.gz"):
+        shutil.copy(name, raw)
+    done = subprocess.run([sys.executable, str(utils.ROOT / "utils.py"), "data"], capture_output=True, text=True,
+                          env={"FASHION_MNIST_DATA": str(tmp_path / "data"), "PATH": "/usr/bin:/bin"})
+    assert done.returncode == 0, done.stderr
+    assert sorted(p.name for p in raw.iterdir() if not p.name.endswith(".gz")) == sorted(
+        name[:-3] for images, labels, _ in utils.FILES.values() for name in (images, labels))
+    test_set = torchvision.datasets.FashionMNIST(str(tmp_path / "data"), train=False, download=False)
+    assert len(test_set) == 10_000 and test_set[0][1] == int(utils.load_fashion_mnist("test")[1][0])

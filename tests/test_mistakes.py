@@ -104,8 +104,21 @@ MISTAKES = [
             {"pytorch_ann.judgement: follows the rule on three textbook histories": "overfitting"}),
     Mistake("the CNN rejects flat input", "pytorch_cnn",
             "return self.layers(X.reshape(-1, 1, 28, 28))", "return self.layers(X)",
-            {"pytorch_cnn.forward: logits of shape (n, 10) for (n, 784) input": "raised"},
-            also=["pytorch_cnn.forward: returns logits, not probabilities"]),
+            {"pytorch_cnn.forward: logits of shape (n, 10) for (n, 784) input": "raised"}),  # one cause, one loss
+    Mistake("a library imported under if __name__ == '__main__' only", "numpy_ann",
+            'if __name__ == "__main__":\n', 'if __name__ == "__main__":\n    import sklearn  # noqa: F401\n', {}),
+    Mistake("step adds the gradient", "numpy_ann", "getattr(self, name) - self.lr * grad",
+            "getattr(self, name) + self.lr * grad",
+            {"numpy_ann.step: subtracts lr times each gradient": "expected W1 - lr",
+             "numpy_ann.accuracy: at least 77% on the test set": "Fix test 1.23"},  # the root cause, not "tune"
+            also=TRAINING),
+    Mistake("training raises on the full data", "pytorch_ann",
+            "        optimizer = torch.optim.Adam(self.parameters(), lr=learning_rate)\n",
+            "        optimizer = torch.optim.Adam(self.parameters(), lr=learning_rate)\n"
+            "        if len(X_train) > 10_000:\n            raise RuntimeError('out of patience')\n",
+            {"pytorch_ann.accuracy: at least 80% on the test set": "out of patience"},
+            # the plot test is judged with the grader's own history: it passes
+            also=["pytorch_ann.judgement: one of the three words, by the rule, on your history"]),
 ]
 
 
