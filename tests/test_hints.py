@@ -20,3 +20,22 @@ def test_a_failure_names_its_likely_cause(error, phrase):
 def test_one_hint_is_given_once():
     text = evidence.describe({"type": "MemoryError", "message": "Unable to allocate 1 GiB", "where": ""})
     assert text.count("out of memory") == 1
+
+
+def test_a_low_accuracy_is_advised_by_its_root_cause_first():
+    import numpy as np
+
+    from autograder.tests import advice
+
+    spread = np.arange(20) % 10
+    step = "numpy_ann.step: subtracts lr times each gradient"
+    diverged = {"history": {"train_loss": [2.3, float("nan")]}}
+    # A failing unit test of what training is built from comes first, then a diverged loss, then one class.
+    assert "Fix test 1.23" in advice.accuracy_advice(None, "numpy_ann", diverged, spread, {step})
+    assert "diverged" in advice.accuracy_advice(None, "numpy_ann", diverged, spread, set())
+    assert "epoch 2" in advice.accuracy_advice(None, "numpy_ann", diverged, spread, set())
+    fine = {"history": {"train_loss": [2.3, 1.9]}}
+    assert "every image" in advice.accuracy_advice(None, "pytorch_ann", fine, np.zeros(20, int), set())
+    assert advice.accuracy_advice(None, "pytorch_ann", fine, spread, set()) == advice.GENERIC
+    zero_grad = "pytorch_ann.fit: gradients do not accumulate across steps"
+    assert "Fix test 2.5" in advice.accuracy_advice(None, "pytorch_ann", fine, spread, {zero_grad})

@@ -172,6 +172,15 @@ def test_training_over_its_budget_fails_only_the_training_tests_and_says_how_slo
     assert "after 1 of 2 epochs" in message and "s per epoch" in message, message
 
 
+def test_an_epoch_counter_that_never_advances_is_named(run_grader, reference_copy):
+    apply(Mistake("stuck", "numpy_ann", "        for epoch in range(1, epochs + 1):\n",
+                  "        epoch = 1\n        while epoch <= epochs:\n", {}), reference_copy)
+    results = run_grader(reference_copy, only="numpy_ann",
+                         env={"GRADER_TRAIN_DEADLINE": "20", "GRADER_CALL_BUDGET": "5"})
+    message = failed(results)["numpy_ann.accuracy: at least 77% on the test set"]
+    assert "never advances" in message and "epoch 1/2" in message, message
+
+
 def test_training_that_waits_is_stopped_by_the_wall_clock_backstop(run_grader, reference_copy):
     """Sleeping costs no CPU time: after 3 times its budget in wall-clock time, training is stopped all the same."""
     apply(Mistake("sleepy", "numpy_ann", "            utils.progress(epoch, epochs, history,",
