@@ -159,8 +159,8 @@ class Records:
         self.received = 0
         self.broken: str | None = None
         self.new: list[dict] = []  # records accepted since the caller last looked
-        self.cpu = lambda: 0.0  # CPU-seconds the worker's processes have used so far (watch() sets it)
-        self.started_cpu = 0.0
+        self.read_cpu = lambda: 0.0  # CPU-seconds the worker's processes have used so far (watch() sets it)
+        self.started_cpu = self.last_cpu = 0.0
 
     def read(self) -> None:
         """Take in whatever the worker has written so far."""
@@ -251,9 +251,14 @@ class Records:
         self.done.add(call)
         self.current, self.arrays = None, {}
 
+    def cpu(self) -> float:
+        """CPU-seconds the worker's processes have used so far: the last reading while they were still there."""
+        self.last_cpu = max(self.last_cpu, self.read_cpu())
+        return self.last_cpu
+
     def cpu_used(self) -> float:
         """CPU-seconds the worker has used since the current call started (measured by the grader)."""
-        return round(self.cpu() - self.started_cpu, 2)
+        return round(max(self.cpu() - self.started_cpu, 0.0), 2)
 
     def keep(self, entry: dict) -> None:
         with open(self.out / "log.jsonl", "a") as log:
@@ -326,7 +331,7 @@ def watch(proc: subprocess.Popen, records: Records, echo: TrainingEcho | None = 
     in wall-clock time.
     """
     deadline, cpu_limit, checked = time.monotonic() + IDLE, None, 0.0
-    records.cpu = lambda: sandbox.tree_cpu_seconds(proc.pid)
+    records.read_cpu = lambda: sandbox.tree_cpu_seconds(proc.pid)
     echo = echo or TrainingEcho("", records.out)
     while True:
         code = proc.poll()
