@@ -78,7 +78,7 @@ def student_user() -> pwd.struct_passwd | None:
         if b"Resource temporarily unavailable" not in probe.stderr and b"Cannot allocate" not in probe.stderr:
             return None
         time.sleep(1 + attempt)
-    return None
+    return user  # busy, not unable: never fall back to running student code as root for that
 
 
 def defences() -> dict:
