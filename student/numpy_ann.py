@@ -105,9 +105,9 @@ class NumpyANN:
         utils.set_seed(random_seed)
         self.lr = lr
         self.rng = np.random.default_rng(random_seed)  # use it for the shuffling in fit
-        # Initialise W1 and W2 with He initialisation: standard normal values times
-        # sqrt(2 / fan_in), as float32 (self.rng.standard_normal(shape) draws them);
-        # b1 and b2 with zeros. Mind the shapes in the class docstring.
+        # Initialise W1 and W2, for example with He initialisation: standard normal
+        # values times sqrt(2 / fan_in), as float32 (self.rng.standard_normal(shape)
+        # draws them); b1 and b2 with zeros. Mind the shapes in the class docstring.
         # >>> YOUR CODE HERE >>>
         raise NotImplementedError("NumpyANN.__init__")
         # <<< END OF YOUR CODE <<<

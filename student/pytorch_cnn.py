@@ -54,7 +54,7 @@ class PyTorchCNN(nn.Module):
         # <<< END OF YOUR CODE <<<
 
     def fit(self, X_train, y_train, X_val, y_val, epochs=4, batch_size=64, learning_rate=1e-3):
-        """The training loop, with torch.optim.Adam and nn.CrossEntropyLoss.
+        """The training loop, for example with torch.optim.Adam and nn.CrossEntropyLoss.
 
         Every epoch: self.train(); go through the training set in a fresh
         random order (torch.randperm(n).split(batch_size)); for each batch
