@@ -160,7 +160,7 @@ torch.set_num_threads({os.cpu_count()})
 root = tempfile.mkdtemp()
 raw = os.path.join(root, "FashionMNIST", "raw")
 os.makedirs(raw)
-for name in os.listdir({str(ROOT / 'data' / 'FashionMNIST' / 'raw')!r}):
+for name in [n for n in os.listdir({str(ROOT / 'data' / 'FashionMNIST' / 'raw')!r}) if n.endswith(".gz")]:
     with gzip.open(os.path.join({str(ROOT / 'data' / 'FashionMNIST' / 'raw')!r}, name)) as f, \\
             open(os.path.join(raw, name[:-3]), "wb") as g:
         shutil.copyfileobj(f, g)
