@@ -279,6 +279,7 @@ def torch_probes(mod, ctx, file):
         handles += [register_optimizer_step_pre_hook(pre_step), register_optimizer_step_post_hook(post_step)]
         try:
             history = model.fit(X[:n_train], y[:n_train], X[n_train:], y[n_train:], epochs=epochs)
+            ctx.small_history = history  # the judgement's history when training with the defaults does not finish
         finally:
             for h in handles:
                 h.remove()
@@ -429,8 +430,11 @@ def train_probes(mod, ctx, file):
         return info
 
     def judgement():
+        """The judgement on the trained model's history, or, when training did not finish, on the small fit's."""
+        if "model" not in state and getattr(ctx, "small_history", None) is not None:
+            return {"word": ctx.small_model.report_my_judgement(ctx.small_history), "on": "small fit"}
         need_model()
-        return {"word": state["model"].report_my_judgement(state["history"])}
+        return {"word": state["model"].report_my_judgement(state["history"]), "on": "training"}
 
     yield "train", train
     yield "test_predictions", predictions

@@ -116,9 +116,8 @@ MISTAKES = [
             "        optimizer = torch.optim.Adam(self.parameters(), lr=learning_rate)\n",
             "        optimizer = torch.optim.Adam(self.parameters(), lr=learning_rate)\n"
             "        if len(X_train) > 10_000:\n            raise RuntimeError('out of patience')\n",
-            {"pytorch_ann.accuracy: at least 80% on the test set": "out of patience"},
-            # the plot test is judged with the grader's own history: it passes
-            also=["pytorch_ann.judgement: one of the three words, by the rule, on your history"]),
+            # the plot is judged with the grader's own history, the judgement with the small fit's: both pass
+            {"pytorch_ann.accuracy: at least 80% on the test set": "out of patience"}),
 ]
 
 

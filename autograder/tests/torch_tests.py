@@ -208,14 +208,23 @@ def make_tests(file: str) -> dict:
 
     @add(f"{file}.judgement: one of the three words, by the rule, on your history")
     def test_judgement_follows_the_rule(ev):
-        word = ev.result("judgement_own", "report_my_judgement(history)")["word"]
+        result = ev.result("judgement_own", "report_my_judgement(history)")
+        word = result["word"]
         check(word in WORDS, f"report_my_judgement returned {word!r}; expected one of {', '.join(WORDS)}")
-        train = ev.result("train", "training")
-        history = train["history"]
-        history_ok(history, len(history.get("train_loss", [])) if isinstance(history, dict) else 0,
-                   "fit with your defaults")
-        consistent(history, train["measured"], "measured on the 5,000 validation and 2,000 of the training images",
-                   TRAINED_TOLERANCE)
+        if result.get("on") == "small fit":  # training did not finish: its own tests say why, this one judges
+            small = small_fit(ev)
+            history = small["history"]
+            n_train, n_val, epochs = probes.SMALL_FIT
+            history_ok(history, epochs, f"fit(..., epochs={epochs})")
+            consistent(history, small["measured"], f"measured in eval mode on the {n_val} validation images fit "
+                                                   "was given")
+        else:
+            train = ev.result("train", "training")
+            history = train["history"]
+            history_ok(history, len(history.get("train_loss", [])) if isinstance(history, dict) else 0,
+                       "fit with your defaults")
+            consistent(history, train["measured"], "measured on the 5,000 validation and 2,000 of the training "
+                                                   "images", TRAINED_TOLERANCE)
         want = judge(history)
         check(word == want, f"report_my_judgement returned {word!r} but the rule in the docstring gives {want!r} "
                             f"for your history (last epoch: train_acc {history['train_acc'][-1]:.4f}, "
