@@ -151,14 +151,20 @@ def test_grading_that_runs_out_of_time_still_leaves_valid_results(autograder_zip
     assert all("Grader error" in t["output"] for t in results["tests"])
 
 
-def test_with_no_python_run_autograder_still_leaves_a_grader_error_that_names_the_cause(autograder_zip, tmp_path):
-    """An instructor's broken build (no venv), in a bare environment: the shell alone writes the result."""
-    root = tmp_path / "autograder"
+def unpacked(zip_path: Path, tmp: Path) -> Path:
+    """The zip in tmp/autograder/source, run_autograder beside it, and nothing else (no venv, no setup.sh run)."""
+    root = tmp / "autograder"
     (root / "source").mkdir(parents=True)
-    with zipfile.ZipFile(autograder_zip) as zf:
+    with zipfile.ZipFile(zip_path) as zf:
         zf.extractall(root / "source")
     shutil.copy(root / "source" / "run_autograder", root / "run_autograder")
     (root / "run_autograder").chmod(0o755)
+    return root
+
+
+def test_with_no_python_run_autograder_still_leaves_a_grader_error_that_names_the_cause(autograder_zip, tmp_path):
+    """An instructor's broken build (no venv), in a bare environment: the shell alone writes the result."""
+    root = unpacked(autograder_zip, tmp_path)
     shutil.copytree(ROOT / "student", root / "submission")
     done = subprocess.run(["env", "-i", "PATH=/usr/bin:/bin", f"GRADESCOPE_ROOT={root}", "./run_autograder"],
                           cwd=root, capture_output=True, text=True, timeout=60)
@@ -175,12 +181,7 @@ def test_with_no_python_run_autograder_still_leaves_a_grader_error_that_names_th
 
 def test_the_shell_fallback_is_replaced_by_the_graders_own_result_once_python_starts(autograder_zip, tmp_path):
     """A grader that starts and then fails writes its own result; the shell leaves it alone."""
-    root = tmp_path / "autograder"
-    (root / "source").mkdir(parents=True)
-    with zipfile.ZipFile(autograder_zip) as zf:
-        zf.extractall(root / "source")
-    shutil.copy(root / "source" / "run_autograder", root / "run_autograder")
-    (root / "run_autograder").chmod(0o755)
+    root = unpacked(autograder_zip, tmp_path)
     (root / "venv").symlink_to(Path(sys.prefix))
     (root / "submission").mkdir()
     done = subprocess.run(["./run_autograder"], cwd=root, capture_output=True, text=True, timeout=120,
