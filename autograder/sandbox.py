@@ -71,8 +71,8 @@ def student_user() -> pwd.struct_passwd | None:
     # A user at its process limit (another grading's worker, until it is killed) is asked again: never killed
     # from here, where that grading's lock is not held.
     for attempt in range(6):
-        probe = subprocess.run(["setpriv", f"--reuid={user.pw_uid}", f"--regid={user.pw_gid}", "--clear-groups",
-                                sys.executable, "-s", "-c", "import gzip, json, numpy"], capture_output=True, cwd="/")
+        probe = subprocess.run([*setpriv(user), sys.executable, "-s", "-c", "import gzip, json, numpy"],
+                               capture_output=True, cwd="/")
         if probe.returncode == 0:
             return user
         if b"Resource temporarily unavailable" not in probe.stderr and b"Cannot allocate" not in probe.stderr:
@@ -399,13 +399,21 @@ def become_subreaper() -> None:
         ctypes.CDLL("libc.so.6", use_errno=True).prctl(36, 1)  # PR_SET_CHILD_SUBREAPER
 
 
+def _stat(pid: str) -> list[str] | None:
+    """The fields of /proc/PID/stat after the command (state, ppid, ... : stat(5) from field 3), or None if gone."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()
+    except (OSError, IndexError):
+        return None
+
+
 def _status(pid: str) -> tuple[int, str, int] | None:
     """(uid, state, parent pid) of a process, or None if it is gone."""
     try:
         uid = os.stat(f"/proc/{pid}").st_uid
-        with open(f"/proc/{pid}/stat") as f:
-            state, ppid = f.read().rsplit(")", 1)[1].split()[:2]
-        return uid, state, int(ppid)
+        fields = _stat(pid)
+        return (uid, fields[0], int(fields[1])) if fields else None
     except (OSError, ValueError, IndexError):
         return None
 
@@ -441,10 +449,8 @@ def tree_cpu_seconds(root: int) -> float:
     """CPU time used so far by process `root` and all its descendants (threads and reaped children included)."""
     parents, cpu = {}, {}
     for pid in filter(str.isdigit, os.listdir("/proc")):
-        try:
-            with open(f"/proc/{pid}/stat") as f:
-                fields = f.read().rsplit(")", 1)[1].split()
-        except (OSError, IndexError):
+        fields = _stat(pid)
+        if fields is None:
             continue
         # After the command: state ppid ... utime stime cutime cstime are fields 14-17 of stat(5).
         parents[int(pid)] = int(fields[1])

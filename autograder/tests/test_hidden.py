@@ -33,7 +33,7 @@ def textbook_test(file: str):
         wrong = {want: got.get(want) for want in WORDS if got.get(want) != want}
         check(not wrong, f"report_my_judgement on a history that is {', '.join(wrong)} returned "
                          f"{', '.join(repr(v) for v in wrong.values())}")
-        learning.credited_if_learned(ev, "What this test checks is reported by your code itself, so it")
+        learning.credited_if_learned(ev, learning.REPORTED)
     return test_judgement_on_textbook_histories
 
 

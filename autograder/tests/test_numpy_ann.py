@@ -25,22 +25,18 @@ def computes(ev) -> bool:
             or passes(test_cross_entropy_is_the_mean, ev, ref) or passes(test_forward_matches_the_reference, ev, ref))
 
 
-def needs_real_work(test):
-    """`test`, credited only for a file that computes something the grader checks by value (see `computes`).
+def require_real_work(ev) -> None:
+    """Fail, for another test's cause, unless numpy_ann.py computes something the grader checks by value.
 
-    What it checks (shapes, that nothing changed) is what the worker reports, which code that does no work
-    could write; an honest file with a bug elsewhere still gets it.
+    What a test so gated checks (shapes, that nothing changed) is what the worker reports, which code that does
+    no work could write; an honest file with a bug elsewhere still gets it.
     """
-    @functools.wraps(test)
-    def wrapper(*args, **kwargs):
-        test(*args, **kwargs)
-        ev = kwargs.get("ev") or next(a for a in args if hasattr(a, "entries"))
-        if not computes(ev):
-            learning.another_cause("What this test checks is reported by your code itself, so it is credited once "
-                                   "numpy_ann.py computes something the grader can check: relu, softmax, "
-                                   "cross_entropy or forward giving the expected values.")
+    if not computes(ev):
+        learning.another_cause(f"{learning.REPORTED} is credited once numpy_ann.py computes something the grader "
+                               "can check: relu, softmax, cross_entropy or forward giving the expected values.")
 
-    return wrapper
+
+needs_real_work = learning.gated_by(require_real_work)
 
 
 @pytest.fixture(scope="module")
