@@ -181,7 +181,11 @@ def to_model_format(images: np.ndarray, labels: np.ndarray | None, kind: str, in
     for start in range(0, len(index), 8192):
         rows = index[start:start + 8192]
         np.divide(images[rows].reshape(len(rows), -1), np.float32(255), out=x[start:start + len(rows)])
-    labels = None if labels is None else np.asarray(labels)[index]
+    return as_model_format(x, None if labels is None else np.asarray(labels)[index], kind)
+
+
+def as_model_format(x: np.ndarray, labels: np.ndarray | None, kind: str):
+    """float32 images (n, 784) in [0, 1] and class indices (n,) -> (X, y) in the format of `load_data`, sharing x."""
     if kind == "numpy":
         return x, (None if labels is None else one_hot(labels))
     import torch

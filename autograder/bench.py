@@ -12,7 +12,14 @@ yet exec'd (a worker starting a command, as matplotlib does with fc-list),
 the two share every page, and the sum of their proportional set sizes (PSS)
 is taken instead, which counts each page once. Per graded file it reports
 seconds, peak resident MB, epochs,
-training images per second and test accuracy; then the totals. For
+training images per second and test accuracy; then the totals.
+
+Then it emulates Gradescope's default machine: 0.5 CPU and 768 MiB, page
+cache included, with a control group (cgroup v2, else v1; skipped with a note
+where neither can be made, as without root). It grades the reference, then
+the reference with a textbook CNN (tests/submissions/textbook_cnn/), and
+reports the group's memory: its peak of anonymous memory, which the kernel
+cannot take back, the page cache beside it, and any process it killed. For
 comparison it times, in this same run, the tutorial pipeline students
 usually start from (torchvision dataset with ToTensor, DataLoader at batch
 64, a 784-128-64-10 MLP with Adam) until it reaches 80 % test accuracy.
@@ -36,6 +43,7 @@ from autograder.results import write_json_atomically
 
 ROOT = Path(__file__).resolve().parent.parent
 TRAIN_IMAGES = 60_000 - config.VAL_SIZE
+MB = 1 << 20
 
 
 def process_tree(pid: int) -> list[int]:
@@ -98,19 +106,159 @@ def part_running(pids: list[int]) -> str | None:
     return None
 
 
-def grade_and_sample(python: str, cpus: str | None, work: Path) -> dict:
-    """Grade the reference with `python`, pinned to `cpus` if given; seconds and memory peaks."""
+# ------------------------------------------------------------------ Gradescope's default limits, emulated
+
+GRADESCOPE_CPUS = 0.5  # Gradescope's default: 0.5 vCPU ...
+GRADESCOPE_MEMORY_MB = 768  # ... and 768 MiB of memory, page cache included
+
+
+class Cgroup:
+    """A control group that limits CPU and memory as Gradescope's defaults do: cgroup v2, else v1.
+
+    `Cgroup.create()` returns None, with the reason in `Cgroup.why_not`, where the machine lets us make neither
+    (not root, no controllers). Reads: the group's peak memory, its anonymous and file-backed (page cache)
+    memory now, and how often the kernel killed a process in it for memory.
+    """
+
+    why_not = ""
+
+    def __init__(self, version: int, dirs: dict[str, Path]):
+        self.version, self.dirs = version, dirs
+
+    @classmethod
+    def create(cls, cpus: float = GRADESCOPE_CPUS, memory_mb: int = GRADESCOPE_MEMORY_MB) -> Cgroup | None:
+        name = f"grader-bench-{os.getpid()}"
+        reasons = []
+        for make in (cls._v2, cls._v1):
+            try:
+                group = make(name)
+                group.limit(cpus, memory_mb << 20)
+                return group
+            except (OSError, ValueError) as e:
+                reasons.append(str(e))
+                if "group" in locals():
+                    group.remove()
+        cls.why_not = "; ".join(reasons)
+        return None
+
+    @staticmethod
+    def _own(controller: str) -> str:
+        """This process's group path in the hierarchy of `controller` ("" for cgroup v2), from /proc/self/cgroup."""
+        for line in Path("/proc/self/cgroup").read_text().splitlines():
+            _, controllers, path = line.split(":", 2)
+            if controller in controllers.split(","):
+                return path
+        raise ValueError(f"no {controller or 'cgroup v2'} hierarchy in /proc/self/cgroup")
+
+    @classmethod
+    def _v2(cls, name: str) -> Cgroup:
+        mounts = [line.split()[1] for line in Path("/proc/self/mounts").read_text().splitlines() if line.split()[2] == "cgroup2"]
+        if not mounts:
+            raise ValueError("cgroup v2 is not mounted")
+        parent = Path(mounts[0]) / cls._own("").lstrip("/")
+        wanted = {"cpu", "memory"}
+        if not wanted <= set((parent / "cgroup.controllers").read_text().split()):
+            raise ValueError(f"cgroup v2 at {parent} does not offer the cpu and memory controllers")
+        (parent / "cgroup.subtree_control").write_text("+cpu +memory")
+        group = parent / name
+        group.mkdir()
+        return cls(2, {"cpu": group, "memory": group})
+
+    @classmethod
+    def _v1(cls, name: str) -> Cgroup:
+        dirs = {}
+        for controller in ("cpu", "memory"):
+            mount = next((line.split()[1] for line in Path("/proc/self/mounts").read_text().splitlines()
+                          if line.split()[2] == "cgroup" and controller in line.split()[3].split(",")), None)
+            if mount is None:
+                raise ValueError(f"cgroup v1 has no {controller} hierarchy")
+            dirs[controller] = Path(mount) / cls._own(controller).lstrip("/") / name
+        group = cls(1, {})
+        for controller, path in dirs.items():
+            path.mkdir()
+            group.dirs[controller] = path
+        return group
+
+    def limit(self, cpus: float, memory: int) -> None:
+        period = 100_000
+        if self.version == 2:
+            (self.dirs["cpu"] / "cpu.max").write_text(f"{int(cpus * period)} {period}")
+            (self.dirs["memory"] / "memory.max").write_text(str(memory))
+            (self.dirs["memory"] / "memory.swap.max").write_text("0")
+        else:
+            (self.dirs["cpu"] / "cpu.cfs_period_us").write_text(str(period))
+            (self.dirs["cpu"] / "cpu.cfs_quota_us").write_text(str(int(cpus * period)))
+            (self.dirs["memory"] / "memory.limit_in_bytes").write_text(str(memory))
+            swap = self.dirs["memory"] / "memory.memsw.limit_in_bytes"
+            if swap.exists():
+                swap.write_text(str(memory))
+
+    def join(self) -> None:
+        """As preexec_fn: put the calling process (and so everything it starts) into the group."""
+        for path in set(self.dirs.values()):
+            (path / "cgroup.procs").write_text(str(os.getpid()))
+
+    def stat(self) -> dict[str, int]:
+        """Bytes now: "anon" (the processes' own memory), "file" (page cache, shared memory included) and "total"."""
+        values = {}
+        for line in (self.dirs["memory"] / "memory.stat").read_text().splitlines():
+            key, value = line.split()
+            values[key] = int(value)
+        if self.version == 2:
+            anon, file = values.get("anon", 0), values.get("file", 0)
+            total = int((self.dirs["memory"] / "memory.current").read_text())
+        else:
+            anon, file = values.get("total_rss", 0), values.get("total_cache", 0)
+            total = int((self.dirs["memory"] / "memory.usage_in_bytes").read_text())
+        return {"anon": anon, "file": file, "total": total}
+
+    def peak(self) -> int | None:
+        """The group's peak memory in bytes, as the kernel counted it (None where it does not say)."""
+        path = self.dirs["memory"] / ("memory.peak" if self.version == 2 else "memory.max_usage_in_bytes")
+        try:
+            return int(path.read_text())
+        except (OSError, ValueError):
+            return None
+
+    def oom_kills(self) -> int:
+        """Processes the kernel killed in this group for want of memory."""
+        path = self.dirs["memory"] / ("memory.events" if self.version == 2 else "memory.oom_control")
+        try:
+            for line in path.read_text().splitlines():
+                if line.startswith("oom_kill "):
+                    return int(line.split()[1])
+        except OSError:
+            pass
+        return 0
+
+    def remove(self) -> None:
+        for path in set(self.dirs.values()):
+            for _ in range(50):
+                try:
+                    path.rmdir()
+                    break
+                except FileNotFoundError:
+                    break
+                except OSError:
+                    time.sleep(0.1)
+
+
+def grade_and_sample(python: str, cpus: str | None, work: Path, submission: Path = ROOT / "solutions",
+                     group: Cgroup | None = None) -> dict:
+    """Grade `submission` with `python`, pinned to `cpus` if given, in `group` if given; seconds and memory peaks."""
     results = work / "results.json"
     cmd = [python, "-m", "pytest", "-c", "autograder/pytest.ini", "--rootdir", "autograder", "autograder/tests",
-           "--submission", "solutions", "--results", str(results), "--work", str(work / "grading"), "-q",
+           "--submission", str(submission), "--results", str(results), "--work", str(work / "grading"), "-q",
            "-p", "no:warnings"]
     env = dict(os.environ, PYTHONPATH=str(ROOT))
     if cpus is not None:
         cmd = ["taskset", "-c", cpus, *cmd]
         env["GRADER_THREADS"] = str(len(cpus.split(",")))
     peaks: dict[str, float] = {}
+    in_group = {"total": 0, "anon": 0, "file": 0}  # the group's memory when its total was highest
     started = time.monotonic()
-    proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
+    proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT,
+                            preexec_fn=group.join if group else None)
 
     def sample():
         while proc.poll() is None:
@@ -119,6 +267,12 @@ def grade_and_sample(python: str, cpus: str | None, work: Path) -> dict:
             part = part_running(pids) or "grader"
             peaks[part] = max(peaks.get(part, 0), total)
             peaks["total"] = max(peaks.get("total", 0), total)
+            if group is not None:
+                now = group.stat()
+                peaks["anon"] = max(peaks.get("anon", 0), now["anon"] / MB)
+                peaks[f"group {part}"] = max(peaks.get(f"group {part}", 0), now["total"] / MB)
+                if now["total"] >= in_group["total"]:
+                    in_group.update(now)
             time.sleep(0.02)
 
     sampler = threading.Thread(target=sample)
@@ -132,19 +286,28 @@ def grade_and_sample(python: str, cpus: str | None, work: Path) -> dict:
         log = [json.loads(line) for line in (work / "grading" / "evidence" / file / "log.jsonl").read_text().splitlines()
                if line.strip()]
         done = {e["call"]: e for e in log if e["event"] == "done"}
-        train = done["train"]
-        epochs = len(train["values"]["history"]["train_loss"])
+        train = done.get("train", {}).get("values") or {}  # empty when training did not finish (killed, say)
+        epochs = len((train.get("history") or {}).get("train_loss") or [])
         accuracy = next(t["output"] for t in graded["tests"] if t["name"].startswith(f"{file}.accuracy"))
         rows[file] = {
             "seconds": round(sum(e["seconds"] or 0 for e in done.values()), 1),
-            "train_seconds": round(train["values"]["seconds"], 1),
+            "train_seconds": round(train.get("seconds", 0.0), 1),
             "peak_mb": round(peaks.get(file, 0)),
             "epochs": epochs,
-            "images_per_second": round(TRAIN_IMAGES * epochs / train["values"]["seconds"]),
-            "test_accuracy": float(accuracy.split("test accuracy ")[1].split("%")[0]),
+            "images_per_second": round(TRAIN_IMAGES * epochs / train["seconds"]) if train else 0,
+            "test_accuracy": float(accuracy.split("test accuracy ")[1].split("%")[0]) if "test accuracy " in accuracy
+            else 0.0,
         }
-    return {"parts": rows, "total_seconds": round(seconds, 1), "peak_mb": round(peaks.get("total", 0)),
-            "score": graded["score"]}
+        if group is not None:
+            rows[file]["group_peak_mb"] = round(peaks.get(f"group {file}", 0))
+    run = {"parts": rows, "total_seconds": round(seconds, 1), "peak_mb": round(peaks.get("total", 0)),
+           "score": graded["score"]}
+    if group is not None:
+        peak = group.peak()
+        run["group"] = {"peak_mb": round((peak if peak is not None else in_group["total"]) / MB),
+                        "at_peak_anon_mb": round(in_group["anon"] / MB), "at_peak_file_mb": round(in_group["file"] / MB),
+                        "peak_anon_mb": round(peaks.get("anon", 0)), "oom_kills": group.oom_kills()}
+    return run
 
 
 def tutorial_pipeline(python: str, limit_epochs: int = 10) -> dict:
@@ -205,6 +368,68 @@ def table(run: dict, title: str) -> str:
     return "\n".join(lines)
 
 
+TEXTBOOK_CNN = ROOT / "tests" / "submissions" / "textbook_cnn" / "pytorch_cnn.py"  # 32-64 channels, batch 64
+
+
+def emulated_gradescope(python: str) -> dict:
+    """Grade the reference, then the reference with a textbook CNN, each in its own group with Gradescope's limits.
+
+    Caches are dropped first where the machine allows it, so that the group is charged for the pages it reads
+    (torch's libraries, the data), as a fresh Gradescope container is.
+    """
+    limits = f"{GRADESCOPE_CPUS} CPU, {GRADESCOPE_MEMORY_MB} MiB"
+    runs = {}
+    for name, cnn in (("reference", None), ("textbook_cnn", TEXTBOOK_CNN)):
+        group = Cgroup.create()
+        if group is None:
+            print(f"\nGradescope's defaults ({limits}) not emulated: no control group could be made "
+                  f"({Cgroup.why_not})", flush=True)
+            return {"skipped": Cgroup.why_not}
+        work = Path(tempfile.mkdtemp(prefix="bench-"))
+        try:
+            submission = ROOT / "solutions"
+            if cnn is not None:
+                submission = work / "submission"
+                shutil.copytree(ROOT / "solutions", submission)
+                shutil.copyfile(cnn, submission / "pytorch_cnn.py")
+            for path in [work, *work.rglob("*")]:
+                path.chmod(0o755 if path.is_dir() else 0o644)
+            dropped = drop_caches()
+            print(f"\nGrading the {name.replace('_', ' ')} under Gradescope's defaults ({limits}, cgroup "
+                  f"v{group.version}{'' if dropped else ', caches not dropped'}) ...", flush=True)
+            runs[name] = grade_and_sample(python, None, work, submission, group)
+            runs[name]["caches_dropped"] = dropped
+        finally:
+            group.remove()
+            shutil.rmtree(work, ignore_errors=True)
+    print(gradescope_table(runs), flush=True)
+    return {"limits": {"cpus": GRADESCOPE_CPUS, "memory_mb": GRADESCOPE_MEMORY_MB}, **runs}
+
+
+def drop_caches() -> bool:
+    """Empty the kernel's page cache (root only), so a group pays for the files it reads. Whether it could."""
+    try:
+        os.sync()
+        Path("/proc/sys/vm/drop_caches").write_text("3\n")
+        return True
+    except OSError:
+        return False
+
+
+def gradescope_table(runs: dict) -> str:
+    lines = [f"\nUnder Gradescope's defaults ({GRADESCOPE_CPUS} CPU, {GRADESCOPE_MEMORY_MB} MiB): the group's memory. "
+             "Anonymous memory is what the kernel cannot take back; page cache (libraries, data files) it drops "
+             "under pressure.",
+             f"{'submission':<14} {'seconds':>8} {'score':>6} {'anon peak':>10} {'spare':>6} {'group peak':>11} "
+             f"{'file at peak':>13} {'OOM kills':>10}"]
+    for name, run in runs.items():
+        g = run["group"]
+        lines.append(f"{name:<14} {run['total_seconds']:>8.1f} {run['score']:>6} {g['peak_anon_mb']:>7} MB "
+                     f"{GRADESCOPE_MEMORY_MB - g['peak_anon_mb']:>6} {g['peak_mb']:>8} MB {g['at_peak_file_mb']:>10} MB "
+                     f"{g['oom_kills']:>10}")
+    return "\n".join(lines)
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--python", default=sys.executable, help="interpreter to grade with (CPU torch build)")
@@ -221,6 +446,7 @@ def main(argv=None) -> int:
         finally:
             shutil.rmtree(work, ignore_errors=True)
         print(table(report[name], f"\n{name.replace('_', ' ')} ({args.python})"), flush=True)
+    report["gradescope_defaults"] = emulated_gradescope(args.python)
     print("\nTiming the tutorial pipeline (torchvision ToTensor + DataLoader, batch 64, Adam) ...", flush=True)
     tutorial = tutorial_pipeline(args.tutorial_python)
     report["tutorial"] = tutorial

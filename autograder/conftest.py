@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 import utils
-from autograder import config, evidence, expected, intake, probes, results, sandbox
+from autograder import config, datacache, evidence, expected, intake, probes, results, sandbox
 
 
 def pytest_addoption(parser):
@@ -53,7 +53,7 @@ class Grader:
         noisy = np.clip(noisy, 0, 255).astype(np.uint8)
         self.test_labels = labels[order]
         self.heldout_images = noisy[:probes.HELDOUT].copy()  # the grader's own look at learning (tests/learning.py)
-        self.sandbox_env = sandbox.prepare(work, noisy, utils.cached_split("train"))
+        self.sandbox_env = sandbox.prepare(work, noisy, datacache.worker_files())
         del images, noisy
         probes.release_memory()  # the grader stays small while the workers train
         self._evidence: dict[str, evidence.Evidence] = {}

@@ -18,13 +18,12 @@ import sys
 import tempfile
 from pathlib import Path
 
-import utils
-from autograder import evidence, sandbox
+from autograder import datacache, evidence, sandbox
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT = ROOT / "build" / "expected"
 SOURCES = [ROOT / "utils.py", ROOT / "autograder" / "probes.py", ROOT / "autograder" / "hidden.py",
-           ROOT / "autograder" / "worker.py",
+           ROOT / "autograder" / "worker.py", ROOT / "autograder" / "datacache.py",
            ROOT / "autograder" / "evidence.py",
            ROOT / "solutions" / "numpy_ann.py"]
 # Only numpy_ann's tests compare with the reference; the PyTorch tests check properties.
@@ -43,7 +42,7 @@ def build(out: Path) -> Path:
     with tempfile.TemporaryDirectory(prefix="expected-") as tmp:
         Path(tmp).chmod(0o755)  # workers may run as grader-student
         staging = Path(tmp) / "expected"
-        sandbox_env = sandbox.prepare(Path(tmp) / "sandbox", None, utils.cached_split("train"))
+        sandbox_env = sandbox.prepare(Path(tmp) / "sandbox", None, datacache.worker_files())
         for file in FILES:
             scratch = Path(tmp) / "run" / file
             scratch.mkdir(parents=True)

@@ -20,7 +20,7 @@ import time
 import numpy as np
 
 import utils
-from autograder import config
+from autograder import config, datacache
 
 DATA_ENV = "GRADER_DATA"  # folder of train_images.npy, train_labels.npy, test_images.npy (sandbox.prepare)
 FORBIDDEN = ("torch", "tensorflow", "jax", "sklearn")  # modules numpy_ann.py must not bring in
@@ -351,6 +351,9 @@ def uses_parameters(model, X) -> bool:
     return any(g is not None and bool(g.abs().sum() > 0) for g in grads)
 
 
+MEASURE_BATCH = 256  # images per forward pass when the grader measures: a student's wide CNN stays small in memory
+
+
 def measure(model, X, y) -> tuple[float, float]:
     """(mean cross-entropy, accuracy) of the model's logits on X, y, as the grader computes them.
 
@@ -362,7 +365,7 @@ def measure(model, X, y) -> tuple[float, float]:
     model.eval()
     try:
         with torch.no_grad():
-            logits = torch.cat([model(X[i:i + 1024]) for i in range(0, len(X), 1024)]).float()
+            logits = torch.cat([model(X[i:i + MEASURE_BATCH]) for i in range(0, len(X), MEASURE_BATCH)]).float()
             return (torch.nn.functional.cross_entropy(logits, y).item(),
                     (logits.argmax(dim=1) == y).float().mean().item())
     finally:
@@ -491,12 +494,18 @@ class Context:
         return utils.to_model_format(images[:n], labels[:n], kind)
 
     def train_data(self, kind):
-        """The training and validation split, converted straight from the shared uint8 file."""
+        """The training and validation split: the grader's float32 files mapped copy-on-write where it handed them
+        out (datacache), else converted from the shared uint8 file."""
         images, labels = self._train_arrays()
         tr, va = utils.train_val_split(len(images), config.VAL_SIZE)
-        data = (*utils.to_model_format(images, labels, kind, tr), *utils.to_model_format(images, labels, kind, va))
-        self._train = None  # unmap the uint8 pixels: training needs only the float copy
-        return data
+        self._train = None  # unmap the uint8 pixels: training needs only the float32 images
+        mapped = [datacache.load(os.environ[DATA_ENV], part) for part in ("train", "val")]
+        if any(x is None for x in mapped):
+            return (*utils.to_model_format(images, labels, kind, tr), *utils.to_model_format(images, labels, kind, va))
+        data = []
+        for x, index in zip(mapped, (tr, va), strict=True):
+            data += utils.as_model_format(x, labels[index], kind)
+        return tuple(data)
 
     def test_images(self):
         path = f"{os.environ[DATA_ENV]}/test_images.npy"

@@ -42,7 +42,7 @@ ROOT = Path(__file__).resolve().parent.parent
 USER = os.environ.get("GRADER_STUDENT_USER", "grader-student")
 # What a worker imports. hidden.py is absent from the student handout: it is copied where it exists.
 LIB_FILES = ["utils.py", "autograder/__init__.py", "autograder/worker.py", "autograder/probes.py",
-             "autograder/config.py", "autograder/sandbox.py", "autograder/hidden.py"]
+             "autograder/config.py", "autograder/sandbox.py", "autograder/hidden.py", "autograder/datacache.py"]
 MEMORY_BYTES = int(os.environ.get("GRADER_WORKER_MEMORY_MB", "4096")) << 20
 FILE_BYTES = 64 << 20  # no file a worker writes (its printed output included) may exceed this
 PROCESSES = 256  # threads count too
@@ -183,12 +183,14 @@ def grader_secrets() -> list[Path]:
             ROOT / "grades", utils.DEBIAN_DIR, utils.DATA_DIR]
 
 
-def prepare(work: Path, test_images: np.ndarray | None, train: tuple[Path, Path]) -> dict:
+def prepare(work: Path, test_images: np.ndarray | None, files: dict[str, Path]) -> dict:
     """Lay out lib/ and data/ in `work`; return the environment a worker needs to find them.
 
-    `train` holds the paths of the uint8 .npy training images and labels (utils.cached_split): they are
-    copied as files, never loaded here.
+    `files` maps names in data/ to the grader's cached data files (datacache.worker_files): they are
+    linked or copied as files, never loaded here.
     """
+    from autograder import datacache
+
     lib = work / "lib"
     for name in LIB_FILES:
         (lib / name).parent.mkdir(parents=True, exist_ok=True)
@@ -196,14 +198,15 @@ def prepare(work: Path, test_images: np.ndarray | None, train: tuple[Path, Path]
             shutil.copyfile(ROOT / name, lib / name)
     data = work / "data"
     data.mkdir(parents=True, exist_ok=True)
-    shutil.copyfile(train[0], data / "train_images.npy")
-    shutil.copyfile(train[1], data / "train_labels.npy")
+    # Links only where the worker cannot write the file: another user, or a read-only bind.
+    datacache.hand_out(files, data, share=student_user() is not None or confined())
     if test_images is not None:
         import numpy as np
 
         np.save(data / "test_images.npy", test_images)
     for path in [work, *lib.rglob("*"), lib, *data.rglob("*"), data]:  # the grader's own folders (intake/) stay 0700
-        path.chmod(0o755 if path.is_dir() else 0o644)
+        if path.is_dir() or path.stat().st_nlink == 1:  # a linked cache file is already 0644, and may not be ours
+            path.chmod(0o755 if path.is_dir() else 0o644)
     return {"GRADER_LIB": str(lib), "GRADER_DATA": str(data)}
 
 
