@@ -63,6 +63,8 @@ from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import yaml
+
 from autograder import config, expected, grade, intake, sandbox
 from autograder.atomic import write_bytes_atomically, write_json_atomically, write_text_atomically
 from autograder.results import error_results, in_order, number_key
@@ -89,46 +91,31 @@ class Submission:
 
 # --------------------------------------------------------------------------- input
 
-def unquote(value: str) -> str:
-    """A YAML scalar as text: 'single' and "double" quotes removed."""
-    value = value.strip()
-    if len(value) >= 2 and value[0] == value[-1] == "'":
-        return value[1:-1].replace("''", "'")
-    if len(value) >= 2 and value[0] == value[-1] == '"':
-        try:
-            return json.loads(value)
-        except json.JSONDecodeError:
-            return value[1:-1]
-    return value
-
-
 def read_metadata(path: Path) -> dict[str, list[dict]]:
-    """Submission folder -> its submitters, from Gradescope's submission_metadata.yml.
+    """Submission folder -> its submitters ({"name", "sid", "email"}, as text), from Gradescope's submission_metadata.yml.
 
-    Reads only the top-level keys and each one's `:submitters:` list
-    (`- :name: ...`, `:sid: ...`, `:email: ...`), without a YAML library.
+    Its keys are Ruby symbols, which YAML reads as text with a leading colon: each submission's
+    `:submitters:` lists `- :name: ...`, `:sid: ...`, `:email: ...`. Whatever else it holds is ignored.
     """
+    try:
+        data = yaml.safe_load(path.read_text(errors="replace"))
+    except yaml.YAMLError as e:
+        mark = getattr(e, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        raise InputError(f"{path} is not readable YAML{where}: {getattr(e, 'problem', None) or e}") from None
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise InputError(f"{path} is not Gradescope's submission metadata: it should map each submission's folder "
+                         "to its submitters")
     out: dict[str, list[dict]] = {}
-    current, inside, indent = None, False, 0
-    for line in path.read_text(errors="replace").splitlines():
-        text = line.strip()
-        if not text or text.startswith(("#", "---")):
-            continue
-        depth = len(line) - len(line.lstrip())
-        if depth == 0:
-            current, inside = unquote(text.rstrip(":")), False
-            out[current] = []
-        elif current is not None and text.startswith(":submitters:"):
-            inside, indent = True, depth
-        elif inside and (depth > indent or text.startswith("- ")):
-            if text.startswith("- "):
-                out[current].append({})
-                text = text[2:].strip()
-            match = re.match(r":?(\w+):\s*(.*)$", text)
-            if match and out[current]:
-                out[current][-1][match[1]] = unquote(match[2])
-        else:
-            inside = False
+    for key, entry in data.items():
+        submitters = entry.get(":submitters") if isinstance(entry, dict) else None
+        out[str(key)] = []
+        for person in submitters if isinstance(submitters, list) else []:
+            if isinstance(person, dict):  # `:sid: 1001`, unquoted, is read as a number: every value becomes text
+                out[str(key)].append({str(name).lstrip(":"): "" if value is None else str(value)
+                                      for name, value in person.items()})
     return out
 
 

@@ -253,6 +253,15 @@ def test_a_metadata_key_that_is_a_path_is_refused(tmp_path):
         grade_all.discover(tmp_path)
 
 
+def test_a_metadata_file_that_is_not_yaml_is_refused_naming_it(tmp_path, capsys):
+    (tmp_path / "submission_1").mkdir()
+    for text, why in (("submission_1:\n\t:submitters: []\n", "not readable YAML at line 2"),
+                      ("- submission_1\n", "not Gradescope's submission metadata")):
+        (tmp_path / "submission_metadata.yml").write_text(text)
+        assert grade_all.main([str(tmp_path)]) == 2
+        assert f"{tmp_path / 'submission_metadata.yml'} is {why}" in capsys.readouterr().err
+
+
 # ------------------------------------------------------------ private folders, sandbox users, planted symlinks
 
 def submission(folder: Path, key: str) -> grade_all.Submission:
