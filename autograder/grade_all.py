@@ -670,7 +670,7 @@ def report_png(graded: list[tuple[Submission, dict]], path: Path) -> None:
     png = io.BytesIO()
     fig.savefig(png, format="png")
     plt.close(fig)
-    write_bytes_atomically(path, png.getvalue())  # not utils.save_figure: its temporary file has a fixed name
+    write_bytes_atomically(path, png.getvalue())  # not utils.save_figure: its temporary file has a predictable name
 
 
 def write_reports(subs: list[Submission], out: Path, source: Path) -> list[tuple[Submission, dict]]:
