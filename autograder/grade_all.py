@@ -184,15 +184,6 @@ def batch_info(results: dict) -> dict:
     return results.get("extra_data", {}).get("grade_all", {})
 
 
-def stop_user(user: str) -> None:
-    """As root: kill whatever a grading left running as `user`."""
-    if sandbox.is_root():
-        try:
-            sandbox.kill_user_processes(pwd.getpwnam(user))
-        except KeyError:
-            pass
-
-
 def sandbox_account(user: str) -> pwd.struct_passwd | None:
     """The sandbox user `user` whose workers will use a grading's TMPDIR; None when not root (no user switch)."""
     if not sandbox.is_root():
@@ -296,7 +287,7 @@ def grade_one(sub: Submission, expected_dir: Path, timeout: float, threads: int,
         env = {"TMPDIR": str(scratch.tmp), "GRADER_THREADS": str(threads), "GRADER_STUDENT_USER": user}
         code = grade.run_suite(sub.path.resolve(), results, expected=expected_dir, timeout=timeout, env=env)
         if code is None:
-            stop_user(user)
+            sandbox.stop_user(user)
             why = f"grading took longer than {timeout:g} s and was stopped: does the code hang?"
             return finish(sub, error_results(why), "timeout", why, started)
         if not results.exists():
@@ -308,7 +299,7 @@ def grade_one(sub: Submission, expected_dir: Path, timeout: float, threads: int,
         why = f"grader error: {type(e).__name__}: {e}"
         return finish(sub, error_results(why), "error", why, started)
     finally:
-        stop_user(user)  # nothing of this grading outlives it, to write into its folders or the next grading's
+        sandbox.stop_user(user)  # nothing of this grading outlives it, to write into its folders or the next grading's
         if scratch is not None:
             scratch.remove()
         if stdout:
@@ -493,7 +484,7 @@ def grade_many(todo: list[Submission], out: Path, jobs: int, timeout: float) -> 
         pool.shutdown(wait=False, cancel_futures=True)
         kill_children()
         for user in users:
-            stop_user(user)
+            sandbox.stop_user(user)
         pool.shutdown()
         raise
     finally:

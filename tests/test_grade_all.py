@@ -282,7 +282,7 @@ def test_each_grading_has_its_own_private_results_folder_and_tmpdir(tmp_path, mo
     accounts = {"grade-all-test-a": nobody, "grade-all-test-b": other if nobody else None}
     monkeypatch.setattr(grade_all, "sandbox_account", accounts.get)
     stopped = []
-    monkeypatch.setattr(grade_all, "stop_user", stopped.append)  # no real user's processes are touched
+    monkeypatch.setattr(sandbox, "stop_user", stopped.append)  # no real user's processes are touched
     shared = Path(tempfile.gettempdir())
     nobody_reaches_tmp = nobody is not None and as_nobody("test", "-x", str(shared))
     seen = []
