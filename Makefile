@@ -68,9 +68,10 @@ handout: $(SETUP) data
 grade-all: $(SETUP) data
 	@$(PY) -m autograder.grade_all "$(SUBMISSIONS)" --out "$(GRADES)" $(if $(filter-out 0,$(FORCE)),--force)
 
-# The benchmark grades with a CPU build of torch, as Gradescope's image would (torchvision is not needed to grade).
+# The benchmark grades with a CPU build of torch, as Gradescope's image would (torchvision is not needed to grade):
+# the version on the `# bench: torch==` line of requirements.txt.
 BENCH_VENV ?= .venv-bench
-BENCH_TORCH ?= 2.13.0
+BENCH_TORCH ?= $(shell sed -n 's/^# bench: torch==\([^[:space:]]*\).*/\1/p' requirements.txt)
 $(BENCH_VENV)/.installed: requirements.txt
 	$(PYTHON3) -m venv $(BENCH_VENV)
 	$(BENCH_VENV)/bin/python -m pip install --quiet --disable-pip-version-check torch==$(BENCH_TORCH) \
@@ -84,8 +85,9 @@ seeds: $(SETUP) data
 	$(PY) tools/seeds.py
 
 lint: $(SETUP)
-	@$(PY) -m ruff --version >/dev/null 2>&1 || $(PY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
 	$(PY) -m ruff check .
 
+# Everything the targets above write but .venv and data/, at its default place (GRADES, BENCH_VENV and RESULTS may
+# come from the environment: an rm -rf of those would reach wherever they point).
 clean:
-	rm -rf build dist results.json submission.zip .pytest_cache
+	rm -rf build dist results.json submission.zip bench.json grades .venv-bench .pytest_cache .ruff_cache

@@ -134,10 +134,8 @@ def cached_split(split: str = "train") -> tuple[Path, Path]:
     if not all(p.exists() and p.stat().st_mtime >= newest for p in paths):
         cache.mkdir(parents=True, exist_ok=True)
         for path, array in zip(paths, load_fashion_mnist(split), strict=True):
-            tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-            with open(tmp, "wb") as f:
+            with _replacing(path) as f:
                 np.save(f, array)
-            os.replace(tmp, path)
     return paths
 
 
@@ -322,10 +320,25 @@ def save_figure(fig, path) -> None:
         if ax.get_legend_handles_labels()[0]:
             ax.legend()
     fig.tight_layout()
-    path = Path(path)
-    tmp = path.with_name(f".{path.name}.tmp")
-    fig.savefig(tmp, format="png")
-    os.replace(tmp, path)
+    with _replacing(Path(path)) as f:
+        fig.savefig(f, format="png")
+
+
+@contextlib.contextmanager
+def _replacing(path: Path):
+    """A binary file for `path`'s new content, renamed over `path` once written whole (removed on an error).
+
+    Its name beside `path` is this process's own: processes writing the same file at once do not mix their bytes.
+    """
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        with open(tmp, "wb") as f:
+            yield f
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            tmp.unlink()
+        raise
 
 
 # ---------------------------------------------------------------------- make data
@@ -338,9 +351,8 @@ def _copy_from(folder: Path, raw_dir: Path) -> None:
         raise DataError(f"{folder} lacks {', '.join(missing)}")
     raw_dir.mkdir(parents=True, exist_ok=True)
     for name in names:
-        tmp = raw_dir / f".{name}.tmp"
-        shutil.copyfile(folder / name, tmp)
-        os.replace(tmp, raw_dir / name)
+        with open(folder / name, "rb") as src, _replacing(raw_dir / name) as dst:
+            shutil.copyfileobj(src, dst, 1 << 20)
     for split in FILES:
         load_fashion_mnist(split, raw_dir)
 
@@ -420,10 +432,8 @@ def decompress_for_torchvision(raw_dir: Path = RAW_DIR) -> None:
             target = raw_dir / name[:-len(".gz")]
             if target.is_file() and target.stat().st_size > 0:
                 continue
-            tmp = raw_dir / f".{target.name}.tmp"
-            with gzip.open(raw_dir / name, "rb") as src, open(tmp, "wb") as dst:
+            with gzip.open(raw_dir / name, "rb") as src, _replacing(target) as dst:
                 shutil.copyfileobj(src, dst, 1 << 20)
-            os.replace(tmp, target)
 
 
 def main() -> int:

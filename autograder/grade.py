@@ -13,7 +13,6 @@ import argparse
 import contextlib
 import json
 import os
-import pwd
 import signal
 import subprocess
 import sys
@@ -65,7 +64,7 @@ def run_suite(submission: Path, results: Path, visible_only: bool = False, expec
     except subprocess.TimeoutExpired:
         os.killpg(proc.pid, signal.SIGKILL)
         proc.communicate()
-        stop_workers(env.get("GRADER_STUDENT_USER", sandbox.USER))
+        sandbox.stop_user(env.get("GRADER_STUDENT_USER", sandbox.USER))
         return None
     finally:
         if echo is not None:
@@ -81,13 +80,6 @@ def echo_lines(fd: int) -> None:
     with open(fd, errors="replace") as lines:
         for line in lines:
             print("  " + line.rstrip(), flush=True)
-
-
-def stop_workers(user: str) -> None:
-    """After a killed suite: its workers ask for death with it, but those that switched user lost that wish."""
-    if sandbox.is_root():
-        with contextlib.suppress(KeyError):
-            sandbox.kill_user_processes(pwd.getpwnam(user))
 
 
 def table(results: dict, width: int = 100) -> str:

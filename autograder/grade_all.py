@@ -63,6 +63,8 @@ from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import yaml
+
 from autograder import config, expected, grade, intake, sandbox
 from autograder.atomic import write_bytes_atomically, write_json_atomically, write_text_atomically
 from autograder.results import error_results, in_order, number_key
@@ -89,46 +91,31 @@ class Submission:
 
 # --------------------------------------------------------------------------- input
 
-def unquote(value: str) -> str:
-    """A YAML scalar as text: 'single' and "double" quotes removed."""
-    value = value.strip()
-    if len(value) >= 2 and value[0] == value[-1] == "'":
-        return value[1:-1].replace("''", "'")
-    if len(value) >= 2 and value[0] == value[-1] == '"':
-        try:
-            return json.loads(value)
-        except json.JSONDecodeError:
-            return value[1:-1]
-    return value
-
-
 def read_metadata(path: Path) -> dict[str, list[dict]]:
-    """Submission folder -> its submitters, from Gradescope's submission_metadata.yml.
+    """Submission folder -> its submitters ({"name", "sid", "email"}, as text), from Gradescope's submission_metadata.yml.
 
-    Reads only the top-level keys and each one's `:submitters:` list
-    (`- :name: ...`, `:sid: ...`, `:email: ...`), without a YAML library.
+    Its keys are Ruby symbols, which YAML reads as text with a leading colon: each submission's
+    `:submitters:` lists `- :name: ...`, `:sid: ...`, `:email: ...`. Whatever else it holds is ignored.
     """
+    try:
+        data = yaml.safe_load(path.read_text(errors="replace"))
+    except yaml.YAMLError as e:
+        mark = getattr(e, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        raise InputError(f"{path} is not readable YAML{where}: {getattr(e, 'problem', None) or e}") from None
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise InputError(f"{path} is not Gradescope's submission metadata: it should map each submission's folder "
+                         "to its submitters")
     out: dict[str, list[dict]] = {}
-    current, inside, indent = None, False, 0
-    for line in path.read_text(errors="replace").splitlines():
-        text = line.strip()
-        if not text or text.startswith(("#", "---")):
-            continue
-        depth = len(line) - len(line.lstrip())
-        if depth == 0:
-            current, inside = unquote(text.rstrip(":")), False
-            out[current] = []
-        elif current is not None and text.startswith(":submitters:"):
-            inside, indent = True, depth
-        elif inside and (depth > indent or text.startswith("- ")):
-            if text.startswith("- "):
-                out[current].append({})
-                text = text[2:].strip()
-            match = re.match(r":?(\w+):\s*(.*)$", text)
-            if match and out[current]:
-                out[current][-1][match[1]] = unquote(match[2])
-        else:
-            inside = False
+    for key, entry in data.items():
+        submitters = entry.get(":submitters") if isinstance(entry, dict) else None
+        out[str(key)] = []
+        for person in submitters if isinstance(submitters, list) else []:
+            if isinstance(person, dict):  # `:sid: 1001`, unquoted, is read as a number: every value becomes text
+                out[str(key)].append({str(name).lstrip(":"): "" if value is None else str(value)
+                                      for name, value in person.items()})
     return out
 
 
@@ -195,15 +182,6 @@ def finish(sub: Submission, results: dict, status: str, reason: str, started: fl
 def batch_info(results: dict) -> dict:
     """What grade-all recorded of a submission: status, reason, seconds and the fingerprint of its files."""
     return results.get("extra_data", {}).get("grade_all", {})
-
-
-def stop_user(user: str) -> None:
-    """As root: kill whatever a grading left running as `user`."""
-    if sandbox.is_root():
-        try:
-            sandbox.kill_user_processes(pwd.getpwnam(user))
-        except KeyError:
-            pass
 
 
 def sandbox_account(user: str) -> pwd.struct_passwd | None:
@@ -309,7 +287,7 @@ def grade_one(sub: Submission, expected_dir: Path, timeout: float, threads: int,
         env = {"TMPDIR": str(scratch.tmp), "GRADER_THREADS": str(threads), "GRADER_STUDENT_USER": user}
         code = grade.run_suite(sub.path.resolve(), results, expected=expected_dir, timeout=timeout, env=env)
         if code is None:
-            stop_user(user)
+            sandbox.stop_user(user)
             why = f"grading took longer than {timeout:g} s and was stopped: does the code hang?"
             return finish(sub, error_results(why), "timeout", why, started)
         if not results.exists():
@@ -321,7 +299,7 @@ def grade_one(sub: Submission, expected_dir: Path, timeout: float, threads: int,
         why = f"grader error: {type(e).__name__}: {e}"
         return finish(sub, error_results(why), "error", why, started)
     finally:
-        stop_user(user)  # nothing of this grading outlives it, to write into its folders or the next grading's
+        sandbox.stop_user(user)  # nothing of this grading outlives it, to write into its folders or the next grading's
         if scratch is not None:
             scratch.remove()
         if stdout:
@@ -506,7 +484,7 @@ def grade_many(todo: list[Submission], out: Path, jobs: int, timeout: float) -> 
         pool.shutdown(wait=False, cancel_futures=True)
         kill_children()
         for user in users:
-            stop_user(user)
+            sandbox.stop_user(user)
         pool.shutdown()
         raise
     finally:
@@ -683,7 +661,7 @@ def report_png(graded: list[tuple[Submission, dict]], path: Path) -> None:
     png = io.BytesIO()
     fig.savefig(png, format="png")
     plt.close(fig)
-    write_bytes_atomically(path, png.getvalue())  # not utils.save_figure: its temporary file has a fixed name
+    write_bytes_atomically(path, png.getvalue())  # not utils.save_figure: its temporary file has a predictable name
 
 
 def write_reports(subs: list[Submission], out: Path, source: Path) -> list[tuple[Submission, dict]]:

@@ -27,7 +27,7 @@ import zipfile
 from pathlib import Path
 
 from autograder import grade
-from autograder.atomic import write_json_atomically
+from autograder.atomic import replacing, write_json_atomically
 from autograder.results import error_results
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -88,16 +88,13 @@ def build(out: Path) -> Path:
 
 def write_zip(out: Path, members: list[tuple[str, bytes, int]]) -> Path:
     """Write (name, content, mode) members to `out` atomically, with fixed timestamps: same members, same bytes."""
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp_zip = out.with_name(out.name + ".tmp")
-    with zipfile.ZipFile(tmp_zip, "w", zipfile.ZIP_DEFLATED) as zf:
+    with replacing(out) as f, zipfile.ZipFile(f, "w", zipfile.ZIP_DEFLATED) as zf:
         for name, data, mode in members:
             info = zipfile.ZipInfo(name, date_time=(1980, 1, 1, 0, 0, 0))
             info.compress_type = zipfile.ZIP_DEFLATED
             info.external_attr = (0o100000 | mode) << 16
             info.create_system = 3
             zf.writestr(info, data)
-    os.replace(tmp_zip, out)
     return out
 
 

@@ -18,12 +18,12 @@ from __future__ import annotations
 
 import argparse
 import difflib
-import os
 import sys
 import zipfile
 from pathlib import Path
 
 from autograder import config, intake
+from autograder.atomic import replacing
 
 
 def submission_files() -> list[str]:
@@ -66,20 +66,14 @@ def suggestions(folder: Path, missing: list[str]) -> list[str]:
 def build(folder: Path, out: Path) -> Path:
     """Write the zip; each file is read as the grader reads it (no link followed, at most its size limit)."""
     found = intake.find_files(folder)
-    tmp = out.with_name(out.name + ".tmp")
-    try:
-        with zipfile.ZipFile(tmp, "w", zipfile.ZIP_DEFLATED, strict_timestamps=False) as zf:
-            for name in submission_files():
-                data, why = intake.read_regular(found[name], intake.limit(name), base=folder)
-                if data is None:
-                    raise ValueError(f"{intake.shown(found[name].relative_to(folder))}: {why}")
-                info = zipfile.ZipInfo.from_file(found[name], name, strict_timestamps=False)
-                info.compress_type = zipfile.ZIP_DEFLATED
-                zf.writestr(info, data)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-    os.replace(tmp, out)
+    with replacing(out) as f, zipfile.ZipFile(f, "w", zipfile.ZIP_DEFLATED, strict_timestamps=False) as zf:
+        for name in submission_files():
+            data, why = intake.read_regular(found[name], intake.limit(name), base=folder)
+            if data is None:
+                raise ValueError(f"{intake.shown(found[name].relative_to(folder))}: {why}")
+            info = zipfile.ZipInfo.from_file(found[name], name, strict_timestamps=False)
+            info.compress_type = zipfile.ZIP_DEFLATED
+            zf.writestr(info, data)
     return out
 
 

@@ -35,7 +35,6 @@ import struct
 import sys
 import time
 import traceback
-import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -77,18 +76,6 @@ def to_record(value):
         else:
             values[key] = v
     return values, arrays, meta
-
-
-def save_npz(path: Path, arrays: dict) -> None:
-    """np.savez, but byte-for-byte reproducible (fixed timestamps) and written atomically."""
-    tmp = path.with_name(path.name + ".tmp")
-    with zipfile.ZipFile(tmp, "w", zipfile.ZIP_DEFLATED) as zf:
-        for key in sorted(arrays):
-            info = zipfile.ZipInfo(f"{key}.npy", date_time=(1980, 1, 1, 0, 0, 0))
-            info.compress_type = zipfile.ZIP_DEFLATED
-            with zf.open(info, "w") as f:
-                np.lib.format.write_array(f, np.ascontiguousarray(arrays[key]), allow_pickle=False)
-    os.replace(tmp, path)
 
 
 class Recorder:

@@ -13,7 +13,8 @@ def test_environment_yml_pins_what_requirements_txt_pins():
     requirements = pins((ROOT / "requirements.txt").read_text())
     environment = pins((ROOT / "environment.yml").read_text())
     assert requirements == environment
-    assert {"torch", "torchvision", "numpy", "matplotlib", "pytest", "pytest-timeout", "gradescope-utils"} <= set(requirements)
+    assert {"torch", "torchvision", "numpy", "matplotlib", "Pillow", "pytest", "pytest-timeout",
+            "gradescope-utils"} <= set(requirements)
 
 
 def test_environment_yml_uses_the_oldest_supported_python():

@@ -253,6 +253,15 @@ def test_a_metadata_key_that_is_a_path_is_refused(tmp_path):
         grade_all.discover(tmp_path)
 
 
+def test_a_metadata_file_that_is_not_yaml_is_refused_naming_it(tmp_path, capsys):
+    (tmp_path / "submission_1").mkdir()
+    for text, why in (("submission_1:\n\t:submitters: []\n", "not readable YAML at line 2"),
+                      ("- submission_1\n", "not Gradescope's submission metadata")):
+        (tmp_path / "submission_metadata.yml").write_text(text)
+        assert grade_all.main([str(tmp_path)]) == 2
+        assert f"{tmp_path / 'submission_metadata.yml'} is {why}" in capsys.readouterr().err
+
+
 # ------------------------------------------------------------ private folders, sandbox users, planted symlinks
 
 def submission(folder: Path, key: str) -> grade_all.Submission:
@@ -273,7 +282,7 @@ def test_each_grading_has_its_own_private_results_folder_and_tmpdir(tmp_path, mo
     accounts = {"grade-all-test-a": nobody, "grade-all-test-b": other if nobody else None}
     monkeypatch.setattr(grade_all, "sandbox_account", accounts.get)
     stopped = []
-    monkeypatch.setattr(grade_all, "stop_user", stopped.append)  # no real user's processes are touched
+    monkeypatch.setattr(sandbox, "stop_user", stopped.append)  # no real user's processes are touched
     shared = Path(tempfile.gettempdir())
     nobody_reaches_tmp = nobody is not None and as_nobody("test", "-x", str(shared))
     seen = []
