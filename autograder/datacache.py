@@ -81,7 +81,7 @@ def hand_out(files: dict[str, Path], data: Path, share: bool) -> None:
 
 
 def load(data: str | Path, part: str) -> np.ndarray | None:
-    """The worker's float32 (n, 784) images of `part` ("train" or "val"): a plain, writable ndarray over a
+    """The worker's float32 (n, 784) images of `part` ("train", "val" or "test"): a plain, writable ndarray over a
     copy-on-write mapping of the file. None when the grader handed out no such file."""
     path = Path(data) / f"{part}_x.npy"
     if not path.exists():

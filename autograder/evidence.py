@@ -33,7 +33,8 @@ from autograder.atomic import replacing
 ROOT = Path(__file__).resolve().parent.parent
 GRACE = 10.0  # seconds past a call's budget before the worker is killed
 MAX_RESTARTS = 8
-PROGRESS = re.compile(r"epoch\s+(\d+)/(\d+)\b.*\((\d+(?:\.\d+)?) s\)")  # utils.progress lines
+# utils.progress lines, with or without the epoch's seconds at the end
+PROGRESS = re.compile(r"epoch\s+(\d+)/(\d+)\b(?:.*\((\d+(?:\.\d+)?) s\))?")
 IDLE = 120.0  # seconds the worker may spend between calls (loading data, importing torch)
 
 
@@ -479,8 +480,9 @@ class Evidence:
                     "counter never advances, so the loop cannot end. Check the loop over epochs.")
         if epochs:
             done, total, pace = epochs[-1]
-            message += (f" after {done} of {total} epochs, at about {float(pace):.0f} s per epoch "
-                        f"({float(pace) * int(total):.0f} s for all {total})")
+            message += f" after {done} of {total} epochs"
+            if pace:
+                message += f", at about {float(pace):.0f} s per epoch ({float(pace) * int(total):.0f} s for all {total})"
         else:
             message += " before its first epoch ended"
         return message + ". Use fewer epochs, a larger batch or a smaller model, so that training fits the budget."

@@ -408,7 +408,7 @@ def train_probes(mod, ctx, file):
 
     def predictions():
         model = need_model()
-        X, _ = utils.to_model_format(ctx.test_images(), None, kind)
+        X, _ = ctx.test_data(kind)
         pred = model.predict(X)
         if kind == "numpy":
             return {"pred": np.asarray(pred)}
@@ -506,6 +506,13 @@ class Context:
         for x, index in zip(mapped, (tr, va), strict=True):
             data += utils.as_model_format(x, labels[index], kind)
         return tuple(data)
+
+    def test_data(self, kind):
+        """The test images in the model's format: the grader's float32 file mapped copy-on-write, as train_data."""
+        mapped = datacache.load(os.environ[DATA_ENV], "test")
+        if mapped is None:
+            return utils.to_model_format(self.test_images(), None, kind)
+        return utils.as_model_format(mapped, None, kind)
 
     def test_images(self):
         path = f"{os.environ[DATA_ENV]}/test_images.npy"

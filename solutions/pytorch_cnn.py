@@ -25,8 +25,9 @@ class PyTorchCNN(nn.Module):
         """X (n, 1, 28, 28) or (n, 784) -> logits (n, num_classes)."""
         return self.layers(X.reshape(-1, 1, 28, 28))
 
-    def fit(self, X_train, y_train, X_val, y_val, epochs=4, batch_size=64, learning_rate=1e-3):
+    def fit(self, X_train, y_train, X_val, y_val, epochs=3, batch_size=128, learning_rate=3e-3):
         optimizer = torch.optim.Adam(self.parameters(), lr=learning_rate)
+        schedule = torch.optim.lr_scheduler.ExponentialLR(optimizer, gamma=0.5)  # halve the step size every epoch
         loss_fn = nn.CrossEntropyLoss()
         history = utils.new_history()
         for epoch in range(1, epochs + 1):
@@ -46,6 +47,7 @@ class PyTorchCNN(nn.Module):
             val_loss, val_acc = self.evaluate(X_val, y_val, loss_fn)
             history["val_loss"].append(val_loss)
             history["val_acc"].append(val_acc)
+            schedule.step()
             utils.progress(epoch, epochs, history, time.perf_counter() - started)
         return history
 

@@ -53,7 +53,7 @@ class PyTorchCNN(nn.Module):
         raise NotImplementedError("PyTorchCNN.forward")
         # <<< END OF YOUR CODE <<<
 
-    def fit(self, X_train, y_train, X_val, y_val, epochs=4, batch_size=64, learning_rate=1e-3):
+    def fit(self, X_train, y_train, X_val, y_val, epochs=3, batch_size=128, learning_rate=3e-3):
         """The training loop, for example with torch.optim.Adam and nn.CrossEntropyLoss.
 
         Every epoch: self.train(); go through the training set in a fresh

@@ -29,10 +29,14 @@ PIP=("$VENV/bin/python" -m pip install --quiet --no-cache-dir --disable-pip-vers
 # Fashion-MNIST, now, so that grading never needs the network.
 $APT_GET install -y -q dataset-fashion-mnist || echo "dataset-fashion-mnist unavailable: torchvision will download"
 "$VENV/bin/python" utils.py data
+"$VENV/bin/python" -m autograder.datacache  # the float32 training images every worker maps
 
 # The test labels are the grade: now that the cache is built, only root (the grader) may read any copy of them.
 # Workers get the training data and the shuffled test images from the grader, never from these folders.
 chmod -R go-rwx "$SOURCE/data"
+# The training files stay readable, so that the grader can hand them to workers as hard links (their folder is
+# closed: a worker reaches them only through the links).
+chmod go+r "$SOURCE"/data/FashionMNIST/cache/train_*.npy "$SOURCE"/data/FashionMNIST/cache/*_float32_*.npy
 if [ -d /usr/share/datasets/fashion-mnist ]; then chmod -R go-rwx /usr/share/datasets/fashion-mnist; fi
 
 # Fail the build now, not at the first submission, if anything is missing.
