@@ -18,13 +18,14 @@ else
 SETUP :=
 endif
 
-.PHONY: help venv data check grade test gradescope submission seeds bench lint clean handout grade-all
+.PHONY: help venv data check grade test test-fast gradescope submission seeds bench lint clean handout grade-all
 
 help:
 	@echo "make check                 grade student/ with the visible tests (students)"
 	@echo "make grade [SUBMISSION=dir] [RESULTS=file]"
 	@echo "                           grade a submission with every test; writes results.json"
 	@echo "make test                  the project's own test suite"
+	@echo "make test-fast             its quick tier: unit tests and small inputs, no grading or training (< 60 s)"
 	@echo "make data                  put Fashion-MNIST into data/FashionMNIST/raw/"
 	@echo "make gradescope            build dist/autograder.zip for Gradescope (instructors)"
 	@echo "make submission            zip student/ into submission.zip for Gradescope (students)"
@@ -55,6 +56,9 @@ grade: $(SETUP) data
 
 test: $(SETUP) data
 	$(PY) -m pytest tests
+
+test-fast: $(SETUP) data
+	$(PY) -m pytest tests -m "not slow"
 
 gradescope: $(SETUP) data
 	$(PY) -m autograder.gradescope build

@@ -108,8 +108,8 @@ def part_running(pids: list[int]) -> str | None:
 
 # ------------------------------------------------------------------ Gradescope's default limits, emulated
 
-GRADESCOPE_CPUS = 0.5  # Gradescope's default: 0.5 vCPU ...
-GRADESCOPE_MEMORY_MB = 768  # ... and 768 MiB of memory, page cache included
+LIMIT_CPUS = 0.5  # Gradescope's default machine: 0.5 vCPU ...
+LIMIT_MEMORY_MB = 768  # ... and 768 MiB of memory, page cache included
 
 
 class Cgroup:
@@ -126,7 +126,7 @@ class Cgroup:
         self.version, self.dirs = version, dirs
 
     @classmethod
-    def create(cls, cpus: float = GRADESCOPE_CPUS, memory_mb: int = GRADESCOPE_MEMORY_MB) -> Cgroup | None:
+    def create(cls, cpus: float = LIMIT_CPUS, memory_mb: int = LIMIT_MEMORY_MB) -> Cgroup | None:
         name = f"grader-bench-{os.getpid()}"
         reasons = []
         for make in (cls._v2, cls._v1):
@@ -377,7 +377,7 @@ def emulated_gradescope(python: str) -> dict:
     Caches are dropped first where the machine allows it, so that the group is charged for the pages it reads
     (torch's libraries, the data), as a fresh Gradescope container is.
     """
-    limits = f"{GRADESCOPE_CPUS} CPU, {GRADESCOPE_MEMORY_MB} MiB"
+    limits = f"{LIMIT_CPUS} CPU, {LIMIT_MEMORY_MB} MiB"
     runs = {}
     for name, cnn in (("reference", None), ("textbook_cnn", TEXTBOOK_CNN)):
         group = Cgroup.create()
@@ -403,7 +403,7 @@ def emulated_gradescope(python: str) -> dict:
             group.remove()
             shutil.rmtree(work, ignore_errors=True)
     print(gradescope_table(runs), flush=True)
-    return {"limits": {"cpus": GRADESCOPE_CPUS, "memory_mb": GRADESCOPE_MEMORY_MB}, **runs}
+    return {"limits": {"cpus": LIMIT_CPUS, "memory_mb": LIMIT_MEMORY_MB}, **runs}
 
 
 def drop_caches() -> bool:
@@ -417,7 +417,7 @@ def drop_caches() -> bool:
 
 
 def gradescope_table(runs: dict) -> str:
-    lines = [f"\nUnder Gradescope's defaults ({GRADESCOPE_CPUS} CPU, {GRADESCOPE_MEMORY_MB} MiB): the group's memory. "
+    lines = [f"\nUnder Gradescope's defaults ({LIMIT_CPUS} CPU, {LIMIT_MEMORY_MB} MiB): the group's memory. "
              "Anonymous memory is what the kernel cannot take back; page cache (libraries, data files) it drops "
              "under pressure.",
              f"{'submission':<14} {'seconds':>8} {'score':>6} {'anon peak':>10} {'spare':>6} {'group peak':>11} "
@@ -425,7 +425,7 @@ def gradescope_table(runs: dict) -> str:
     for name, run in runs.items():
         g = run["group"]
         lines.append(f"{name:<14} {run['total_seconds']:>8.1f} {run['score']:>6} {g['peak_anon_mb']:>7} MB "
-                     f"{GRADESCOPE_MEMORY_MB - g['peak_anon_mb']:>6} {g['peak_mb']:>8} MB {g['at_peak_file_mb']:>10} MB "
+                     f"{LIMIT_MEMORY_MB - g['peak_anon_mb']:>6} {g['peak_mb']:>8} MB {g['at_peak_file_mb']:>10} MB "
                      f"{g['oom_kills']:>10}")
     return "\n".join(lines)
 

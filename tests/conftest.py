@@ -62,3 +62,13 @@ def reference_copy(tmp_path):
 def failed(results: dict) -> dict[str, str]:
     """name -> output of every failed test."""
     return {t["name"]: t["output"] for t in results["tests"] if t["status"] != "passed"}
+
+
+# Fixtures that grade or train: a test that uses one belongs to `make test` only, not to `make test-fast`.
+GRADING_FIXTURES = {"run_grader", "reference_graded", "expected_dir", "plain_class", "export", "autograder"}
+
+
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        if GRADING_FIXTURES & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.slow)

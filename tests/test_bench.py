@@ -29,3 +29,23 @@ def test_a_forked_child_sharing_its_parents_memory_is_not_counted_twice():
     finally:
         parent.kill()
         parent.wait()
+
+
+def test_the_emulated_gradescope_group_kills_what_exceeds_its_memory_and_says_so():
+    group = bench.Cgroup.create(cpus=0.5, memory_mb=100)
+    if group is None:
+        import pytest
+
+        pytest.skip(f"no control group can be made here: {bench.Cgroup.why_not}")
+    try:
+        small = subprocess.run([sys.executable, "-c", "b = bytearray(30 << 20); b[::4096] = b'x' * len(b[::4096])"],
+                               preexec_fn=group.join)
+        assert small.returncode == 0 and group.oom_kills() == 0
+        assert group.peak() is None or group.peak() >= 30 << 20
+        big = subprocess.run([sys.executable, "-c", "b = bytearray(300 << 20); b[::4096] = b'x' * len(b[::4096])"],
+                             preexec_fn=group.join)
+        assert big.returncode == -9, big.returncode  # SIGKILL from the kernel: over the group's memory
+        assert group.oom_kills() >= 1
+    finally:
+        group.remove()
+    assert not any(path.exists() for path in group.dirs.values())

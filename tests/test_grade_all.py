@@ -165,6 +165,7 @@ def test_the_report_has_the_totals_the_pass_rates_the_failures_and_the_accuracie
     assert "4/4" in stdout and "left" in stdout and "Wrote" in stdout
 
 
+@pytest.mark.slow
 def test_a_second_run_skips_what_is_graded_and_grades_what_is_missing_or_changed(plain_class):
     folder, grades, _, _ = plain_class
     before = {s: (grades / s / "results.json").stat().st_mtime_ns for s in ("alice", "bob", "carol", "erin")}

@@ -113,18 +113,21 @@ def test_setup_sh_pins_the_versions_of_requirements_txt(autograder_zip):
     assert "-r requirements.txt" in script and "python3 -m venv" in script
 
 
+@pytest.mark.slow
 def test_the_reference_scores_100(autograder_zip, tmp_path):
     results = run_autograder(stage(autograder_zip, ROOT / "solutions", tmp_path), real_path=bool(CAN_UNSHARE))
     assert failed(results) == {} and results["score"] == 100
     assert len(results["leaderboard"]) == 3
 
 
+@pytest.mark.slow
 def test_the_stubs_score_0_with_every_test_reported(autograder_zip, tmp_path):
     results = run_autograder(stage(autograder_zip, ROOT / "student", tmp_path))
     assert results["score"] == 0
     assert {t["name"] for t in results["tests"]} == set(config.POINTS)
 
 
+@pytest.mark.slow
 def test_a_submission_nested_in_a_folder_with_other_capitalisation_is_found(autograder_zip, tmp_path):
     nested = tmp_path / "upload" / "My Submission"
     nested.mkdir(parents=True)
@@ -136,6 +139,7 @@ def test_a_submission_nested_in_a_folder_with_other_capitalisation_is_found(auto
     assert failed(results) == {} and results["score"] == 100
 
 
+@pytest.mark.slow
 def test_a_missing_file_costs_only_its_own_tests(autograder_zip, tmp_path):
     partial = tmp_path / "partial"
     shutil.copytree(ROOT / "solutions", partial, ignore=shutil.ignore_patterns("pytorch_cnn*", "__pycache__"))
@@ -144,6 +148,7 @@ def test_a_missing_file_costs_only_its_own_tests(autograder_zip, tmp_path):
     assert results["score"] == 100 - sum(p for n, (_, p, _) in config.POINTS.items() if n.startswith("pytorch_cnn."))
 
 
+@pytest.mark.slow
 def test_grading_that_runs_out_of_time_still_leaves_valid_results(autograder_zip, tmp_path):
     root = stage(autograder_zip, ROOT / "solutions", tmp_path)
     results = run_autograder(root, env={"GRADESCOPE_DEADLINE": "3"})

@@ -134,6 +134,7 @@ def test_building_twice_gives_identical_bytes(handout_zip, tmp_path):
     assert handout.build(tmp_path / "again.zip").read_bytes() == handout_zip.read_bytes()
 
 
+@pytest.mark.slow
 def test_make_check_works_in_the_unzipped_handout(unzipped):
     done = make(unzipped, "check")
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
@@ -144,6 +145,7 @@ def test_make_check_works_in_the_unzipped_handout(unzipped):
     assert {t["name"] for t in results["tests"]} == visible
 
 
+@pytest.mark.slow
 def test_the_reference_passes_every_visible_numpy_test_with_the_handout_expected_values(unzipped, tmp_path):
     folder = tmp_path / "student"
     shutil.copytree(unzipped, folder, ignore=shutil.ignore_patterns("data", "results.json"))

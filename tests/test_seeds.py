@@ -3,9 +3,12 @@
 import subprocess
 import sys
 
+import pytest
+
 from tests.conftest import ROOT
 
 
+@pytest.mark.slow
 def test_the_reference_clears_every_threshold_by_3_points_under_5_seeds():
     done = subprocess.run([sys.executable, str(ROOT / "tools" / "seeds.py"), "--seeds", "0", "1", "2", "3", "4",
                            "--margin", "0.03"], capture_output=True, text=True, timeout=900)
