@@ -33,6 +33,8 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, NamedTuple
 
+from autograder import settings
+
 if TYPE_CHECKING:
     from collections.abc import Iterator
 
@@ -41,11 +43,12 @@ if TYPE_CHECKING:
 ROOT = Path(__file__).resolve().parent.parent
 # Parallel graders (grade_all.py) each need their own user: a grader kills every process of its user when a
 # worker ends, and the process limit counts per user.
-USER = os.environ.get("GRADER_STUDENT_USER", "grader-student")
+USER = settings.user("GRADER_STUDENT_USER")
 # What a worker imports. hidden.py is absent from the student handout: it is copied where it exists.
 LIB_FILES = ["utils.py", "autograder/__init__.py", "autograder/worker.py", "autograder/probes.py",
-             "autograder/config.py", "autograder/sandbox.py", "autograder/hidden.py", "autograder/datacache.py"]
-MEMORY_BYTES = int(os.environ.get("GRADER_WORKER_MEMORY_MB", "4096")) << 20
+             "autograder/config.py", "autograder/sandbox.py", "autograder/hidden.py", "autograder/datacache.py",
+             "autograder/settings.py"]
+MEMORY_BYTES = settings.whole("GRADER_WORKER_MEMORY_MB") << 20
 FILE_BYTES = 64 << 20  # no file a worker writes (its printed output included) may exceed this
 PROCESSES = 256  # threads count too
 
@@ -307,7 +310,7 @@ def confined() -> bool:
 
     Tried once, as the worker's user, with the Python that grades.
     """
-    if shutil.which("bwrap") is None or os.environ.get("GRADER_NO_BWRAP"):
+    if shutil.which("bwrap") is None or settings.flag("GRADER_NO_BWRAP"):
         return False
     prefix = setpriv(student_user())
     if any(sys.prefix == "/" or ROOT.is_relative_to(p) for p in python_prefixes()):
