@@ -21,7 +21,8 @@ from __future__ import annotations
 import math
 import os
 import re
-from typing import NamedTuple
+from collections.abc import Callable
+from typing import Any, NamedTuple
 
 
 class SettingError(ValueError):
@@ -66,52 +67,39 @@ def _raw(name: str, kind: str) -> str | None:
     return os.environ.get(name) or None
 
 
-def _bad(name: str, wanted: str, value: str) -> SettingError:
-    return SettingError(f"{name} must be {wanted}, not {value!r}")
+def _parsed(name: str, kind: str, wanted: str, parse: Callable[[str], Any], valid: Callable[[Any], Any]) -> Any:
+    """The variable's value through `parse`, if `valid` takes it; its default when unset; else SettingError."""
+    value = _raw(name, kind)
+    if value is None:
+        return VARIABLES[name].default
+    try:
+        parsed = parse(value)
+    except ValueError:
+        parsed = None
+    if parsed is None or not valid(parsed):
+        raise SettingError(f"{name} must be {wanted}, not {value!r}")
+    return parsed
 
 
 def whole(name: str) -> int | None:
     """A whole number of at least 1 (the default when unset: None for GRADE_JOBS)."""
-    value = _raw(name, "whole")
-    if value is None:
-        return VARIABLES[name].default  # type: ignore[return-value]
-    try:
-        number = int(value.strip())
-    except ValueError:
-        raise _bad(name, "a whole number of at least 1", value) from None
-    if number < 1:
-        raise _bad(name, "a whole number of at least 1", value)
-    return number
+    return _parsed(name, "whole", "a whole number of at least 1", int, lambda n: n >= 1)
 
 
 def seconds(name: str) -> float:
     """A number of seconds greater than 0."""
-    value = _raw(name, "seconds")
-    if value is None:
-        return VARIABLES[name].default  # type: ignore[return-value]
-    try:
-        number = float(value)
-    except ValueError:
-        raise _bad(name, "a number of seconds greater than 0", value) from None
-    if not (number > 0 and math.isfinite(number)):
-        raise _bad(name, "a number of seconds greater than 0", value)
-    return number
+    return _parsed(name, "seconds", "a number of seconds greater than 0", float, lambda x: 0 < x < math.inf)
 
 
 def user(name: str) -> str:
     """A user name as useradd takes it."""
-    value = _raw(name, "user")
-    if value is None:
-        return VARIABLES[name].default  # type: ignore[return-value]
-    if not USER_NAME.fullmatch(value):
-        raise _bad(name, "a user name (letters, digits, '_', '.' and '-', at most 32, not starting with '-')", value)
-    return value
+    return _parsed(name, "user", "a user name (letters, digits, '_', '.' and '-', at most 32, not starting with '-')",
+                   str, USER_NAME.fullmatch)
 
 
 def text(name: str) -> str:
     """Any text (the default when unset or empty)."""
-    value = _raw(name, "text")
-    return VARIABLES[name].default if value is None else value  # type: ignore[return-value]
+    return _parsed(name, "text", "text", str, lambda _: True)
 
 
 def flag(name: str) -> bool:
