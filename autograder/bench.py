@@ -40,28 +40,11 @@ from pathlib import Path
 
 from autograder import config
 from autograder.results import write_json_atomically
+from autograder.sandbox import proc_file, process_tree
 
 ROOT = Path(__file__).resolve().parent.parent
 TRAIN_IMAGES = 60_000 - config.VAL_SIZE
 MB = 1 << 20
-
-
-def process_tree(pid: int) -> list[int]:
-    """pid and all its descendants."""
-    children = {}
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            try:
-                ppid = int(open(f"/proc/{entry}/stat").read().rsplit(")", 1)[1].split()[1])
-            except (OSError, IndexError, ValueError):
-                continue
-            children.setdefault(ppid, []).append(int(entry))
-    tree, todo = [], [pid]
-    while todo:
-        p = todo.pop()
-        tree.append(p)
-        todo += children.get(p, [])
-    return tree
 
 
 def resident_mb(pid: int, key: str = "VmRSS:") -> float:
@@ -70,13 +53,9 @@ def resident_mb(pid: int, key: str = "VmRSS:") -> float:
     PSS is its private pages plus its share of the pages it shares; reading it walks the page tables
     (some milliseconds for a worker holding torch), so it is read only when it matters.
     """
-    path = f"/proc/{pid}/status" if key == "VmRSS:" else f"/proc/{pid}/smaps_rollup"
-    try:
-        for line in open(path):
-            if line.startswith(key):
-                return int(line.split()[1]) / 1024
-    except OSError:
-        pass
+    for line in proc_file(pid, "status" if key == "VmRSS:" else "smaps_rollup").decode(errors="replace").splitlines():
+        if line.startswith(key):
+            return int(line.split()[1]) / 1024
     return 0.0
 
 
@@ -92,10 +71,7 @@ def together_mb(pids: list[int]) -> float:
 
 
 def cmdline(pid: int) -> bytes:
-    try:
-        return open(f"/proc/{pid}/cmdline", "rb").read()
-    except OSError:
-        return b""
+    return proc_file(pid, "cmdline")
 
 
 def part_running(pids: list[int]) -> str | None:

@@ -18,6 +18,8 @@ import ast
 import os
 from pathlib import Path
 
+from autograder import settings
+
 
 def _thresholds() -> dict:
     """`THRESHOLDS = {...}` of utils.py, beside the autograder package (as in every tree that holds it)."""
@@ -113,11 +115,11 @@ HIDDEN_POINTS = TOTAL - sum(points for _, points, visibility in POINTS.values() 
 # model may use its share of it, and a model over its share fails only its own
 # training tests. Raise the deadline on a slower machine (GRADER_TRAIN_DEADLINE);
 # the Gradescope zip sets it to gradescope.TRAIN_DEADLINE.
-TRAIN_DEADLINE = float(os.environ.get("GRADER_TRAIN_DEADLINE", "240"))
+TRAIN_DEADLINE = settings.seconds("GRADER_TRAIN_DEADLINE")
 TRAIN_SHARE = {"numpy_ann": 0.2, "pytorch_ann": 0.2, "pytorch_cnn": 0.6}
 TRAIN_BUDGET = {file: TRAIN_DEADLINE * share for file, share in TRAIN_SHARE.items()}
 # Seconds any other single call of student code may take (unit tests run on small arrays).
-CALL_BUDGET = float(os.environ.get("GRADER_CALL_BUDGET", "30"))
+CALL_BUDGET = settings.seconds("GRADER_CALL_BUDGET")
 
 
 def budget(file: str, call: str) -> float:
@@ -148,9 +150,7 @@ def threads() -> int:
     idle). For models this small a second thread buys nothing, and beside
     other work its idle spinning makes the verdict depend on the machine's load.
     """
-    if os.environ.get("GRADER_THREADS"):
-        return max(1, int(os.environ["GRADER_THREADS"]))
-    return 1
+    return settings.whole("GRADER_THREADS")
 
 
 def cpus() -> int:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import os
 import shutil
 import tempfile
 import time
@@ -13,7 +12,7 @@ import numpy as np
 import pytest
 
 import utils
-from autograder import config, datacache, evidence, expected, intake, probes, results, sandbox
+from autograder import config, datacache, evidence, expected, intake, probes, results, sandbox, settings
 
 
 def pytest_addoption(parser):
@@ -60,7 +59,7 @@ class Grader:
 
     def test_set_seed(self, expected_dir: Path) -> int:
         """A seed from the submission's bytes and a secret the students lack (GRADER_SALT, hidden expected values)."""
-        digest = hashlib.sha256(os.environ.get("GRADER_SALT", "").encode())
+        digest = hashlib.sha256(settings.text("GRADER_SALT").encode())
         for secret in sorted(expected_dir.glob("*/*_other.npz")):
             digest.update(secret.read_bytes())
         for name in sorted(self.found):

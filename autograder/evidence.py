@@ -27,7 +27,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from autograder import config, sandbox
+from autograder import config, sandbox, settings
 from autograder.atomic import replacing
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -44,7 +44,7 @@ def progress(line: str) -> None:
     pytest captures the grader's output, so these lines go to their own file
     descriptor (GRADER_PROGRESS_FD), which grade.py echoes as they come.
     """
-    fd = os.environ.get("GRADER_PROGRESS_FD")
+    fd = settings.text("GRADER_PROGRESS_FD")
     if fd:
         with contextlib.suppress(OSError, ValueError):
             os.write(int(fd), (line + "\n").encode())
@@ -67,7 +67,7 @@ class TrainingEcho:
                      + (f" on each of {cores} cores" if cores > 1 else "") + ") ...")
 
     def poll(self) -> None:
-        if self.offset is None or not os.environ.get("GRADER_PROGRESS_FD") or not self.path.exists():
+        if self.offset is None or not settings.text("GRADER_PROGRESS_FD") or not self.path.exists():
             return
         with open_own(self.path) as f:
             f.seek(self.offset)

@@ -65,7 +65,7 @@ from pathlib import Path
 
 import yaml
 
-from autograder import config, expected, grade, intake, sandbox
+from autograder import config, expected, grade, intake, sandbox, settings
 from autograder.atomic import write_bytes_atomically, write_json_atomically, write_text_atomically
 from autograder.results import error_results, in_order, number_key
 
@@ -75,7 +75,7 @@ METADATA = "submission_metadata.yml"
 ACCURACIES = {"numpy_ann": "NumPy ANN accuracy", "pytorch_ann": "PyTorch ANN accuracy",
               "pytorch_cnn": "PyTorch CNN accuracy"}
 TESTS = in_order(config.POINTS)
-DEFAULT_TIMEOUT = 900.0
+DEFAULT_TIMEOUT = settings.VARIABLES["GRADE_TIMEOUT"].default
 
 
 class InputError(Exception):
@@ -680,9 +680,9 @@ def main(argv=None) -> int:
     parser.add_argument("submissions", nargs="?", default="", help="one folder per student, or Gradescope's export")
     parser.add_argument("--out", type=Path, default=Path("grades"), help="output folder (default grades/)")
     parser.add_argument("--force", action="store_true", help="regrade submissions already graded")
-    parser.add_argument("--jobs", type=int, default=int(os.environ.get("GRADE_JOBS") or config.cpus()),
+    parser.add_argument("--jobs", type=int, default=settings.whole("GRADE_JOBS") or config.cpus(),
                         help="submissions graded at once (GRADE_JOBS; default: one per core)")
-    parser.add_argument("--timeout", type=float, default=float(os.environ.get("GRADE_TIMEOUT") or DEFAULT_TIMEOUT),
+    parser.add_argument("--timeout", type=float, default=settings.seconds("GRADE_TIMEOUT"),
                         help=f"seconds after which one submission's grading is stopped (GRADE_TIMEOUT; "
                              f"default {DEFAULT_TIMEOUT:g})")
     args = parser.parse_args(argv)

@@ -26,7 +26,7 @@ import time
 import zipfile
 from pathlib import Path
 
-from autograder import grade
+from autograder import grade, settings
 from autograder.atomic import replacing, write_json_atomically
 from autograder.results import error_results
 
@@ -36,7 +36,7 @@ FILES = Path(__file__).resolve().parent / "gradescope_files"
 # default timeout is 600 s. Training gets this much of it; the rest is imports and unit tests.
 TRAIN_DEADLINE = 420
 # Seconds after which grading is stopped so that results still get written before Gradescope's timeout.
-DEADLINE = float(os.environ.get("GRADESCOPE_DEADLINE", "570"))
+DEADLINE = settings.seconds("GRADESCOPE_DEADLINE")
 
 
 def pins() -> dict[str, str]:

@@ -31,19 +31,24 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
+
+from autograder import settings
 
 if TYPE_CHECKING:
+    from collections.abc import Iterator
+
     import numpy as np
 
 ROOT = Path(__file__).resolve().parent.parent
 # Parallel graders (grade_all.py) each need their own user: a grader kills every process of its user when a
 # worker ends, and the process limit counts per user.
-USER = os.environ.get("GRADER_STUDENT_USER", "grader-student")
+USER = settings.user("GRADER_STUDENT_USER")
 # What a worker imports. hidden.py is absent from the student handout: it is copied where it exists.
 LIB_FILES = ["utils.py", "autograder/__init__.py", "autograder/worker.py", "autograder/probes.py",
-             "autograder/config.py", "autograder/sandbox.py", "autograder/hidden.py", "autograder/datacache.py"]
-MEMORY_BYTES = int(os.environ.get("GRADER_WORKER_MEMORY_MB", "4096")) << 20
+             "autograder/config.py", "autograder/sandbox.py", "autograder/hidden.py", "autograder/datacache.py",
+             "autograder/settings.py"]
+MEMORY_BYTES = settings.whole("GRADER_WORKER_MEMORY_MB") << 20
 FILE_BYTES = 64 << 20  # no file a worker writes (its printed output included) may exceed this
 PROCESSES = 256  # threads count too
 
@@ -305,7 +310,7 @@ def confined() -> bool:
 
     Tried once, as the worker's user, with the Python that grades.
     """
-    if shutil.which("bwrap") is None or os.environ.get("GRADER_NO_BWRAP"):
+    if shutil.which("bwrap") is None or settings.flag("GRADER_NO_BWRAP"):
         return False
     prefix = setpriv(student_user())
     if any(sys.prefix == "/" or ROOT.is_relative_to(p) for p in python_prefixes()):
@@ -405,23 +410,58 @@ def become_subreaper() -> None:
         ctypes.CDLL("libc.so.6", use_errno=True).prctl(36, 1)  # PR_SET_CHILD_SUBREAPER
 
 
-def _stat(pid: str) -> list[str] | None:
-    """The fields of /proc/PID/stat after the command (state, ppid, ... : stat(5) from field 3), or None if gone."""
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            return f.read().rsplit(")", 1)[1].split()
-    except (OSError, IndexError):
-        return None
+class Process(NamedTuple):
+    """One process (or thread) as /proc shows it."""
+
+    pid: int
+    ppid: int
+    uid: int  # the owner of /proc/PID: the process's effective user (root while it is not dumpable)
+    state: str  # R, S, D, Z, X, ...: stat(5) field 3
+    cpu_ticks: int  # utime + stime + cutime + cstime: its own CPU time and that of its reaped children, in clock ticks
 
 
-def _status(pid: str) -> tuple[int, str, int] | None:
-    """(uid, state, parent pid) of a process, or None if it is gone."""
+def process(pid: int | str) -> Process | None:
+    """Process `pid` (or a thread, as "PID/task/TID"), or None if it is gone."""
     try:
         uid = os.stat(f"/proc/{pid}").st_uid
-        fields = _stat(pid)
-        return (uid, fields[0], int(fields[1])) if fields else None
-    except (OSError, ValueError, IndexError):
+        with open(f"/proc/{pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()  # after the command: stat(5) from field 3
+        # state ppid ... utime stime cutime cstime are fields 3, 4 and 14-17 of stat(5)
+        return Process(int(str(pid).rpartition("/")[2]), int(fields[1]), uid, fields[0],
+                       sum(int(v) for v in fields[11:15]))
+    except (OSError, IndexError, ValueError):
         return None
+
+
+def processes() -> Iterator[Process]:
+    """Every process alive now (those that vanish while /proc is walked are left out)."""
+    for pid in os.listdir("/proc"):
+        if pid.isdigit() and (found := process(pid)) is not None:
+            yield found
+
+
+def process_tree(root: int, table: dict[int, Process] | None = None) -> list[int]:
+    """`root` (alive or not) and all its descendants, in `table` (default: the processes alive now)."""
+    if table is None:
+        table = {p.pid: p for p in processes()}
+    children: dict[int, list[int]] = {}
+    for p in table.values():
+        children.setdefault(p.ppid, []).append(p.pid)
+    tree, todo = [], [root]
+    while todo:
+        pid = todo.pop()
+        tree.append(pid)
+        todo += children.get(pid, [])
+    return tree
+
+
+def proc_file(pid: int, name: str) -> bytes:
+    """/proc/PID/`name` (cmdline, status, smaps_rollup, ...), or b"" if the process is gone or it cannot be read."""
+    try:
+        with open(f"/proc/{pid}/{name}", "rb") as f:
+            return f.read()
+    except OSError:
+        return b""
 
 
 SHARED_TMP = ("/tmp", "/var/tmp", "/dev/shm")
@@ -453,32 +493,17 @@ TICKS = os.sysconf("SC_CLK_TCK")
 
 def tree_cpu_seconds(root: int) -> float:
     """CPU time used so far by process `root` and all its descendants (threads and reaped children included)."""
-    parents, cpu = {}, {}
-    for pid in filter(str.isdigit, os.listdir("/proc")):
-        fields = _stat(pid)
-        if fields is None:
-            continue
-        # After the command: state ppid ... utime stime cutime cstime are fields 14-17 of stat(5).
-        parents[int(pid)] = int(fields[1])
-        cpu[int(pid)] = sum(int(v) for v in fields[11:15])
-    children: dict[int, list[int]] = {}
-    for pid, ppid in parents.items():
-        children.setdefault(ppid, []).append(pid)
-    total, todo = 0, [root]
-    while todo:
-        pid = todo.pop()
-        total += cpu.get(pid, 0)
-        todo += children.get(pid, [])
-    return total / TICKS
+    table = {p.pid: p for p in processes()}
+    return sum(table[pid].cpu_ticks for pid in process_tree(root, table) if pid in table) / TICKS
 
 
-def live_threads(pid: str) -> bool:
+def live_threads(pid: int) -> bool:
     """Whether any thread of process `pid` still runs."""
     try:
         tasks = os.listdir(f"/proc/{pid}/task")
     except OSError:
         return False
-    return any((_status(f"{pid}/task/{tid}") or (0, "X", 0))[1] not in "ZX" for tid in tasks)
+    return any(getattr(process(f"{pid}/task/{tid}"), "state", "X") not in "ZX" for tid in tasks)
 
 
 def kill_user_processes(user: pwd.struct_passwd | None, patience: float = 5.0) -> None:
@@ -488,20 +513,18 @@ def kill_user_processes(user: pwd.struct_passwd | None, patience: float = 5.0) -
     deadline = time.monotonic() + patience
     while True:
         pending = False
-        for pid in filter(str.isdigit, os.listdir("/proc")):
-            status = _status(pid)
-            if status is None or status[0] != user.pw_uid:
+        for p in processes():
+            if p.uid != user.pw_uid:
                 continue
-            _, state, ppid = status
-            if state not in "ZX" or live_threads(pid):  # a leader that exited while its threads run shows as Z
+            if p.state not in "ZX" or live_threads(p.pid):  # a leader that exited while its threads run shows as Z
                 with contextlib.suppress(ProcessLookupError, PermissionError):
-                    os.kill(int(pid), signal.SIGKILL)
+                    os.kill(p.pid, signal.SIGKILL)
                 pending = True
-            elif ppid == os.getpid():
+            elif p.ppid == os.getpid():
                 with contextlib.suppress(ChildProcessError):
-                    os.waitpid(int(pid), os.WNOHANG)
+                    os.waitpid(p.pid, os.WNOHANG)
                 pending = True
-            elif (_status(str(ppid)) or (None,))[0] == user.pw_uid:
+            elif getattr(process(p.ppid), "uid", None) == user.pw_uid:
                 pending = True  # its parent is dying: it comes to us (a subreaper) next
         reap_zombie_children()
         if not pending or time.monotonic() > deadline:
@@ -517,13 +540,12 @@ def reap_zombie_children(patience: float = 0.0) -> None:
     me, deadline = os.getpid(), time.monotonic() + patience
     while True:
         alive = False
-        for pid in filter(str.isdigit, os.listdir("/proc")):
-            status = _status(pid)
-            if status is None or status[2] != me:
+        for p in processes():
+            if p.ppid != me:
                 continue
-            if status[1] == "Z":
+            if p.state == "Z":
                 with contextlib.suppress(ChildProcessError):
-                    os.waitpid(int(pid), os.WNOHANG)
+                    os.waitpid(p.pid, os.WNOHANG)
             else:
                 alive = True
         if not alive or time.monotonic() > deadline:

@@ -365,11 +365,28 @@ def test_every_environment_variable_of_the_code_is_in_the_contract():
 
 
 def test_the_stated_defaults_of_environment_variables_are_the_codes():
+    from autograder import settings
+
     rows = {cells[0].strip("`"): cells[2] for cells in table_rows(contract()) if ENV_NAME.fullmatch(cells[0].strip("`"))}
     assert rows, "the contract has no table of environment variables"
     wrong = []
-    for text in code_sources().values():
+    for text in code_sources().values():  # a default still written where it is read (utils.py keeps its own)
         for name, default in re.findall(r'os\.environ\.get\("([A-Z_]+)", "([^"]+)"\)', text):
             if name not in rows or default not in rows[name]:
                 wrong.append(f"{name}: the code's default is {default!r}, the contract says {rows.get(name)!r}")
+    for v in settings.VARIABLES.values():  # the grader's, in autograder/settings.py
+        if v.internal:
+            continue
+        if v.name not in rows:
+            wrong.append(f"{v.name}: autograder/settings.py reads it, the contract's table of variables lacks it")
+            continue
+        if isinstance(v.default, bool) or v.default in (None, ""):  # a flag, an empty text, a default computed in place
+            stated = v.default is None or re.search(r"\b(unset|empty)\b", rows[v.name])
+        else:
+            default = f"{v.default:g}" if isinstance(v.default, float) else str(v.default)
+            stated = re.search(rf"(?<![\w.-]){re.escape(default)}(?![\w.-])", rows[v.name])
+        if not stated:
+            wrong.append(f"{v.name}: the code's default is {v.default!r}, the contract says {rows[v.name]!r}")
+    grader_rows = {name for name in rows if not name.startswith("FASHION_MNIST_")}  # those are utils.py's
+    wrong += [f"{name}: in the contract's table, not in autograder/settings.py" for name in grader_rows - set(settings.VARIABLES)]
     assert not wrong, "\n".join(wrong)
