@@ -126,9 +126,15 @@ class Cgroup:
                 return path
         raise ValueError(f"no {controller or 'cgroup v2'} hierarchy in /proc/self/cgroup")
 
+    @staticmethod
+    def _mounts(fstype: str) -> list[tuple[str, list[str]]]:
+        """(mount point, options) of every mounted filesystem of `fstype`, from /proc/self/mounts."""
+        fields = [line.split() for line in Path("/proc/self/mounts").read_text().splitlines()]
+        return [(f[1], f[3].split(",")) for f in fields if len(f) > 3 and f[2] == fstype]
+
     @classmethod
     def _v2(cls, name: str) -> Cgroup:
-        mounts = [line.split()[1] for line in Path("/proc/self/mounts").read_text().splitlines() if line.split()[2] == "cgroup2"]
+        mounts = [point for point, _ in cls._mounts("cgroup2")]
         if not mounts:
             raise ValueError("cgroup v2 is not mounted")
         parent = Path(mounts[0]) / cls._own("").lstrip("/")
@@ -144,8 +150,7 @@ class Cgroup:
     def _v1(cls, name: str) -> Cgroup:
         dirs = {}
         for controller in ("cpu", "memory"):
-            mount = next((line.split()[1] for line in Path("/proc/self/mounts").read_text().splitlines()
-                          if line.split()[2] == "cgroup" and controller in line.split()[3].split(",")), None)
+            mount = next((point for point, options in cls._mounts("cgroup") if controller in options), None)
             if mount is None:
                 raise ValueError(f"cgroup v1 has no {controller} hierarchy")
             dirs[controller] = Path(mount) / cls._own(controller).lstrip("/") / name

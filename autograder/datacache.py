@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -41,26 +40,20 @@ def worker_files() -> dict[str, Path]:
         source = np.load(images, mmap_mode="r", allow_pickle=False)
         train, val = utils.train_val_split(len(source), config.VAL_SIZE)
         for path, index in zip(floats.values(), (train, val), strict=True):
-            _write_float32(path, source, index)
+            write_float32(path, source, index)
     return {"train_images.npy": images, "train_labels.npy": labels, **floats}
 
 
-def _write_float32(path: Path, images: np.ndarray, index: np.ndarray) -> None:
-    """images[index] as float32 (n, 784) in [0, 1], written in chunks to a temporary file, then renamed into place."""
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    os.close(fd)
-    try:
-        out = np.lib.format.open_memmap(tmp, mode="w+", dtype=np.float32, shape=(len(index), 784))
+def write_float32(path: Path, images: np.ndarray, index: np.ndarray) -> None:
+    """uint8 images[index] as a float32 (n, 784) .npy file of values in [0, 1], converted and written in chunks:
+    the writer never holds a float32 copy of the whole selection. Written whole or not at all."""
+    from autograder.atomic import replacing  # here, not at the top: workers import this module without atomic.py
+
+    with replacing(path, mode=0o644, durable=False) as f:
+        np.lib.format.write_array_header_1_0(f, {"descr": np.dtype(np.float32).str, "fortran_order": False,
+                                                 "shape": (len(index), 784)})
         for start in range(0, len(index), CHUNK):
-            rows = index[start:start + CHUNK]
-            out[start:start + len(rows)] = utils.to_model_format(images, None, "numpy", rows)[0]
-        out.flush()
-        del out
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+            f.write(utils.to_model_format(images, None, "numpy", index[start:start + CHUNK])[0].tobytes())
 
 
 def hand_out(files: dict[str, Path], data: Path, share: bool) -> None:

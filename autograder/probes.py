@@ -22,7 +22,7 @@ import numpy as np
 import utils
 from autograder import config, datacache
 
-DATA_ENV = "GRADER_DATA"  # folder of train_images.npy, train_labels.npy, test_images.npy (sandbox.prepare)
+DATA_ENV = "GRADER_DATA"  # the worker's data folder (sandbox.prepare): the files datacache.load maps
 FORBIDDEN = ("torch", "tensorflow", "jax", "sklearn")  # modules numpy_ann.py must not bring in
 
 
@@ -328,10 +328,10 @@ def heldout_predictions(model, ctx, layout):
     """
     import torch
 
-    images = ctx.test_images()
-    if images is None:
+    X = ctx.test_data(layout)
+    if X is None:
         return np.zeros(0, dtype=np.int64)
-    X, _ = utils.to_model_format(images[:HELDOUT], None, layout)
+    X = X[:HELDOUT]
     model.eval()
     with torch.no_grad():
         return model(X).argmax(dim=1)
@@ -408,8 +408,7 @@ def train_probes(mod, ctx, file):
 
     def predictions():
         model = need_model()
-        X, _ = ctx.test_data(kind)
-        pred = model.predict(X)
+        pred = model.predict(ctx.test_data(kind))
         if kind == "numpy":
             return {"pred": np.asarray(pred)}
         import torch
@@ -494,29 +493,21 @@ class Context:
         return utils.to_model_format(images[:n], labels[:n], kind)
 
     def train_data(self, kind):
-        """The training and validation split: the grader's float32 files mapped copy-on-write where it handed them
-        out (datacache), else converted from the shared uint8 file."""
-        images, labels = self._train_arrays()
-        tr, va = utils.train_val_split(len(images), config.VAL_SIZE)
+        """The training and validation split in the model's format: the grader's float32 files (datacache), mapped
+        copy-on-write, and the labels of the split."""
+        _, labels = self._train_arrays()
+        tr, va = utils.train_val_split(len(labels), config.VAL_SIZE)
         self._train = None  # unmap the uint8 pixels: training needs only the float32 images
-        mapped = [datacache.load(os.environ[DATA_ENV], part) for part in ("train", "val")]
-        if any(x is None for x in mapped):
-            return (*utils.to_model_format(images, labels, kind, tr), *utils.to_model_format(images, labels, kind, va))
         data = []
-        for x, index in zip(mapped, (tr, va), strict=True):
-            data += utils.as_model_format(x, labels[index], kind)
+        for part, index in (("train", tr), ("val", va)):
+            data += utils.as_model_format(datacache.load(os.environ[DATA_ENV], part), labels[index], kind)
         return tuple(data)
 
     def test_data(self, kind):
-        """The test images in the model's format: the grader's float32 file mapped copy-on-write, as train_data."""
+        """The test images in the model's format, mapped as train_data's; None when the grader gave none (the
+        expected values are built without them)."""
         mapped = datacache.load(os.environ[DATA_ENV], "test")
-        if mapped is None:
-            return utils.to_model_format(self.test_images(), None, kind)
-        return utils.as_model_format(mapped, None, kind)
-
-    def test_images(self):
-        path = f"{os.environ[DATA_ENV]}/test_images.npy"
-        return np.load(path, mmap_mode="r", allow_pickle=False) if os.path.exists(path) else None
+        return None if mapped is None else utils.as_model_format(mapped, None, kind)[0]
 
 
 def configure_threads():
