@@ -48,6 +48,7 @@ IMAGES_MAGIC, LABELS_MAGIC = 2051, 2049
 # Test accuracy each model must reach (fraction of the 10,000 test images).
 # The autograder reads these too: change them here and nowhere else.
 THRESHOLDS = {"numpy_ann": 0.77, "pytorch_ann": 0.80, "pytorch_cnn": 0.85}
+VAL_SIZE = 5_000  # of the 60,000 training images, held out for validation (the grader holds out the same)
 
 FIX = "run `make data` (or set FASHION_MNIST_DIR to a folder holding the four *-ubyte.gz files)"
 
@@ -139,13 +140,13 @@ def cached_split(split: str = "train") -> tuple[Path, Path]:
     return paths
 
 
-def train_val_split(n: int, val_size: int = 5_000, seed: int = 0):
+def train_val_split(n: int, val_size: int = VAL_SIZE, seed: int = 0):
     """Indices (train_idx, val_idx) of a fixed random split of range(n)."""
     order = np.random.default_rng(seed).permutation(n)
     return np.sort(order[val_size:]), np.sort(order[:val_size])
 
 
-def load_data(kind: str = "numpy", val_size: int = 5_000):
+def load_data(kind: str = "numpy", val_size: int = VAL_SIZE):
     """Fashion-MNIST in the format each assignment file works with.
 
     Inputs:

@@ -21,17 +21,21 @@ from pathlib import Path
 from autograder import settings
 
 
-def _thresholds() -> dict:
-    """`THRESHOLDS = {...}` of utils.py, beside the autograder package (as in every tree that holds it)."""
+def _from_utils(name: str):
+    """The literal `NAME = ...` of utils.py, beside the autograder package (as in every tree that holds it)."""
     source = (Path(__file__).resolve().parent.parent / "utils.py").read_text()
     for node in ast.parse(source).body:
-        if isinstance(node, ast.Assign) and [getattr(t, "id", None) for t in node.targets] == ["THRESHOLDS"]:
+        if isinstance(node, ast.Assign) and [getattr(t, "id", None) for t in node.targets] == [name]:
             return ast.literal_eval(node.value)
-    raise RuntimeError("utils.py defines no THRESHOLDS = {...}")
+    raise RuntimeError(f"utils.py defines no {name} = ...")
 
 
-THRESHOLDS = _thresholds()
+THRESHOLDS = _from_utils("THRESHOLDS")
+# Training data handed to `fit`: the 60,000 training images less this many for validation (utils.VAL_SIZE).
+VAL_SIZE = _from_utils("VAL_SIZE")
 FILES = ("numpy_ann", "pytorch_ann", "pytorch_cnn")
+CLASSES = {"numpy_ann": "NumpyANN", "pytorch_ann": "PyTorchANN", "pytorch_cnn": "PyTorchCNN"}  # the class each defines
+LAYOUTS = {"numpy_ann": "numpy", "pytorch_ann": "flat", "pytorch_cnn": "image"}  # the data its fit gets (utils.load_data)
 PNG_FILES = {
     "pytorch_ann": "pytorch_ann_train_val_metrics.png",
     "pytorch_cnn": "pytorch_cnn_train_val_metrics.png",
@@ -167,7 +171,4 @@ def cpus() -> int:
         pass
     return max(1, count)
 
-
-# Training data handed to `fit`: the 60,000 training images less this many for validation.
-VAL_SIZE = 5_000
 

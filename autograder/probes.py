@@ -228,8 +228,7 @@ def torch_probes(mod, ctx, file):
     from torch import nn
     from torch.optim.optimizer import register_optimizer_step_post_hook, register_optimizer_step_pre_hook
 
-    cls = getattr(mod, "PyTorchANN" if file == "pytorch_ann" else "PyTorchCNN")
-    layout = "flat" if file == "pytorch_ann" else "image"
+    cls, layout = getattr(mod, config.CLASSES[file]), config.LAYOUTS[file]
     images, _ = ctx.train_subset(16, "flat")
 
     def construct():
@@ -381,8 +380,7 @@ def parameter_sample(tensors, per_tensor: int = 4096) -> np.ndarray:
 def train_probes(mod, ctx, file):
     """Train once with the student's defaults; predict the test set; plot; judge."""
     state = {}
-    kind = {"numpy_ann": "numpy", "pytorch_ann": "flat", "pytorch_cnn": "image"}[file]
-    cls = getattr(mod, {"numpy_ann": "NumpyANN", "pytorch_ann": "PyTorchANN", "pytorch_cnn": "PyTorchCNN"}[file])
+    kind, cls = config.LAYOUTS[file], getattr(mod, config.CLASSES[file])
 
     def train():
         release_memory()  # what the unit probes left behind, before the largest allocation of the run

@@ -279,16 +279,15 @@ def test_the_reference_clears_every_threshold_on_five_shuffled_noisy_test_sets()
 
     sys.path.insert(0, str(ROOT / "solutions"))
     images, labels = utils.load_fashion_mnist("test")
-    for file, (cls_name, kind) in {"numpy_ann": ("NumpyANN", "numpy"), "pytorch_ann": ("PyTorchANN", "flat"),
-                                   "pytorch_cnn": ("PyTorchCNN", "image")}.items():
-        data = utils.load_data(kind)
-        model = getattr(importlib.import_module(file), cls_name)()
+    for file in config.FILES:
+        data = utils.load_data(config.LAYOUTS[file])
+        model = getattr(importlib.import_module(file), config.CLASSES[file])()
         model.fit(*data[:4])
         for seed in range(5):
             rng = np.random.default_rng(seed)
             order = rng.permutation(len(images))
             noisy = np.clip(images[order].astype(np.int16) + rng.integers(-1, 2, images.shape), 0, 255).astype(np.uint8)
-            X, _ = utils.to_model_format(noisy, None, kind)
+            X, _ = utils.to_model_format(noisy, None, config.LAYOUTS[file])
             accuracy = float(np.mean(np.asarray(model.predict(X)) == labels[order]))
             assert accuracy >= config.THRESHOLDS[file] + 0.03, (file, seed, accuracy)
 

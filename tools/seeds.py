@@ -18,20 +18,19 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT), str(ROOT / "solutions")]
 import utils  # noqa: E402
-
-KINDS = {"numpy_ann": ("NumpyANN", "numpy"), "pytorch_ann": ("PyTorchANN", "flat"), "pytorch_cnn": ("PyTorchCNN", "image")}
+from autograder import config  # noqa: E402
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2, 3, 4])
     parser.add_argument("--margin", type=float, default=0.03)
-    parser.add_argument("--files", nargs="+", default=list(KINDS))
+    parser.add_argument("--files", nargs="+", default=list(config.FILES))
     args = parser.parse_args()
     short = []
     print(f"{'file':<12} {'seed':>4} {'accuracy':>9} {'threshold':>9} {'seconds':>8}")
     for file in args.files:
-        cls_name, kind = KINDS[file]
+        cls_name, kind = config.CLASSES[file], config.LAYOUTS[file]
         data = utils.load_data(kind)
         cls = getattr(importlib.import_module(file), cls_name)
         for seed in args.seeds:
