@@ -55,7 +55,7 @@ grade: $(SETUP) data
 	@$(PY) -m autograder.grade $(SUBMISSION) --results $(RESULTS) $(if $(ONLY),--only $(ONLY))
 
 test: $(SETUP) data
-	$(PY) -m pytest tests
+	$(PY) -m pytest tests --durations=20
 
 test-fast: $(SETUP) data
 	$(PY) -m pytest tests -m "not slow"

@@ -1,0 +1,1 @@
+"""The project's own tests (make test; make test-fast for those that neither grade nor train)."""
