@@ -122,3 +122,49 @@ def test_warnings_raised_as_errors_do_not_hide_a_table():
         warnings.simplefilter("error")
         found = hardcoding.findings(source, "numpy_ann.py")
     assert found[:1] == ["numpy_ann.py, line 2: a literal of 10000 class indices"]
+
+
+def test_a_literal_of_class_indices_is_flagged_from_200_on():
+    values = [i % 10 for i in range(200)]
+    assert hardcoding.findings(f"import numpy as np\nY = {values[:199]}\n".encode(), "numpy_ann.py") == []
+    assert hardcoding.findings(f"import numpy as np\nY = {values}\n".encode(), "numpy_ann.py") == [
+        "numpy_ann.py, line 2: a literal of 200 class indices"]
+
+
+def test_class_indices_are_flagged_as_a_tuple_a_set_or_inside_a_call():
+    values = ", ".join(str(i % 10) for i in range(250))
+    source = f"A = ({values})\n\nB = np.array([{values}], dtype=np.int64)\nC = {{{values}}}\n"
+    assert hardcoding.findings(source.encode(), "pytorch_cnn.py") == [
+        "pytorch_cnn.py, line 1: a literal of 250 class indices",
+        "pytorch_cnn.py, line 3: a literal of 250 class indices",
+        "pytorch_cnn.py, line 4: a literal of 250 class indices"]
+
+
+@pytest.mark.parametrize("odd", ["10", "1.0", "255", "0.5"])
+def test_a_literal_with_a_value_that_is_no_class_index_is_not_labels(odd):
+    """300 numbers, one of them not an int in 0..9: under both the labels rule and the data caps."""
+    values = [str(i % 10) for i in range(299)] + [odd]
+    assert hardcoding.findings(f"Y = [{', '.join(values)}]\n".encode(), "numpy_ann.py") == []
+
+
+def test_ordinary_model_code_with_small_literals_has_no_findings():
+    source = '''
+import numpy as np
+
+CLASSES = ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"]
+SIZES = (784, 128, 10)
+LR, EPOCHS, SEED = 0.1, 10, 0x5EED
+
+
+class NumpyANN:
+    def __init__(self, sizes=SIZES, seed=SEED):
+        rng = np.random.default_rng(seed)
+        self.W1 = rng.normal(0, np.sqrt(2 / sizes[0]), (sizes[0], sizes[1]))
+        self.b1 = np.zeros(sizes[1])
+        self.confusion = [[0] * 10 for _ in range(10)]
+        self.eye = [[1 if i == j else 0 for j in range(10)] for i in range(10)]
+
+    def predict(self, X):
+        return np.argmax(np.maximum(0, X @ self.W1 + self.b1), axis=1)
+'''
+    assert hardcoding.findings(source.encode(), "numpy_ann.py") == []

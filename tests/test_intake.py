@@ -4,7 +4,8 @@ The submission folder is the student's; the grader reads it as root. A link
 (to a root-only file, to /proc/self/pagemap, or a linked folder), a hard
 link, a FIFO, a 1 GB sparse PNG or a name that is not UTF-8 must each be
 skipped with a note (or listed harmlessly), never followed, waited on or
-read whole. The last test grades such a folder end to end.
+read whole. The last of those grades such a folder end to end. The tests
+after it check where `find_files` looks in an ordinary folder.
 """
 
 from __future__ import annotations
@@ -214,3 +215,58 @@ def test_grading_a_hostile_folder_fails_only_the_png_tests(submission, expected_
     assert all(f"{PNG} is not in the submission as a file the grader takes (it is a symbolic link" in output
                for output in failed(doc).values())
     assert f"Skipped {PNG}: it is a symbolic link; only regular files are graded." in doc["output"]
+
+
+# find_files on ordinary folders: where the expected files are looked for, and which are left out.
+
+
+def write_files(folder: Path, names) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    for name in names:
+        (folder / name).write_bytes(b"x = 1\n")
+    return folder
+
+
+def test_find_files_maps_the_five_expected_names_and_ignores_the_rest(tmp_path):
+    folder = write_files(tmp_path / "s", [*intake.EXPECTED, "notes.txt", "helper.py", "numpy_ann.py.bak"])
+    assert intake.EXPECTED == ["numpy_ann.py", "pytorch_ann.py", "pytorch_cnn.py",
+                               "pytorch_ann_train_val_metrics.png", "pytorch_cnn_train_val_metrics.png"]
+    assert intake.find_files(folder) == {name: folder / name for name in intake.EXPECTED}
+
+
+def test_find_files_takes_other_capitalisation_and_prefers_the_exact_name(tmp_path):
+    folder = write_files(tmp_path / "s", ["NumPy_ANN.py", "pytorch_ann.py", "PyTorch_ANN.py",
+                                          "PYTORCH_CNN_TRAIN_VAL_METRICS.PNG"])
+    assert intake.find_files(folder) == {"numpy_ann.py": folder / "NumPy_ANN.py",
+                                         "pytorch_ann.py": folder / "pytorch_ann.py",
+                                         "pytorch_cnn_train_val_metrics.png": folder / "PYTORCH_CNN_TRAIN_VAL_METRICS.PNG"}
+
+
+def test_find_files_looks_into_one_sub_folder_and_leaves_out_what_is_missing(tmp_path):
+    zipped = tmp_path / "zipped"
+    inner = write_files(zipped / "my work", ["numpy_ann.py", "Pytorch_Ann.py", "pytorch_ann_train_val_metrics.png"])
+    write_files(zipped / "__MACOSX", ["pytorch_cnn.py"])  # hidden folders neither count nor are looked into
+    write_files(zipped / ".git", ["pytorch_cnn_train_val_metrics.png"])
+    write_files(inner / "deeper", ["pytorch_cnn.py"])  # two levels down: not looked at
+    found = intake.find_files(zipped)
+    assert found == {"numpy_ann.py": inner / "numpy_ann.py", "pytorch_ann.py": inner / "Pytorch_Ann.py",
+                     "pytorch_ann_train_val_metrics.png": inner / "pytorch_ann_train_val_metrics.png"}
+    assert [name for name in intake.EXPECTED if name not in found] == ["pytorch_cnn.py",
+                                                                       "pytorch_cnn_train_val_metrics.png"]
+
+
+def test_find_files_prefers_the_top_and_ignores_sub_folders_when_there_are_two(tmp_path):
+    folder = write_files(tmp_path / "s", ["numpy_ann.py"])
+    write_files(folder / "old", ["numpy_ann.py", "pytorch_cnn.py"])
+    assert intake.find_files(folder) == {"numpy_ann.py": folder / "numpy_ann.py",
+                                         "pytorch_cnn.py": folder / "old" / "pytorch_cnn.py"}
+    write_files(folder / "new", ["pytorch_ann.py"])  # two folders: which one is the submission? neither
+    assert intake.find_files(folder) == {"numpy_ann.py": folder / "numpy_ann.py"}
+
+
+def test_find_files_leaves_out_a_folder_with_an_expected_name_and_a_missing_submission(tmp_path):
+    folder = write_files(tmp_path / "s", ["pytorch_ann.py"])
+    (folder / "numpy_ann.py").mkdir()
+    assert intake.find_files(folder) == {"pytorch_ann.py": folder / "pytorch_ann.py"}
+    assert intake.find_files(tmp_path / "absent") == {}
+    assert intake.find_files(write_files(tmp_path / "empty", [])) == {}
