@@ -15,7 +15,9 @@ root can give say so in their assertions.
 
 from __future__ import annotations
 
+import contextlib
 import os
+import time
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -376,7 +378,9 @@ def test_a_thread_left_running_after_a_raw_exit_of_the_main_thread_dies_with_the
 
 def test_files_in_shared_memory_and_tmp_do_not_outlive_the_grading(run_grader, reference_copy):
     """/dev/shm and /tmp: private and size-limited in a confined worker; else removed with the user's processes."""
-    code = ("for _p in ('/dev/shm/hostile-fill', '/tmp/hostile-fill', '/var/tmp/hostile-fill'):\n"
+    # Names of this run's own: a file another run left (unconfined, as its own user) must not decide this one.
+    paths = [f"{folder}/hostile-fill-{os.getpid()}-{time.monotonic_ns()}" for folder in ("/dev/shm", "/tmp", "/var/tmp")]
+    code = (f"for _p in {paths!r}:\n"
             "    try:\n"
             "        with open(_p, 'wb') as _f:\n"
             "            for _ in range(200):\n"
@@ -384,11 +388,16 @@ def test_files_in_shared_memory_and_tmp_do_not_outlive_the_grading(run_grader, r
             "    except OSError:\n"
             "        pass\n")
     relu = "numpy_ann.relu: max(0, z) elementwise"
-    results = grade_hostile(run_grader, reference_copy, Hostile("fill", "relu", once(code), set(), env=FAST))
-    assert set(failed(results)) <= {relu}
-    if sandbox.confined() or ISOLATED:
-        for path in ("/dev/shm/hostile-fill", "/tmp/hostile-fill", "/var/tmp/hostile-fill"):
-            assert not os.path.lexists(path), path
+    try:
+        results = grade_hostile(run_grader, reference_copy, Hostile("fill", "relu", once(code), set(), env=FAST))
+        assert set(failed(results)) <= {relu}
+        if sandbox.confined() or ISOLATED:
+            for path in paths:
+                assert not os.path.lexists(path), path
+    finally:
+        for path in paths:  # where the worker ran as this test's own user, unconfined, its files are this test's to remove
+            with contextlib.suppress(OSError):
+                os.unlink(path)
 
 
 def test_the_grader_environment_does_not_reach_a_worker(run_grader, reference_copy):
