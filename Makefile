@@ -61,16 +61,16 @@ test-fast: $(SETUP) data
 	$(PY) -m pytest tests -m "not slow"
 
 gradescope: $(SETUP) data
-	$(PY) -m autograder.gradescope build
+	$(PY) -m autograder.packaging.gradescope build
 
 submission: $(SETUP)
-	@$(PY) -m autograder.submission
+	@$(PY) -m autograder.packaging.submission
 
 handout: $(SETUP) data
-	$(PY) -m autograder.handout
+	$(PY) -m autograder.packaging.handout
 
 grade-all: $(SETUP) data
-	@$(PY) -m autograder.grade_all "$(SUBMISSIONS)" --out "$(GRADES)" $(if $(filter-out 0,$(FORCE)),--force)
+	@$(PY) -m autograder.batch "$(SUBMISSIONS)" --out "$(GRADES)" $(if $(filter-out 0,$(FORCE)),--force)
 
 # The benchmark grades with a CPU build of torch, as Gradescope's image would (torchvision is not needed to grade):
 # the version on the `# bench: torch==` line of requirements.txt.

@@ -38,11 +38,11 @@ import threading
 import time
 from pathlib import Path
 
-from autograder import config
-from autograder.results import write_json_atomically
-from autograder.sandbox import proc_file, process_tree
+from autograder import ROOT, grade
+from autograder.core import config
+from autograder.harness.sandbox import proc_file, process_tree
+from autograder.suite.results import write_json_atomically
 
-ROOT = Path(__file__).resolve().parent.parent
 TRAIN_IMAGES = 60_000 - config.VAL_SIZE
 MB = 1 << 20
 
@@ -77,8 +77,8 @@ def cmdline(pid: int) -> bytes:
 def part_running(pids: list[int]) -> str | None:
     for pid in pids:
         args = cmdline(pid).split(b"\0")
-        if b"autograder.worker" in args:
-            return args[args.index(b"autograder.worker") + 1].decode()
+        if b"autograder.runtime.worker" in args:
+            return args[args.index(b"autograder.runtime.worker") + 1].decode()
     return None
 
 
@@ -228,9 +228,8 @@ def grade_and_sample(python: str, cpus: str | None, work: Path, submission: Path
                      group: Cgroup | None = None) -> dict:
     """Grade `submission` with `python`, pinned to `cpus` if given, in `group` if given; seconds and memory peaks."""
     results = work / "results.json"
-    cmd = [python, "-m", "pytest", "-c", "autograder/pytest.ini", "--rootdir", "autograder", "autograder/tests",
-           "--submission", str(submission), "--results", str(results), "--work", str(work / "grading"), "-q",
-           "-p", "no:warnings"]
+    cmd = [python, "-m", "pytest", *grade.suite_args(), "--submission", str(submission), "--results", str(results),
+           "--work", str(work / "grading"), "-q", "-p", "no:warnings"]
     env = dict(os.environ, PYTHONPATH=str(ROOT))
     if cpus is not None:
         cmd = ["taskset", "-c", cpus, *cmd]

@@ -20,10 +20,18 @@ import textwrap
 import threading
 from pathlib import Path
 
-from autograder import config, sandbox
+from autograder import ROOT
+from autograder.core import config
+from autograder.harness import sandbox
 
-ROOT = Path(__file__).resolve().parent.parent
-HERE = Path(__file__).resolve().parent
+SUITE = ROOT / "autograder" / "suite"  # the graded tests; their settings are its pytest.ini
+HIDDEN = ROOT / "autograder" / "hidden"  # the hidden tests, where they exist (not in the student handout)
+
+
+def suite_args() -> list[str]:
+    """pytest's arguments for the graded suite: its settings, its root folder, and its test folders."""
+    folders = [SUITE] + ([HIDDEN] if (HIDDEN / "test_hidden.py").is_file() else [])
+    return ["-c", str(SUITE / "pytest.ini"), "--rootdir", str(ROOT / "autograder"), *map(str, folders)]
 
 
 def run_suite(submission: Path, results: Path, visible_only: bool = False, expected: Path | None = None,
@@ -34,8 +42,7 @@ def run_suite(submission: Path, results: Path, visible_only: bool = False, expec
     With `progress`, the lines the grader reports as it goes (each file's
     worker, training's epochs) are printed as they come.
     """
-    cmd = [sys.executable, "-m", "pytest", "-c", str(HERE / "pytest.ini"), "--rootdir", str(HERE),
-           str(HERE / "tests"), "--submission", str(submission), "--results", str(results)]
+    cmd = [sys.executable, "-m", "pytest", *suite_args(), "--submission", str(submission), "--results", str(results)]
     if visible_only:
         cmd.append("--visible-only")
     if expected is not None:

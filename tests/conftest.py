@@ -13,7 +13,9 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from autograder import config, expected, grade  # noqa: E402
+from autograder import grade  # noqa: E402
+from autograder.core import config  # noqa: E402
+from autograder.harness import expected  # noqa: E402
 
 
 @pytest.fixture(scope="session")

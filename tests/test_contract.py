@@ -220,7 +220,7 @@ def attribute_problems(folder, file, cls, init, attributes) -> list[str]:
 
 @pytest.mark.parametrize("folder", FOLDERS)
 def test_the_default_png_paths_are_the_contracts(folder):
-    from autograder import config
+    from autograder.core import config
 
     rows = [e for e in api() if "Default paths:" in e["behaviour"]]
     assert rows, "the contract states no default paths of the PNGs"
@@ -249,13 +249,13 @@ def test_the_history_keys_and_the_judgement_words_are_the_codes():
     judgement = [e for e in api() if e["name"] == "report_my_judgement"]
     assert judgement, "the contract lists no report_my_judgement"
     words = tuple(re.findall(r'`"(\w+)"`', judgement[0]["behaviour"]))
-    assert words == literal_assignment(ROOT / "autograder" / "tests" / "torch_tests.py", "WORDS")
+    assert words == literal_assignment(ROOT / "autograder" / "suite" / "torch_tests.py", "WORDS")
 
 
 # ----------------------------------------------------------------------------- (b) thresholds
 
 def test_the_thresholds_are_the_ones_the_code_uses():
-    from autograder import config
+    from autograder.core import config
 
     stated = {LABELS[label]: float(value) / 100
               for label, value in re.findall(r"(NumPy ANN|PyTorch ANN|PyTorch CNN) >= (\d+(?:\.\d+)?) %",
@@ -336,7 +336,7 @@ def test_the_shared_contract_is_here_word_for_word():
 # ----------------------------------------------------------------------------- the details: tests and environment
 
 def test_the_table_of_tests_is_the_points_table():
-    from autograder import config
+    from autograder.core import config
 
     stated = {m[4]: (m[1], int(m[2]), m[3]) for m in
               re.finditer(r"^\| (\d+\.\d+) \| (\d+) \| (\w+) \| `(.+)` \|$", contract(), flags=re.M)}
@@ -353,7 +353,7 @@ def test_the_table_of_tests_is_the_points_table():
 
 def code_sources() -> dict[Path, str]:
     paths = [ROOT / "utils.py", *sorted((ROOT / "autograder").rglob("*.py")),
-             *sorted((ROOT / "autograder" / "gradescope_files").iterdir())]
+             *sorted((ROOT / "autograder" / "packaging" / "gradescope_files").iterdir())]
     return {p: p.read_text() for p in paths if p.is_file()}
 
 
@@ -365,7 +365,7 @@ def test_every_environment_variable_of_the_code_is_in_the_contract():
 
 
 def test_the_stated_defaults_of_environment_variables_are_the_codes():
-    from autograder import settings
+    from autograder.core import settings
 
     rows = {cells[0].strip("`"): cells[2] for cells in table_rows(contract()) if ENV_NAME.fullmatch(cells[0].strip("`"))}
     assert rows, "the contract has no table of environment variables"
@@ -374,11 +374,11 @@ def test_the_stated_defaults_of_environment_variables_are_the_codes():
         for name, default in re.findall(r'os\.environ\.get\("([A-Z_]+)", "([^"]+)"\)', text):
             if name not in rows or default not in rows[name]:
                 wrong.append(f"{name}: the code's default is {default!r}, the contract says {rows.get(name)!r}")
-    for v in settings.VARIABLES.values():  # the grader's, in autograder/settings.py
+    for v in settings.VARIABLES.values():  # the grader's, in autograder/core/settings.py
         if v.internal:
             continue
         if v.name not in rows:
-            wrong.append(f"{v.name}: autograder/settings.py reads it, the contract's table of variables lacks it")
+            wrong.append(f"{v.name}: autograder/core/settings.py reads it, the contract's table of variables lacks it")
             continue
         if isinstance(v.default, bool) or v.default in (None, ""):  # a flag, an empty text, a default computed in place
             stated = v.default is None or re.search(r"\b(unset|empty)\b", rows[v.name])
@@ -388,5 +388,6 @@ def test_the_stated_defaults_of_environment_variables_are_the_codes():
         if not stated:
             wrong.append(f"{v.name}: the code's default is {v.default!r}, the contract says {rows[v.name]!r}")
     grader_rows = {name for name in rows if not name.startswith("FASHION_MNIST_")}  # those are utils.py's
-    wrong += [f"{name}: in the contract's table, not in autograder/settings.py" for name in grader_rows - set(settings.VARIABLES)]
+    wrong += [f"{name}: in the contract's table, not in autograder/core/settings.py"
+              for name in grader_rows - set(settings.VARIABLES)]
     assert not wrong, "\n".join(wrong)

@@ -1,4 +1,4 @@
-"""Workers' data as mapped files (autograder/datacache.py): the same values, and ordinary student code still works."""
+"""Workers' data as mapped files (autograder/runtime/datacache.py): the same values, and ordinary student code still works."""
 
 import os
 
@@ -7,7 +7,8 @@ import pytest
 import torch
 
 import utils
-from autograder import config, datacache
+from autograder.core import config
+from autograder.runtime import datacache
 
 
 @pytest.fixture(scope="module")

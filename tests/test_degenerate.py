@@ -20,7 +20,7 @@ import shutil
 
 import pytest
 
-from autograder import config
+from autograder.core import config
 from tests.conftest import ROOT, failed
 
 SUBMISSIONS = ROOT / "tests" / "submissions"

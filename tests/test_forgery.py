@@ -17,7 +17,7 @@ import zlib
 
 import numpy as np
 
-from autograder import config
+from autograder.core import config
 from tests.conftest import ROOT, failed
 from tests.gradescope_schema import problems
 from tests.test_hostile import FAST, Hostile, grade_hostile, once

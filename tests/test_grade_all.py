@@ -21,8 +21,15 @@ from pathlib import Path
 
 import pytest
 
-from autograder import atomic, config, grade_all, pngcheck, sandbox
-from autograder.results import error_results
+from autograder import batch as grade_all
+from autograder.batch import accounts as batch_accounts
+from autograder.batch import report as batch_report
+from autograder.batch import run as batch_run
+from autograder.batch import submissions as batch_submissions
+from autograder.core import atomic, config
+from autograder.harness import sandbox
+from autograder.suite import pngcheck
+from autograder.suite.results import error_results
 from tests.conftest import ROOT
 from tests.gradescope_schema import problems
 from tests.test_mistakes import MISTAKES, apply
@@ -120,10 +127,10 @@ def test_every_student_has_a_row_with_every_test_the_total_and_the_accuracies(pl
     assert set(rows) == {"alice", "bob", "carol", "erin"}
     header = list(rows["alice"])
     assert header[:7] == ["student", "email", "sid", "submission", "status", "reason", "total"]
-    assert header[10:] == [column(name) for name in grade_all.TESTS] and len(header[10:]) == len(config.POINTS)
+    assert header[10:] == [column(name) for name in batch_report.TESTS] and len(header[10:]) == len(config.POINTS)
     alice = rows["alice"]
     assert alice["status"] == "graded" and alice["total"] == "100", alice
-    for file, name in grade_all.ACCURACIES.items():
+    for file, name in batch_report.ACCURACIES.items():
         assert float(alice[f"{name} (%)"]) >= 100 * config.THRESHOLDS[file]
     assert rows["bob"]["status"] == "graded" and rows["bob"]["total"] == "0"
     carol = rows["carol"]
@@ -132,7 +139,7 @@ def test_every_student_has_a_row_with_every_test_the_total_and_the_accuracies(pl
     assert lost == targets | {name for name in config.POINTS if not name.startswith("numpy_ann.")}
     assert float(carol["NumPy ANN accuracy (%)"]) >= 77 and carol["PyTorch CNN accuracy (%)"] == ""
     assert rows["erin"]["status"] == "empty" and "nothing to grade" in rows["erin"]["reason"]
-    assert rows["erin"]["total"] == "0" and rows["erin"][column(grade_all.TESTS[0])] == "0"
+    assert rows["erin"]["total"] == "0" and rows["erin"][column(batch_report.TESTS[0])] == "0"
 
 
 def test_each_student_has_a_valid_results_json(plain_class):
@@ -232,7 +239,7 @@ def test_bad_input_is_refused_with_a_clear_message(tmp_path, capsys):
 def test_the_metadata_reader_takes_names_emails_and_ids(tmp_path):
     path = tmp_path / "submission_metadata.yml"
     path.write_text(METADATA)
-    metadata = grade_all.read_metadata(path)
+    metadata = batch_submissions.read_metadata(path)
     assert list(metadata) == ["submission_1001", "submission_1003", "submission_1004", "submission_1005"]
     assert metadata["submission_1001"] == [
         {"name": "Ada Lovelace", "sid": "1001", "email": "ada@example.edu"},
@@ -243,15 +250,15 @@ def test_the_metadata_reader_takes_names_emails_and_ids(tmp_path):
 def test_the_output_folder_is_no_student_even_inside_the_class(tmp_path):
     for name in ("alice", "grades", ".git", "__MACOSX"):
         (tmp_path / name).mkdir()
-    _, subs = grade_all.discover(tmp_path, tmp_path / "grades")
+    _, subs = batch_submissions.discover(tmp_path, tmp_path / "grades")
     assert [sub.key for sub in subs] == ["alice"]
 
 
 def test_a_metadata_key_that_is_a_path_is_refused(tmp_path):
     (tmp_path / "submission_metadata.yml").write_text("../outside:\n  :submitters:\n  - :name: Eve\n")
     (tmp_path / "submission_1").mkdir()
-    with pytest.raises(grade_all.InputError, match="no folder name"):
-        grade_all.discover(tmp_path)
+    with pytest.raises(batch_submissions.InputError, match="no folder name"):
+        batch_submissions.discover(tmp_path)
 
 
 def test_a_metadata_file_that_is_not_yaml_is_refused_naming_it(tmp_path, capsys):
@@ -265,10 +272,10 @@ def test_a_metadata_file_that_is_not_yaml_is_refused_naming_it(tmp_path, capsys)
 
 # ------------------------------------------------------------ private folders, sandbox users, planted symlinks
 
-def submission(folder: Path, key: str) -> grade_all.Submission:
+def submission(folder: Path, key: str) -> batch_submissions.Submission:
     (folder / key).mkdir(parents=True)
     (folder / key / "numpy_ann.py").write_text(f"# {key}\n")
-    return grade_all.Submission(key, folder / key)
+    return batch_submissions.Submission(key, folder / key)
 
 
 def as_nobody(*cmd: str) -> bool:
@@ -281,7 +288,7 @@ def test_each_grading_has_its_own_private_results_folder_and_tmpdir(tmp_path, mo
     nobody = pwd.getpwnam("nobody") if sandbox.is_root() else None
     other = pwd.struct_passwd(("grade-all-test-other", "x", 65533, 65533, "", "/", "/bin/false"))
     accounts = {"grade-all-test-a": nobody, "grade-all-test-b": other if nobody else None}
-    monkeypatch.setattr(grade_all, "sandbox_account", accounts.get)
+    monkeypatch.setattr(batch_accounts, "sandbox_account", accounts.get)
     stopped = []
     monkeypatch.setattr(sandbox, "stop_user", stopped.append)  # no real user's processes are touched
     shared = Path(tempfile.gettempdir())
@@ -298,10 +305,10 @@ def test_each_grading_has_its_own_private_results_folder_and_tmpdir(tmp_path, mo
         results.write_text(json.dumps(error_results("graded by a stand-in")))
         return 0
 
-    monkeypatch.setattr(grade_all.grade, "run_suite", run_suite)
+    monkeypatch.setattr(batch_run.grade, "run_suite", run_suite)
     subs = [submission(tmp_path, "alice"), submission(tmp_path, "bob")]
     for sub, user in zip(subs, accounts, strict=True):
-        got = grade_all.grade_one(sub, tmp_path, 60, 1, user)
+        got = batch_run.grade_one(sub, tmp_path, 60, 1, user)
         assert got["extra_data"]["grade_all"]["status"] == "graded" and "stand-in" in got["tests"][0]["output"]
     a, b = seen
     assert a["results"].parent != b["results"].parent and a["tmp"] != b["tmp"]  # its own folders...
@@ -329,7 +336,7 @@ def test_each_grading_has_its_own_private_results_folder_and_tmpdir(tmp_path, mo
 
 def test_concurrent_gradings_never_share_a_sandbox_user(tmp_path, monkeypatch):
     monkeypatch.setattr(sandbox, "is_root", lambda: False)  # no user is created
-    monkeypatch.setattr(grade_all.expected, "ensure", lambda: tmp_path)
+    monkeypatch.setattr(batch_run.expected, "ensure", lambda: tmp_path)
     busy, clash, lock = set(), [], threading.Lock()
 
     def grade_one(sub, expected_dir, timeout, threads, user):
@@ -339,11 +346,11 @@ def test_concurrent_gradings_never_share_a_sandbox_user(tmp_path, monkeypatch):
         time.sleep(0.05)
         with lock:
             busy.discard(user)
-        return grade_all.finish(sub, error_results("stand-in"), "graded", "", time.monotonic())
+        return batch_run.finish(sub, error_results("stand-in"), "graded", "", time.monotonic())
 
-    monkeypatch.setattr(grade_all, "grade_one", grade_one)
+    monkeypatch.setattr(batch_run, "grade_one", grade_one)
     subs = [submission(tmp_path / "class", f"s{i}") for i in range(9)]
-    grade_all.grade_many(subs, tmp_path / "grades", 3, 60)
+    batch_run.grade_many(subs, tmp_path / "grades", 3, 60)
     assert clash == [] and all((tmp_path / "grades" / f"s{i}" / "results.json").is_file() for i in range(9))
 
 
@@ -351,15 +358,15 @@ def test_two_batches_never_claim_the_same_sandbox_user(tmp_path, monkeypatch):
     monkeypatch.setattr(sandbox, "is_root", lambda: True)
     monkeypatch.setattr(sandbox, "LOCKS", tmp_path)
     (tmp_path / f"autograder-batch-{sandbox.USER}-3.lock").symlink_to(tmp_path / "elsewhere")  # planted: skipped
-    first = grade_all.claim_users(2)
-    second = grade_all.claim_users(2)
+    first = batch_accounts.claim_users(2)
+    second = batch_accounts.claim_users(2)
     try:
         assert first == [f"{sandbox.USER}-1", f"{sandbox.USER}-2"]
         assert second == [f"{sandbox.USER}-4", f"{sandbox.USER}-5"] and not (tmp_path / "elsewhere").exists()
-        grade_all.release(first)
-        assert grade_all.claim_users(2) == first  # free again once the first batch ends
+        batch_accounts.release(first)
+        assert batch_accounts.claim_users(2) == first  # free again once the first batch ends
     finally:
-        grade_all.release(first + second)
+        batch_accounts.release(first + second)
 
 
 def test_a_planted_symlink_in_the_output_folder_is_not_written_through(tmp_path):
@@ -376,8 +383,8 @@ def test_a_planted_symlink_in_the_output_folder_is_not_written_through(tmp_path)
         (out / name).symlink_to(victims[name])
     subs = [submission(tmp_path / "class", "alice"), submission(tmp_path / "class", "bob")]
     for sub in subs:
-        grade_all.save_results(out, sub, grade_all.finish(sub, error_results("x"), "error", "x", time.monotonic()))
-    graded = grade_all.write_reports(subs, out, tmp_path / "class")
+        batch_run.save_results(out, sub, batch_run.finish(sub, error_results("x"), "error", "x", time.monotonic()))
+    graded = batch_report.write_reports(subs, out, tmp_path / "class")
     assert [sub.key for sub, _ in graded] == ["alice", "bob"]
     assert all(victim.read_text() == "not yours\n" for victim in victims.values())
     assert sorted(p.name for p in outside.iterdir()) == sorted(victims)

@@ -23,7 +23,8 @@ from pathlib import Path
 import pytest
 
 import utils
-from autograder import config, gradescope
+from autograder.core import config
+from autograder.packaging import gradescope
 from tests.conftest import ROOT, failed
 from tests.gradescope_schema import problems
 

@@ -4,7 +4,7 @@ import copy
 
 import pytest
 
-from autograder.results import error_results
+from autograder.suite.results import error_results
 from tests.gradescope_schema import SCHEMA, problems, validate
 
 

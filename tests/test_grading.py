@@ -4,7 +4,7 @@ import os
 
 import pytest
 
-from autograder import config
+from autograder.core import config
 from tests.conftest import ROOT, failed
 from tests.gradescope_schema import problems
 

@@ -14,7 +14,8 @@ from pathlib import Path
 import pytest
 
 import utils
-from autograder import config, handout
+from autograder.core import config
+from autograder.packaging import handout
 from tests.conftest import ROOT
 
 STUBS = [f"{file}.py" for file in config.FILES]
@@ -50,8 +51,8 @@ def make(folder: Path, *targets: str) -> subprocess.CompletedProcess:
 
 def test_the_stubs_sit_at_the_top_with_what_students_need(texts):
     for name in [*STUBS, "utils.py", "Makefile", "README.md", "environment.yml", "requirements.txt",
-                 "autograder/grade.py", "autograder/submission.py", "autograder/pytest.ini",
-                 "autograder/tests/test_numpy_ann.py", "autograder/tests/test_pytorch_cnn.py",
+                 "autograder/grade.py", "autograder/packaging/submission.py", "autograder/suite/pytest.ini",
+                 "autograder/suite/test_numpy_ann.py", "autograder/suite/test_pytorch_cnn.py",
                  "autograder/expected/numpy_ann/log.jsonl"]:
         assert name in texts, f"{name} is missing from the handout"
     for name in STUBS:
@@ -123,10 +124,10 @@ def test_the_hidden_calls_are_those_only_the_hidden_tests_read(expected_dir):
                 and isinstance(n.value, ast.Tuple) and isinstance(n.value.elts[0], ast.Constant)}
 
     calls = {json.loads(line)["call"] for line in (expected_dir / "numpy_ann" / "log.jsonl").read_text().splitlines()}
-    assert calls - {"import"} <= yielded(ROOT / "autograder" / "probes.py") | yielded(ROOT / "autograder" / "hidden.py")
-    calls |= yielded(ROOT / "autograder" / "probes.py") | yielded(ROOT / "autograder" / "hidden.py")
-    visible = set().union(*(strings(p) for p in (ROOT / "autograder" / "tests").glob("*.py")
-                            if p.name != "test_hidden.py"))
+    probed = yielded(ROOT / "autograder" / "runtime" / "probes.py") | yielded(ROOT / "autograder" / "hidden" / "__init__.py")
+    assert calls - {"import"} <= probed
+    calls |= probed
+    visible = set().union(*(strings(p) for p in (ROOT / "autograder" / "suite").glob("*.py")))
     assert (strings(ROOT / handout.HIDDEN_TESTS) & calls) - visible == set(handout.HIDDEN_CALLS)
 
 

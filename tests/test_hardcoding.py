@@ -7,7 +7,7 @@ import warnings
 
 import pytest
 
-from autograder import hardcoding
+from autograder.suite import hardcoding
 from tests.conftest import ROOT
 
 HONEST = sorted([*ROOT.glob("solutions/*.py"), *ROOT.glob("student/*.py"), *ROOT.glob("tests/submissions/*/*.py")])

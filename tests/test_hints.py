@@ -2,7 +2,7 @@
 
 import pytest
 
-from autograder import evidence
+from autograder.harness import evidence
 
 
 @pytest.mark.parametrize("error, phrase", [
@@ -25,7 +25,7 @@ def test_one_hint_is_given_once():
 def test_a_low_accuracy_is_advised_by_its_root_cause_first():
     import numpy as np
 
-    from autograder.tests import advice
+    from autograder.suite import advice
 
     spread = np.arange(20) % 10
     step = "numpy_ann.step: subtracts lr times each gradient"

@@ -24,7 +24,8 @@ import numpy as np
 import pytest
 
 import utils
-from autograder import config, sandbox
+from autograder.core import config
+from autograder.harness import sandbox
 from tests.conftest import ROOT, accuracy_test, failed
 from tests.gradescope_schema import problems
 

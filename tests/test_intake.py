@@ -21,7 +21,9 @@ from pathlib import Path
 
 import pytest
 
-from autograder import config, intake, pngcheck
+from autograder.core import config
+from autograder.harness import intake
+from autograder.suite import pngcheck
 from tests.conftest import ROOT, failed
 from tests.gradescope_schema import problems
 

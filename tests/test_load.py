@@ -8,7 +8,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from autograder import config
+from autograder.core import config
 from tests.conftest import ROOT, failed
 
 FILE = "pytorch_ann"

@@ -4,7 +4,7 @@ import io
 
 from PIL import Image
 
-from autograder import pngcheck
+from autograder.suite import pngcheck
 from tests.conftest import ROOT
 
 

@@ -4,13 +4,14 @@ import re
 
 import pytest
 
-from autograder import config
+from autograder.core import config
 from tests.conftest import ROOT
 
 
 def graded_names():
     """The graded name of every test function in the grading suite, with repeats."""
-    from autograder.tests import test_hidden, test_numpy_ann, test_pytorch_ann, test_pytorch_cnn
+    from autograder.hidden import test_hidden
+    from autograder.suite import test_numpy_ann, test_pytorch_ann, test_pytorch_cnn
 
     names = []
     for module in (test_numpy_ann, test_pytorch_ann, test_pytorch_cnn, test_hidden):
@@ -58,7 +59,7 @@ def test_the_processes_that_wait_on_grading_load_neither_numpy_nor_pytest():
     import subprocess
     import sys
 
-    code = ("import sys; import autograder.gradescope, autograder.grade; "
+    code = ("import sys; import autograder.packaging.gradescope, autograder.grade; "
             "print(sorted(m for m in ('numpy', 'pytest', 'torch') if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT,
                          capture_output=True, text=True, check=True)

@@ -1,4 +1,4 @@
-"""The grader's environment variables (autograder/settings.py): a bad value is named, unset means the default.
+"""The grader's environment variables (autograder/core/settings.py): a bad value is named, unset means the default.
 
 Fast: the modules that read a variable at import are imported in a fresh
 Python with that variable set, as the grader does; nothing is graded.
@@ -13,22 +13,22 @@ import sys
 
 import pytest
 
-from autograder import settings
+from autograder.core import settings
 from tests.conftest import ROOT
 
 # Where the grader uses each variable: the import that reads it, and the expression that shows what it got.
 USES = {
-    "GRADER_TRAIN_DEADLINE": ("from autograder import config", "config.TRAIN_DEADLINE"),
-    "GRADER_CALL_BUDGET": ("from autograder import config", "config.CALL_BUDGET"),
-    "GRADER_THREADS": ("from autograder import config", "config.threads()"),
-    "GRADER_WORKER_MEMORY_MB": ("from autograder import sandbox", "sandbox.MEMORY_BYTES >> 20"),
-    "GRADER_STUDENT_USER": ("from autograder import sandbox", "sandbox.USER"),
-    "GRADER_NO_BWRAP": ("from autograder import settings", "settings.flag('GRADER_NO_BWRAP')"),
-    "GRADER_SALT": ("from autograder import settings", "settings.text('GRADER_SALT')"),
+    "GRADER_TRAIN_DEADLINE": ("from autograder.core import config", "config.TRAIN_DEADLINE"),
+    "GRADER_CALL_BUDGET": ("from autograder.core import config", "config.CALL_BUDGET"),
+    "GRADER_THREADS": ("from autograder.core import config", "config.threads()"),
+    "GRADER_WORKER_MEMORY_MB": ("from autograder.harness import sandbox", "sandbox.MEMORY_BYTES >> 20"),
+    "GRADER_STUDENT_USER": ("from autograder.harness import sandbox", "sandbox.USER"),
+    "GRADER_NO_BWRAP": ("from autograder.core import settings", "settings.flag('GRADER_NO_BWRAP')"),
+    "GRADER_SALT": ("from autograder.core import settings", "settings.text('GRADER_SALT')"),
     # grade_all reads these two when it builds its options (test_grade_all_takes_... below)
-    "GRADE_JOBS": ("from autograder import settings", "settings.whole('GRADE_JOBS')"),
-    "GRADE_TIMEOUT": ("from autograder import settings", "settings.seconds('GRADE_TIMEOUT')"),
-    "GRADESCOPE_DEADLINE": ("from autograder import gradescope", "gradescope.DEADLINE"),
+    "GRADE_JOBS": ("from autograder.core import settings", "settings.whole('GRADE_JOBS')"),
+    "GRADE_TIMEOUT": ("from autograder.core import settings", "settings.seconds('GRADE_TIMEOUT')"),
+    "GRADESCOPE_DEADLINE": ("from autograder.packaging import gradescope", "gradescope.DEADLINE"),
 }
 BAD = [
     ("GRADER_TRAIN_DEADLINE", "soon"), ("GRADER_TRAIN_DEADLINE", "0"),
@@ -71,11 +71,11 @@ def test_a_bad_value_stops_the_grader_with_a_message_naming_the_variable_and_the
     done = python(uses([name]), {name: bad})
     assert done.returncode != 0, f"{name}={bad!r} was taken: {done.stdout}"
     last = done.stderr.strip().splitlines()[-1]
-    assert last.startswith("autograder.settings.SettingError: ") and f"{name} must be " in last and repr(bad) in last, last
+    assert last.startswith("autograder.core.settings.SettingError: ") and f"{name} must be " in last and repr(bad) in last, last
 
 
 def test_grade_all_names_a_bad_grade_jobs_before_it_grades():
-    done = subprocess.run([sys.executable, "-m", "autograder.grade_all", "nowhere"], cwd=ROOT, capture_output=True,
+    done = subprocess.run([sys.executable, "-m", "autograder.batch", "nowhere"], cwd=ROOT, capture_output=True,
                           text=True, timeout=120, env={**os.environ, "PYTHONPATH": str(ROOT), "GRADE_JOBS": "many"})
     assert done.returncode != 0 and "GRADE_JOBS must be a whole number of at least 1, not 'many'" in done.stderr
 
@@ -98,7 +98,7 @@ def test_a_valid_value_is_used():
 
 
 def test_grade_all_takes_grade_jobs_and_grade_timeout_as_its_option_defaults(monkeypatch):
-    from autograder import grade_all
+    from autograder import batch as grade_all
 
     seen = {}
 

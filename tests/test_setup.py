@@ -22,7 +22,7 @@ from pathlib import Path
 
 import pytest
 
-from autograder import gradescope
+from autograder.packaging import gradescope
 from tests.conftest import ROOT
 from tests.gradescope_schema import problems
 

@@ -6,7 +6,7 @@ import zipfile
 
 import pytest
 
-from autograder import submission
+from autograder.packaging import submission
 from tests.conftest import ROOT
 
 

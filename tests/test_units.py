@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import copy
 
-from autograder import config, grade, results
+from autograder import grade
+from autograder.core import config
+from autograder.suite import results
 from tests.gradescope_schema import problems
 
 # (name, (number, points, visibility), passed, output): two files, both visibilities, a fractional score.

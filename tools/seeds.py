@@ -18,7 +18,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT), str(ROOT / "solutions")]
 import utils  # noqa: E402
-from autograder import config  # noqa: E402
+from autograder.core import config  # noqa: E402
 
 
 def main() -> int:

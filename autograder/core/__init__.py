@@ -1,0 +1,1 @@
+"""What every part of the autograder reads: points and budgets, environment variables, whole-file writes."""

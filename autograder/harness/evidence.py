@@ -1,0 +1,538 @@
+"""Run a submission's file in worker processes and read back what it did.
+
+`collect(file, submission, out)` starts `python -m autograder.runtime.worker` and
+watches its log. A worker that outlives a call's budget is killed; a worker
+that dies (crash, `os._exit`, killed) is noted against the call it was in.
+Either way a new worker resumes with the finished calls skipped, so one
+broken function costs only its own tests. `Evidence(out)` then answers the
+tests: `ev.result("relu")` is what `relu` returned, or a pytest failure that
+says why there is nothing.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import re
+import select
+import shutil
+import signal
+import subprocess
+import sys
+import time
+import zipfile
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from autograder.core import config, settings
+from autograder.core.atomic import replacing
+from autograder.harness import sandbox
+
+GRACE = 10.0  # seconds past a call's budget before the worker is killed
+MAX_RESTARTS = 8
+# utils.progress lines, with or without the epoch's seconds at the end
+PROGRESS = re.compile(r"epoch\s+(\d+)/(\d+)\b(?:.*\((\d+(?:\.\d+)?) s\))?")
+IDLE = 120.0  # seconds the worker may spend between calls (loading data, importing torch)
+
+
+def progress(line: str) -> None:
+    """A line for the person waiting on `make check` or `make grade`, when grade.py gave a pipe for it.
+
+    pytest captures the grader's output, so these lines go to their own file
+    descriptor (GRADER_PROGRESS_FD), which grade.py echoes as they come.
+    """
+    fd = settings.text("GRADER_PROGRESS_FD")
+    if fd:
+        with contextlib.suppress(OSError, ValueError):
+            os.write(int(fd), (line + "\n").encode())
+
+
+class TrainingEcho:
+    """Passes on the per-epoch progress lines that training prints, while it runs."""
+
+    def __init__(self, file: str, out: Path):
+        self.file, self.path = file, out / "output.txt"
+        self.offset: int | None = None
+        self.pending = b""
+
+    def started(self, entry: dict) -> None:
+        self.offset = entry["output_at"] if entry["call"] == "train" else None
+        self.pending = b""
+        if self.offset is not None:
+            cores = config.threads()
+            progress(f"{self.file}.py: training with your defaults (budget: {seconds(entry['budget'])} of CPU time"
+                     + (f" on each of {cores} cores" if cores > 1 else "") + ") ...")
+
+    def poll(self) -> None:
+        if self.offset is None or not settings.text("GRADER_PROGRESS_FD") or not self.path.exists():
+            return
+        with open_own(self.path) as f:
+            f.seek(self.offset)
+            data = f.read(1 << 16)
+        self.offset += len(data)
+        *lines, self.pending = (self.pending + data).split(b"\n")
+        for line in lines:
+            text = line.decode(errors="replace").strip()
+            if PROGRESS.search(text):
+                progress("    " + text[:160])
+
+    def finished(self) -> None:
+        self.poll()
+        self.offset = None
+
+
+def seconds(value: float) -> str:
+    """'144 s', or '0.8 s' below 10 s."""
+    return f"{value:.0f} s" if value >= 10 else f"{value:.1f} s"
+
+
+def open_own(path: Path):
+    """Open one of the grader's own files for reading, never through a link."""
+    return os.fdopen(os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK), "rb")
+
+
+def read_log(out: Path) -> list[dict]:
+    """The records the grader kept in `out` (its own folder: a worker never writes there)."""
+    path = out / "log.jsonl"
+    if not path.is_file() or path.is_symlink():
+        return []
+    entries = []
+    for line in path.read_text(errors="replace").splitlines():
+        try:
+            entries.append(json.loads(line))
+        except json.JSONDecodeError:
+            continue
+    return entries
+
+
+
+def save_npz(path: Path, arrays: dict) -> None:
+    """np.savez, but byte-for-byte reproducible (fixed timestamps) and written atomically.
+
+    Not fsynced: it is read back by this grading, and a crash loses the grading anyway.
+    """
+    with replacing(path, durable=False) as f, zipfile.ZipFile(f, "w", zipfile.ZIP_DEFLATED) as zf:
+        for key in sorted(arrays):
+            info = zipfile.ZipInfo(f"{key}.npy", date_time=(1980, 1, 1, 0, 0, 0))
+            info.compress_type = zipfile.ZIP_DEFLATED
+            with zf.open(info, "w") as member:
+                np.lib.format.write_array(member, np.ascontiguousarray(arrays[key]), allow_pickle=False)
+
+# glibc's malloc in the worker. By default its mmap threshold rises with every large block freed, so the
+# evaluation chunks of a CNN end up on the heap and fragment it: the peak wanders between about 540 and 575 MB
+# from run to run. Blocks of 4 MB and more mapped on their own, and the heap trimmed only past 64 MB, keep
+# the CNN worker's peak near 540 MB for about 5 % more training time (measured with the reference).
+MALLOC = {"MALLOC_MMAP_THRESHOLD_": str(4 << 20), "MALLOC_TRIM_THRESHOLD_": str(64 << 20)}
+# The only variables a worker inherits from the grader (others, GRADER_SALT among them, never reach it).
+PASSED_ON = ("PATH", "LANG", "LC_ALL", "LC_CTYPE", "TZ", "TMPDIR", "GRADER_TRAIN_DEADLINE", "GRADER_CALL_BUDGET",
+             "GRADER_THREADS", "GRADER_WORKER_MEMORY_MB")
+
+
+def worker_env(sandbox_env: dict, user) -> dict:
+    """The worker's environment: an allowlist of the grader's, plus where its sandbox is."""
+    env = {k: os.environ[k] for k in PASSED_ON if k in os.environ}
+    env.setdefault("PATH", "/usr/local/bin:/usr/bin:/bin")
+    env.update(MPLBACKEND="Agg", PYTHONDONTWRITEBYTECODE="1", PYTHONNOUSERSITE="1",
+               OMP_NUM_THREADS=str(config.threads()), OPENBLAS_NUM_THREADS=str(config.threads()),
+               MKL_NUM_THREADS=str(config.threads()), OMP_WAIT_POLICY="PASSIVE", MALLOC_ARENA_MAX="2", **MALLOC,
+               **sandbox_env)
+    if sandbox.confined() or user is not None:
+        env["HOME"] = sandbox.HOME if sandbox.confined() else sandbox_env["GRADER_DATA"]
+    if sandbox.confined():
+        env.update(MPLCONFIGDIR=sandbox.HOME + "/matplotlib", TMPDIR="/tmp")
+    return env
+
+
+# What the grader accepts from a worker's pipe before it stops believing it.
+HEADER_BYTES = 1 << 20
+ARRAY_BYTES = 64 << 20  # one array
+RECORD_BYTES = 256 << 20  # every array of one worker
+DTYPE = re.compile(r"[<>|][biufcUS]\d{1,4}")
+
+
+class ChannelError(Exception):
+    """The worker's pipe carried something that is not a record: the code wrote into it, or it was cut short."""
+
+
+class Records:
+    """The grader's side of a worker's pipe: frames in, records kept in `out`, budgets from the grader's table.
+
+    Only the first record of each call counts, and only in order: a start,
+    its arrays, then its done. Anything else (a second done, a record for a
+    call already finished or not started) is dropped, and a frame that is not
+    one ends the channel.
+    """
+
+    def __init__(self, file: str, out: Path, fd: int, done: set):
+        self.file, self.out, self.fd, self.done = file, out, fd, set(done)
+        self.buffer = bytearray()
+        self.current: str | None = None
+        self.arrays: dict = {}
+        self.received = 0
+        self.broken: str | None = None
+        self.new: list[dict] = []  # records accepted since the caller last looked
+        self.read_cpu = lambda: 0.0  # CPU-seconds the worker's processes have used so far (watch() sets it)
+        self.started_cpu = self.last_cpu = 0.0
+
+    def read(self) -> None:
+        """Take in whatever the worker has written so far."""
+        while self.broken is None:
+            try:
+                chunk = os.read(self.fd, 1 << 20)
+            except BlockingIOError:
+                return
+            if not chunk:
+                return
+            self.buffer += chunk
+            try:
+                self.parse()
+            except ChannelError as e:
+                self.broken = str(e)
+
+    def parse(self) -> None:
+        while len(self.buffer) >= 4:
+            size = int.from_bytes(self.buffer[:4], "big")
+            if size > HEADER_BYTES:
+                raise ChannelError(f"a record header of {size} bytes")
+            if len(self.buffer) < 4 + size:
+                return
+            try:
+                header = json.loads(bytes(self.buffer[4:4 + size]))
+            except (ValueError, UnicodeDecodeError):
+                raise ChannelError("a record that is not JSON") from None
+            if not isinstance(header, dict):
+                raise ChannelError("a record that is not a JSON object")
+            nbytes = self.payload_size(header)
+            if len(self.buffer) < 4 + size + nbytes:
+                return
+            payload = bytes(self.buffer[4 + size:4 + size + nbytes])
+            del self.buffer[:4 + size + nbytes]
+            self.accept(header, payload)
+
+    def payload_size(self, header: dict) -> int:
+        if header.get("event") != "array":
+            return 0
+        dtype, shape, nbytes = header.get("dtype"), header.get("shape"), header.get("nbytes")
+        if not (isinstance(dtype, str) and DTYPE.fullmatch(dtype) and isinstance(shape, list) and len(shape) <= 8
+                and all(isinstance(n, int) and n >= 0 for n in shape) and isinstance(nbytes, int)):
+            raise ChannelError("an array record of a kind the grader does not take")
+        if nbytes != int(np.prod(shape, dtype=object)) * np.dtype(dtype).itemsize:
+            raise ChannelError("an array record whose size does not match its shape")
+        if nbytes > ARRAY_BYTES or self.received + nbytes > RECORD_BYTES:
+            raise ChannelError(f"arrays of more than {ARRAY_BYTES >> 20} MB each or {RECORD_BYTES >> 20} MB in all")
+        self.received += nbytes
+        return nbytes
+
+    def accept(self, header: dict, payload: bytes) -> None:
+        event, call = header.get("event"), header.get("call")
+        if not isinstance(call, str) or call in self.done:
+            return
+        if event == "start" and self.current is None:
+            output_at = header.get("output_at")
+            self.current, self.arrays, self.started_cpu = call, {}, self.cpu()
+            self.keep({"event": "start", "call": call, "budget": config.budget(self.file, call),
+                       "output_at": output_at if isinstance(output_at, int) and output_at >= 0 else 0})
+        elif event == "array" and call == self.current and isinstance(header.get("key"), str):
+            self.arrays[header["key"]] = np.frombuffer(payload, dtype=header["dtype"]).reshape(header["shape"])
+        elif event == "done" and call == self.current:
+            self.finish(header)
+
+    def finish(self, header: dict) -> None:
+        call, ok = self.current, header.get("ok") is True
+        entry = {"event": "done", "call": call, "ok": ok,
+                 "seconds": header["seconds"] if isinstance(header.get("seconds"), (int, float)) else None,
+                 "cpu_seconds": self.cpu_used()}
+        if ok:
+            values, meta = header.get("values"), header.get("meta")
+            entry.update(values=values if isinstance(values, dict) else {},
+                         meta=meta if isinstance(meta, dict) else {}, arrays=sorted(self.arrays))
+            if self.arrays:
+                save_npz(self.out / f"{call}.npz", self.arrays)
+        else:
+            error = header.get("error") if isinstance(header.get("error"), dict) else {}
+            entry["error"] = {key: str(error.get(key, ""))[:4000] for key in ("type", "message", "where")}
+            entry["error"]["type"] = entry["error"]["type"] or "Error"
+        self.keep(entry)
+        self.done.add(call)
+        self.current, self.arrays = None, {}
+
+    def fail(self, call: str, why: str) -> None:
+        """What the grader saw happen to `call`: the worker died in it, or outran its budget."""
+        self.keep({"event": "done", "call": call, "ok": False, "seconds": None, "cpu_seconds": self.cpu_used(),
+                   "error": {"type": "WorkerDied", "message": why, "where": ""}})
+        self.done.add(call)
+        self.current, self.arrays = None, {}
+
+    def cpu(self) -> float:
+        """CPU-seconds the worker's processes have used so far: the last reading while they were still there."""
+        self.last_cpu = max(self.last_cpu, self.read_cpu())
+        return self.last_cpu
+
+    def cpu_used(self) -> float:
+        """CPU-seconds the worker has used since the current call started (measured by the grader)."""
+        return round(max(self.cpu() - self.started_cpu, 0.0), 2)
+
+    def keep(self, entry: dict) -> None:
+        with open(self.out / "log.jsonl", "a") as log:
+            log.write(json.dumps(entry) + "\n")
+        self.new.append(entry)
+
+
+def collect(file: str, submission: Path, out: Path, sandbox_env: dict, unit_only: bool = False) -> None:
+    """Run FILE's probes from `submission` in workers until every call is recorded.
+
+    `sandbox_env` comes from `sandbox.prepare`: where the worker code and the data are.
+    The records and the printed output go into `out`, which only the grader can write.
+    """
+    user = sandbox.student_user()
+    sandbox.become_subreaper()
+    sandbox.cpu_seconds()  # computed here, not between fork and exec
+    if out.exists():
+        shutil.rmtree(out)
+    out.mkdir(parents=True, mode=0o700)
+    sandbox.make_writable(submission, user)
+    done: set = set()
+    for _ in range(MAX_RESTARTS):
+        entries = read_log(out)
+        if any(e["call"] == "import" and not e["ok"] for e in entries if e["event"] == "done"):
+            return
+        read_end, write_end = os.pipe()
+        os.set_blocking(read_end, False)
+        cmd = [sys.executable, "-s", "-m", "autograder.runtime.worker", file, str(submission), "--records-fd",
+               str(write_end), "--skip", *sorted(done)]
+        if unit_only:
+            cmd.append("--unit-only")
+        output = os.open(out / "output.txt", os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_NOFOLLOW, 0o600)
+        records = Records(file, out, read_end, done)
+        try:
+            with sandbox.exclusive(user):  # killing the user's processes afterwards must not hit another grading's
+                proc = subprocess.Popen(sandbox.command(user, cmd, sandbox_env, submission),
+                                        cwd=sandbox_env["GRADER_LIB"], env=worker_env(sandbox_env, user),
+                                        stdin=subprocess.DEVNULL, stdout=output, stderr=output,
+                                        start_new_session=True, pass_fds=(write_end,),
+                                        preexec_fn=sandbox.limit_processes if user else sandbox.limit)
+                os.close(write_end)
+                write_end = None
+                try:
+                    outcome = watch(proc, records, TrainingEcho(file, out))
+                finally:
+                    kill(proc)
+                    sandbox.kill_user_processes(user)
+                    sandbox.remove_user_files(user)
+                    sandbox.reap_zombie_children(patience=2.0 if sandbox.confined() else 0.0)
+        finally:
+            for fd in (read_end, write_end, output):
+                if fd is not None:
+                    os.close(fd)
+        done = set(records.done)
+        if outcome is None:
+            return
+        call, why = outcome
+        if call is None:
+            return  # died outside any call: nothing more to learn
+        records.fail(call, why)
+        done = set(records.done)
+
+
+def watch(proc: subprocess.Popen, records: Records, echo: TrainingEcho | None = None):
+    """Wait for the worker. None when it finished; else (call in progress, what happened).
+
+    A call is stopped when its worker's processes have used its CPU budget
+    (config.cpu_budget, from the grader's own table) and GRACE more, or, for
+    code that waits instead of computing, after WALL_FACTOR times its budget
+    in wall-clock time.
+    """
+    deadline, cpu_limit, checked = time.monotonic() + IDLE, None, 0.0
+    records.read_cpu = lambda: sandbox.tree_cpu_seconds(proc.pid)
+    echo = echo or TrainingEcho("", records.out)
+    while True:
+        code = proc.poll()
+        records.read()
+        for e in records.new:
+            if e["event"] == "start":
+                deadline = time.monotonic() + e["budget"] * config.WALL_FACTOR + GRACE
+                cpu_limit = records.started_cpu + e["budget"] * config.threads() + GRACE
+                echo.started(e)
+            else:
+                deadline, cpu_limit = time.monotonic() + IDLE, None
+                echo.finished()
+        records.new.clear()
+        echo.poll()
+        current = records.current
+        if records.broken is not None:
+            kill(proc)
+            return current, (f"the process running it wrote {records.broken} into the grader's record channel, "
+                             "so the grader stopped listening to it")
+        if code is not None:
+            records.read()
+            if records.current is None and not records.new:
+                return None  # finished, or died between calls: nothing is in progress to blame
+            if records.new:
+                continue
+            if sandbox.confined() and code > 128:  # bubblewrap exits with 128 + the signal that killed the worker
+                code = 128 - code
+            how = f"exited with status {code}" if code >= 0 else f"was killed by signal {signal.Signals(-code).name}"
+            if code == -signal.SIGXFSZ:
+                how += f" (the code printed or wrote more than {sandbox.FILE_BYTES >> 20} MB)"
+            elif code == -signal.SIGXCPU:
+                how += f" (it used more than {sandbox.cpu_seconds()} s of CPU time)"
+            elif code == -signal.SIGKILL:
+                how += " (most often because the machine ran out of memory)"
+            return current, f"the process running it {how} before the call returned (sys.exit, os._exit or a crash?)"
+        if cpu_limit is not None and current is not None and time.monotonic() - checked > 0.5:
+            checked = time.monotonic()
+            if records.cpu() > cpu_limit:
+                kill(proc)
+                return current, (f"used more than its budget of CPU time ({records.cpu_used():.0f} CPU-seconds) "
+                                 "and did not stop when interrupted, so it was killed")
+        if time.monotonic() > deadline:
+            kill(proc)
+            if current is None:
+                return None
+            return current, (f"did not finish within {config.WALL_FACTOR:g} times its budget in wall-clock time, "
+                             "mostly waiting rather than computing (sleep, input(), a lock?), so it was killed")
+        select.select([records.fd], [], [], 0.05)
+
+
+def kill(proc: subprocess.Popen) -> None:
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+    proc.wait()
+
+
+# ---------------------------------------------------------------------- reading
+
+class Result:
+    """One recorded call that returned: json values, arrays and their metadata."""
+
+    def __init__(self, entry: dict, out: Path):
+        self.values, self.meta, self.seconds = entry["values"], entry["meta"], entry["seconds"]
+        self.arrays = {}
+        if entry["arrays"]:
+            with np.load(out / f"{entry['call']}.npz", allow_pickle=False) as npz:
+                self.arrays = {k: npz[k] for k in npz.files}
+
+    def __getitem__(self, key):
+        if key in self.arrays:
+            return self.arrays[key]
+        return self.values[key]
+
+    def get(self, key, default=None):
+        try:
+            return self[key]
+        except KeyError:
+            return default
+
+
+class Evidence:
+    """Everything one worker run recorded, for one file."""
+
+    def __init__(self, file: str, out: Path, missing: str | None = None):
+        self.file, self.out, self.missing = file, out, missing
+        self.entries = {e["call"]: e for e in read_log(out) if e["event"] == "done"} if missing is None else {}
+
+    def preload(self) -> Evidence:
+        """Read every recorded array now, so that nothing is read from disk after student code has run."""
+        self.loaded = {call: Result(e, self.out) for call, e in self.entries.items() if e["ok"]}
+        return self
+
+    def failure(self, call: str, what: str) -> str | None:
+        """Why `call` has no result, or None when it has one."""
+        if self.missing:
+            return self.missing
+        imp = self.entries.get("import")
+        if imp is not None and not imp["ok"]:
+            return f"{self.file}.py could not be imported, so {what} could not be tested: {describe(imp['error'])}"
+        entry = self.entries.get(call)
+        if entry is None:
+            return f"{what} was never reached: the grader stopped before it (see the other failures of {self.file})"
+        if entry["ok"]:
+            return None
+        err = entry["error"]
+        if err["type"] == "NotImplementedError":
+            place = f" ({err['where'].split(':')[0]})" if err.get("where") else ""
+            return (f"{what} is not implemented yet: {err['message'] or 'a function'} still raises "
+                    f"NotImplementedError{place}. Fill in its YOUR CODE HERE region.")
+        if err["type"] == "Skipped":
+            return f"{what} was not tested: {err['message']}"
+        if err["type"] in ("Timeout", "WorkerDied") and call == "train" and "budget" in err["message"]:
+            return self.too_slow(err["message"])
+        return f"{what} raised {describe(err)}"
+
+    def too_slow(self, why: str = "") -> str:
+        """The message for training that outran its budget, with the pace read from the progress lines."""
+        budget, cores = config.TRAIN_BUDGET[self.file], config.threads()
+        used = (self.entries.get("train") or {}).get("cpu_seconds")
+        if "wall-clock" in why:  # it waited rather than computed: the CPU budget was never reached
+            message = f"training {why.split(', so it was killed')[0]}, so it was stopped"
+        else:
+            message = f"training was stopped at its budget of {seconds(budget)} of CPU time"
+            message += f" on each of the {cores} cores it is given" if cores > 1 else ""
+        message += f" (it used {seconds(used)} of CPU time)" if used else ""
+        epochs = PROGRESS.findall(self.printed("train"))
+        if len(epochs) > 1 and len({done for done, _, _ in epochs}) == 1:
+            return (message + f". It printed epoch {epochs[0][0]}/{epochs[0][1]} {len(epochs)} times: the epoch "
+                    "counter never advances, so the loop cannot end. Check the loop over epochs.")
+        if epochs:
+            done, total, pace = epochs[-1]
+            message += f" after {done} of {total} epochs"
+            if pace:
+                message += f", at about {float(pace):.0f} s per epoch ({float(pace) * int(total):.0f} s for all {total})"
+        else:
+            message += " before its first epoch ended"
+        return message + ". Use fewer epochs, a larger batch or a smaller model, so that training fits the budget."
+
+    def printed(self, call: str) -> str:
+        """What the student code printed from the last start of `call` on."""
+        path = self.out / "output.txt"
+        starts = [e for e in read_log(self.out) if e["event"] == "start" and e["call"] == call]
+        if not path.exists() or not starts:
+            return ""
+        with open_own(path) as f:
+            f.seek(starts[-1].get("output_at", 0))
+            return f.read(1 << 20).decode(errors="replace")
+
+    def result(self, call: str, what: str | None = None) -> Result:
+        """The recorded result of `call`, or a failed test that says why there is none."""
+        why = self.failure(call, what or call)
+        if why:
+            pytest.fail(why, pytrace=False)
+        loaded = getattr(self, "loaded", {})
+        return loaded[call] if call in loaded else Result(self.entries[call], self.out)
+
+
+OUT_OF_MEMORY = (f"out of memory: a worker may use {sandbox.MEMORY_BYTES >> 20} MB here, and a whole grading 768 MB "
+                 "on Gradescope; predict and evaluate large sets in mini-batches, and keep no copies of the data")
+NO_GPU = ("the grader has no GPU: pick the device with torch.cuda.is_available(), or leave the model and the data "
+          "on the CPU")
+HINTS = {  # what a message means for a student, where it is not obvious
+    "File too large": f"the code printed or wrote more than {sandbox.FILE_BYTES >> 20} MB",
+    "Resource temporarily unavailable": "the code started too many processes or threads",
+    "Network is unreachable": "grading runs without network",
+    "Connection refused": "grading runs without network",
+    "Name or service not known": "grading runs without network",
+    "Temporary failure in name resolution": "grading runs without network",
+    "can't allocate memory": OUT_OF_MEMORY,
+    "Unable to allocate": OUT_OF_MEMORY,
+    "NVIDIA driver": NO_GPU,
+    "not compiled with CUDA": NO_GPU,
+}
+TYPE_HINTS = {  # likewise, by the exception's type
+    "BdbQuit": "a breakpoint() or pdb call is left in the code; the grader runs it without a terminal: remove it",
+    "MemoryError": OUT_OF_MEMORY,
+}
+
+
+def describe(error: dict) -> str:
+    text = f"{error['type']}: {error['message']}" if error["message"] else error["type"]
+    hints = [hint for key, hint in HINTS.items() if key in error["message"]]
+    hints += [TYPE_HINTS[error["type"]]] if error["type"] in TYPE_HINTS else []
+    text += "".join(f" ({hint})" for hint in dict.fromkeys(hints))
+    if error.get("where"):
+        text += f" (at {error['where']})"
+    return text

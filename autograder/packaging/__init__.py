@@ -1,0 +1,1 @@
+"""What the project builds for others: the Gradescope zip, the student handout, a student's submission.zip."""

@@ -1,0 +1,154 @@
+"""The Gradescope autograder: build its zip (`make gradescope`) and run it on a submission.
+
+    python -m autograder.packaging.gradescope build [dist/autograder.zip]
+    python -m autograder.packaging.gradescope run --root /autograder
+
+Gradescope unpacks the zip into /autograder/source, runs `setup.sh` there once
+as root, and for every submission runs `run_autograder`, which must leave
+/autograder/results/results.json. `run` writes a "grader error, 0 points"
+result first, so even a crash leaves Gradescope something to show, then
+grades the submission with every test and replaces that file atomically.
+
+The zip holds the grading suite, `utils.py` and the expected values as data:
+no reference solution code. Building twice from the same commit gives the
+same bytes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import sys
+import tempfile
+import time
+import zipfile
+from pathlib import Path
+
+from autograder import ROOT, grade
+from autograder.core import settings
+from autograder.core.atomic import replacing, write_json_atomically
+from autograder.suite.results import error_results
+
+FILES = Path(__file__).resolve().parent / "gradescope_files"
+# Gradescope's default machine (0.5 vCPU) trains about 3 times slower than one core here; its
+# default timeout is 600 s. Training gets this much of it; the rest is imports and unit tests.
+TRAIN_DEADLINE = 420
+# Seconds after which grading is stopped so that results still get written before Gradescope's timeout.
+DEADLINE = settings.seconds("GRADESCOPE_DEADLINE")
+
+
+def pins() -> dict[str, str]:
+    """package -> version, from requirements.txt (the one list of pinned versions)."""
+    return dict(re.findall(r"^([A-Za-z0-9_.-]+)==(\S+)", (ROOT / "requirements.txt").read_text(), re.M))
+
+
+def setup_sh() -> str:
+    versions = pins()
+    return (FILES / "setup.sh").read_text().replace("@TORCH@", versions["torch"]).replace(
+        "@TORCHVISION@", versions["torchvision"])
+
+
+# The result run_autograder puts in place before any Python starts; @@WHY@@ is where it writes the cause.
+NOT_STARTED = ("Grader error: the autograder could not grade this submission. Nothing in your submission was "
+               "graded; please tell the course staff.@@WHY@@")
+
+
+def grader_error() -> str:
+    """The "grader error, 0 points" results.json, every test listed, for run_autograder's shell to write."""
+    return json.dumps(error_results(NOT_STARTED), indent=1) + "\n"
+
+
+def zip_members(expected_dir: Path) -> list[tuple[str, bytes, int]]:
+    """(name in the zip, content, mode) for everything the autograder needs."""
+    members = [("setup.sh", setup_sh().encode(), 0o755),
+               ("run_autograder", (FILES / "run_autograder").read_bytes(), 0o755),
+               ("grader_error.json", grader_error().encode(), 0o644),
+               ("requirements.txt", (ROOT / "requirements.txt").read_bytes(), 0o644),
+               ("utils.py", (ROOT / "utils.py").read_bytes(), 0o644)]
+    package = ROOT / "autograder"
+    for path in sorted(package.rglob("*")):
+        if path.is_file() and "__pycache__" not in path.parts and path.suffix in (".py", ".ini"):
+            members.append((str(path.relative_to(ROOT)), path.read_bytes(), 0o644))
+    for path in sorted(expected_dir.rglob("*")):
+        if path.is_file():
+            members.append(("expected/" + str(path.relative_to(expected_dir)), path.read_bytes(), 0o644))
+    return sorted(members)
+
+
+def build(out: Path) -> Path:
+    """Write the autograder zip to `out`, byte-for-byte reproducibly."""
+    with tempfile.TemporaryDirectory() as tmp:
+        from autograder.harness import expected  # the build needs NumPy; `run` must not
+
+        members = zip_members(expected.build(Path(tmp) / "expected"))
+    return write_zip(out, members)
+
+
+def write_zip(out: Path, members: list[tuple[str, bytes, int]]) -> Path:
+    """Write (name, content, mode) members to `out` atomically, with fixed timestamps: same members, same bytes."""
+    with replacing(out) as f, zipfile.ZipFile(f, "w", zipfile.ZIP_DEFLATED) as zf:
+        for name, data, mode in members:
+            info = zipfile.ZipInfo(name, date_time=(1980, 1, 1, 0, 0, 0))
+            info.compress_type = zipfile.ZIP_DEFLATED
+            info.external_attr = (0o100000 | mode) << 16
+            info.create_system = 3
+            zf.writestr(info, data)
+    return out
+
+
+def run(root: Path) -> int:
+    """Grade /autograder/submission into /autograder/results/results.json, whatever happens."""
+    results = root / "results" / "results.json"
+    write_json_atomically(results, error_results(
+        "Grader error: the autograder stopped before it finished grading this submission. "
+        "Nothing in your submission was graded; please tell the course staff."))
+    metadata = root / "submission_metadata.json"
+    if metadata.exists():
+        try:
+            meta = json.loads(metadata.read_text())
+            print(f"submission {meta.get('id')} by {[u.get('email') for u in meta.get('users', [])]}")
+        except (json.JSONDecodeError, AttributeError):
+            print("submission_metadata.json is not readable JSON")
+    os.environ.setdefault("GRADER_TRAIN_DEADLINE", str(TRAIN_DEADLINE))
+    if os.geteuid() == 0:
+        results.parent.chmod(0o700)  # student code runs as grader-student and must not touch the results
+    graded = results.with_name("graded.json")
+    started = time.monotonic()
+    code = grade.run_suite(root / "submission", graded, expected=ROOT / "expected", quiet=False,
+                           timeout=DEADLINE)
+    if code is None or not graded.exists():
+        why = (f"grading took longer than {DEADLINE} s and was stopped" if code is None
+               else f"the grading suite failed (status {code})")
+        write_json_atomically(results, error_results(f"Grader error: {why}. Please tell the course staff."))
+        return 0
+    data = json.loads(graded.read_text())
+    data["execution_time"] = round(time.monotonic() - started, 1)
+    write_json_atomically(results, data)
+    graded.unlink()
+    print(grade.table(data))
+    return 0
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+    b = sub.add_parser("build", help="write dist/autograder.zip")
+    b.add_argument("out", nargs="?", type=Path, default=ROOT / "dist" / "autograder.zip")
+    r = sub.add_parser("run", help="grade a submission as Gradescope does")
+    r.add_argument("--root", type=Path, default=Path("/autograder"))
+    args = parser.parse_args(argv)
+    if args.command == "run":
+        return run(args.root)
+    out = build(args.out)
+    with zipfile.ZipFile(out) as zf:
+        for info in zf.infolist():
+            print(f"{info.file_size:>9}  {info.filename}")
+    print(f"{out}: {out.stat().st_size / 1024:.0f} KiB. Upload it as the autograder "
+          "(Ubuntu 22.04 base image); see README, 'Publish on Gradescope'.")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,44 @@
+#!/usr/bin/env bash
+# Gradescope runs this once, as root, while it builds the autograder image
+# (Ubuntu 22.04 with its system python3 3.10). It leaves that python and its
+# packages alone: everything goes into the virtual environment /autograder/venv.
+# Versions come from requirements.txt (`make gradescope` fills them in).
+#
+# Two settings, Gradescope's values by default, let a test run the script
+# elsewhere with every other line as written: SETUP_TORCH_INDEX, the package
+# index for torch and torchvision (empty: pip's own configuration), and
+# SETUP_APT_GET, the apt-get command (`true` skips the system packages).
+set -euo pipefail
+SOURCE=/autograder/source
+VENV=/autograder/venv
+TORCH_INDEX="${SETUP_TORCH_INDEX-https://download.pytorch.org/whl/cpu}"
+APT_GET="${SETUP_APT_GET:-apt-get}"
+cd "$SOURCE"
+
+export DEBIAN_FRONTEND=noninteractive
+$APT_GET update -q
+$APT_GET install -y -q --no-install-recommends python3-venv python3-pip bubblewrap
+
+python3 -m venv "$VENV"
+PIP=("$VENV/bin/python" -m pip install --quiet --no-cache-dir --disable-pip-version-check)
+"${PIP[@]}" --upgrade pip
+# CPU builds of torch and torchvision (the default PyPI wheels carry CUDA, several GB).
+"${PIP[@]}" ${TORCH_INDEX:+--index-url "$TORCH_INDEX"} torch==@TORCH@ torchvision==@TORCHVISION@
+"${PIP[@]}" -r requirements.txt
+
+# Fashion-MNIST, now, so that grading never needs the network.
+$APT_GET install -y -q dataset-fashion-mnist || echo "dataset-fashion-mnist unavailable: torchvision will download"
+"$VENV/bin/python" utils.py data
+"$VENV/bin/python" -m autograder.runtime.datacache  # the float32 training images every worker maps
+
+# The test labels are the grade: now that the cache is built, only root (the grader) may read any copy of them.
+# Workers get the training data and the shuffled test images from the grader, never from these folders.
+chmod -R go-rwx "$SOURCE/data"
+# The training files stay readable, so that the grader can hand them to workers as hard links (their folder is
+# closed: a worker reaches them only through the links).
+chmod go+r "$SOURCE"/data/FashionMNIST/cache/train_*.npy "$SOURCE"/data/FashionMNIST/cache/*_float32_*.npy
+if [ -d /usr/share/datasets/fashion-mnist ]; then chmod -R go-rwx /usr/share/datasets/fashion-mnist; fi
+
+# Fail the build now, not at the first submission, if anything is missing.
+"$VENV/bin/python" -c "import numpy, torch, matplotlib, PIL, pytest, pytest_timeout, gradescope_utils, utils; utils.load_fashion_mnist('test')"
+echo "autograder set up: $("$VENV/bin/python" -c 'import torch; print("torch", torch.__version__)')"

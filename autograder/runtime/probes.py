@@ -1,0 +1,539 @@
+"""What the grader asks of each student file: named calls on fixed inputs.
+
+Each probe calls student code and returns a dict of plain values (arrays,
+numbers, strings, lists). The worker records them; the tests in
+`autograder/suite/` judge them. Running the same probes on `solutions/` gives
+the expected values (`expected.py`), so inputs and expectations never drift.
+
+Unit probes use small fixed arrays. The `train` probe trains the model once
+with the student's defaults on the 60,000 training images; every training
+test is judged from that one run.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+import sys
+import time
+
+import numpy as np
+
+import utils
+from autograder.core import config
+from autograder.runtime import datacache
+
+DATA_ENV = "GRADER_DATA"  # the worker's data folder (sandbox.prepare): the files datacache.load maps
+FORBIDDEN = ("torch", "tensorflow", "jax", "sklearn")  # modules numpy_ann.py must not bring in
+
+
+class Skipped(Exception):
+    """A probe that cannot run because an earlier one failed."""
+
+
+def fixed(shape, seed, scale=1.0):
+    return np.random.default_rng(seed).standard_normal(shape) * scale
+
+
+def relu_input():
+    z = fixed((4, 5), 1)
+    z[0, :3] = 0.0  # exact zeros: relu_prime must give 0 there
+    z[1, 1] = -0.0
+    return z
+
+
+def relu_input_3d():
+    return fixed((2, 3, 4), 4)
+
+
+def probs_and_labels(n=8, k=10, seed=3):
+    logits = fixed((n, k), seed, 2.0)
+    p = np.exp(logits) / np.exp(logits).sum(axis=1, keepdims=True)
+    y = utils.one_hot(np.random.default_rng(seed).integers(0, k, n), k).astype(np.float64)
+    return p, y
+
+
+# ----------------------------------------------------------------------- numpy_ann
+
+SMALL = (6, 5, 4)  # input, hidden, output sizes of the network used by the unit probes
+
+
+PARAMS = ("W1", "b1", "W2", "b2")
+
+
+def fixed_params(sizes, seed=7):
+    """The fixed float64 parameters the unit probes give a network of these sizes (the grader knows them too)."""
+    i, h, o = sizes
+    return {"W1": fixed((i, h), seed), "b1": fixed((1, h), seed + 1, 0.1),
+            "W2": fixed((h, o), seed + 2), "b2": fixed((1, o), seed + 3, 0.1)}
+
+
+def numpy_model(mod, sizes, lr=0.1, seed=7):
+    """A NumpyANN with fixed float64 weights; built without __init__ if the student's raises."""
+    try:
+        model = mod.NumpyANN(*sizes, lr=lr, random_seed=0)
+    except Exception:
+        model = mod.NumpyANN.__new__(mod.NumpyANN)
+        model.lr = lr
+    for name, value in fixed_params(sizes, seed).items():
+        setattr(model, name, value)
+    return model
+
+
+def parameters(model, prefix=""):
+    """Copies of the model's four parameters, as the grader reads them off the model (not as it reports them)."""
+    return {prefix + k: np.array(getattr(model, k, np.zeros(0)), dtype=np.float64) for k in PARAMS}
+
+
+def batch(sizes, n, seed=11):
+    X = fixed((n, sizes[0]), seed)
+    y = utils.one_hot(np.random.default_rng(seed).integers(0, sizes[2], n), sizes[2]).astype(np.float64)
+    return X, y
+
+
+def large_logits():
+    """Logits whose rows sit near +1e4 or -1e4, with the spread of ordinary logits within each row."""
+    offsets = np.array([1e4, -1e4, 1e4, 5e3, -5e3, 9e3])[:, None]
+    return softmax_logits() + offsets
+
+
+def softmax_logits():
+    return fixed((6, 10), 2, 3.0)
+
+
+def shifted_logits():
+    return softmax_logits() + np.arange(6)[:, None] * 50.0
+
+
+def cross_entropy_inputs():
+    """(p, y) of an ordinary batch, and (p0, y) where row 0 is one-hot and row 1 gives its true class exactly 0."""
+    p, y = probs_and_labels()
+    p0 = p.copy()
+    p0[0] = 0.0
+    p0[0, y[0].argmax()] = 1.0
+    p0[1, y[1].argmax()] = 0.0
+    p0[1] /= p0[1].sum()
+    return p, p0, y
+
+
+FIT_SMALL = (320, 5, 32)  # samples, epochs, batch size of numpy_ann's small fit
+TRACKING = (200, 32)  # samples and batch size of the fit that follows each sample through backward
+
+
+def tracking_batch():
+    """Data whose first feature encodes each sample's index, for following samples through fit."""
+    n = TRACKING[0]
+    X, y = batch(SMALL, n, seed=5)
+    X[:, 0] = np.arange(n) / 1000
+    return X, y
+
+
+def numpy_probes(mod, ctx):
+    z = relu_input()
+    p, p0, y = cross_entropy_inputs()
+    z3 = relu_input_3d()
+
+    def backward_probe(sizes, n):
+        model = numpy_model(mod, sizes)
+        X, y = batch(sizes, n)
+        before = {k: getattr(model, k).copy() for k in ("W1", "b1", "W2", "b2")}
+        model.forward(X)
+        grads = model.backward(X, y)
+        out = {f"d{k}": np.asarray(v) for k, v in grads.items()} if isinstance(grads, dict) else {"returned": repr(grads)[:200]}
+        out.update({f"before_{k}": v for k, v in before.items()})
+        out.update({f"after_{k}": np.array(getattr(model, k)) for k in before})
+        return out
+
+    def fit_tracking():
+        """Fit on samples whose first feature encodes their index; log what reaches backward, and the parameters."""
+        n, bs = TRACKING
+        model = numpy_model(mod, SMALL)
+        X, y = tracking_batch()
+        seen = []
+        original = model.backward
+
+        def tracking_backward(Xb, yb):
+            seen.append([int(i) for i in np.rint(np.asarray(Xb)[:, 0] * 1000)])
+            return original(Xb, yb)
+
+        model.backward = tracking_backward
+        before = parameters(model, "before_")
+        model.fit(X, y, X, y, epochs=2, batch_size=bs)
+        return {"batches": seen, "n": n, **before, **parameters(model, "after_")}
+
+    def fit_small():
+        n, epochs, bs = FIT_SMALL
+        X, y = ctx.train_subset(n, "numpy")
+        model = mod.NumpyANN(random_seed=0)
+        before = parameters(model, "before_")
+        history = history_values(model.fit(X, y, X, y, epochs=epochs, batch_size=bs))
+        return {"history": history, **before, **parameters(model, "after_")}
+
+    def step_probe():
+        model = numpy_model(mod, SMALL, lr=0.5)
+        grads = {k: fixed(getattr(model, k).shape, 20 + i) for i, k in enumerate(("W1", "b1", "W2", "b2"))}
+        model.step(grads)
+        return {k: np.asarray(getattr(model, k)) for k in grads}
+
+    def init_probe():
+        model = mod.NumpyANN(*SMALL, random_seed=0)
+        return {k: list(np.shape(getattr(model, k))) for k in ("W1", "b1", "W2", "b2")}
+
+    def predict_probe():
+        return {"pred": np.asarray(numpy_model(mod, SMALL).predict(batch(SMALL, 8)[0]))}
+
+    yield "relu", lambda: {"out": np.asarray(mod.relu(z))}
+    yield "relu_3d", lambda: {"out": np.asarray(mod.relu(z3))}
+    yield "relu_prime", lambda: {"out": np.asarray(mod.relu_prime(z))}
+    yield "relu_prime_3d", lambda: {"out": np.asarray(mod.relu_prime(z3))}
+    yield "softmax", lambda: {"out": np.asarray(mod.softmax(softmax_logits()))}
+    yield "softmax_large", lambda: {"out": np.asarray(mod.softmax(large_logits()))}
+    yield "softmax_shifted", lambda: {"out": np.asarray(mod.softmax(shifted_logits()))}
+    yield "cross_entropy", lambda: {"out": float(mod.cross_entropy(p, y))}
+    yield "cross_entropy_zero", lambda: {"out": float(mod.cross_entropy(p0, y))}
+    yield "init", init_probe
+    yield "forward", lambda: {"out": np.asarray(numpy_model(mod, SMALL).forward(batch(SMALL, 8)[0]))}
+    yield "backward", lambda: backward_probe(SMALL, 8)
+    yield "step", step_probe
+    yield "predict", predict_probe
+    yield "fit_small", fit_small
+    yield "fit_tracking", fit_tracking
+    if config.hidden:
+        yield from config.hidden.numpy_probes(mod, numpy_model, batch, backward_probe)
+    yield "modules", lambda: {"forbidden": [m for m in FORBIDDEN if m in sys.modules]}
+
+
+# --------------------------------------------------------------------- PyTorch files
+
+def history_values(history):
+    """The history as plain lists of floats, or a description of what came back instead."""
+    if not isinstance(history, dict):
+        return {"__type__": type(history).__name__}
+    out = {}
+    for key, values in history.items():
+        try:
+            out[str(key)] = [float(v) for v in values]
+        except (TypeError, ValueError):
+            out[str(key)] = {"__type__": type(values).__name__}
+    return out
+
+
+# The history the plot probe hands to plot_train_val_metrics: the grader knows what the curves must show.
+PLOT_HISTORY = {"train_loss": [0.92, 0.61, 0.48, 0.41], "val_loss": [0.85, 0.66, 0.57, 0.55],
+                "train_acc": [0.68, 0.78, 0.83, 0.86], "val_acc": [0.70, 0.76, 0.80, 0.81]}
+SMALL_FIT = (384, 128, 3)  # training samples, validation samples and epochs of a PyTorch file's small fit
+
+
+def torch_probes(mod, ctx, file):
+    import torch
+    from torch import nn
+    from torch.optim.optimizer import register_optimizer_step_post_hook, register_optimizer_step_pre_hook
+
+    cls, layout = getattr(mod, config.CLASSES[file]), config.LAYOUTS[file]
+    images, _ = ctx.train_subset(16, "flat")
+
+    def construct():
+        model = cls()
+        return {"conv2d": sum(isinstance(m, nn.Conv2d) for m in model.modules()),
+                "parameters": sum(p.numel() for p in model.parameters())}
+
+    def forward(layout):
+        model = cls()
+        X = images if layout == "flat" else images.reshape(-1, 1, 28, 28)
+        with torch.no_grad():
+            out = model(X)
+        return {"out": out, "uses_parameters": uses_parameters(model, X)}
+
+    def fit_small():
+        n_train, n_val, epochs = SMALL_FIT
+        X, y = ctx.train_subset(n_train + n_val, layout)
+        model = cls()
+        ctx.small_model = model  # predict and plot use it, trained or not
+        params = [p for p in model.parameters() if p.requires_grad]
+        before = [p.detach().clone() for p in params]
+        loss_before, _ = measure(model, X[:n_train], y[:n_train])
+        incoming = [torch.zeros_like(p) for p in params]
+        deviations, moved, snapshot = [], [], []
+
+        def add(i):
+            def hook(grad):
+                incoming[i] += grad.detach()
+            return hook
+
+        def pre_step(optimizer, args, kwargs):
+            dev = 0.0
+            for i, p in enumerate(params):
+                if p.grad is not None:
+                    scale = incoming[i].abs().max().item() + 1e-12
+                    dev = max(dev, (p.grad - incoming[i]).abs().max().item() / scale)
+                incoming[i].zero_()
+            deviations.append(dev)
+            snapshot[:] = [parameter_sample(params)]
+
+        def post_step(optimizer, args, kwargs):
+            if snapshot:  # how far this step moved the parameters, relative to their size
+                old = snapshot.pop()
+                moved.append(float(np.abs(parameter_sample(params) - old).max() / (np.abs(old).max() + 1e-12)))
+
+        handles = [p.register_hook(add(i)) for i, p in enumerate(params)]
+        handles += [register_optimizer_step_pre_hook(pre_step), register_optimizer_step_post_hook(post_step)]
+        try:
+            history = model.fit(X[:n_train], y[:n_train], X[n_train:], y[n_train:], epochs=epochs)
+            ctx.small_history = history  # the judgement's history when training with the defaults does not finish
+        finally:
+            for h in handles:
+                h.remove()
+        loss_after, train_acc = measure(model, X[:n_train], y[:n_train])
+        val_loss, val_acc = measure(model, X[n_train:], y[n_train:])
+        # The values themselves, not a verdict: the grader compares them (student code may patch torch.equal).
+        return {"heldout_pred": heldout_predictions(model, ctx, layout),
+                "history": history_values(history), "grad_deviation": deviations, "step_moved": moved,
+                "params_before": parameter_sample(before), "params_after": parameter_sample(params),
+                "measured": {"loss_before": loss_before, "train_loss": loss_after, "train_acc": train_acc,
+                             "val_loss": val_loss, "val_acc": val_acc}}
+
+    def predict():
+        model = getattr(ctx, "small_model", None) or cls()
+        model.train()
+        modes = []
+        hooks = [m.register_forward_pre_hook(lambda m, inp: modes.append([m.training, torch.is_grad_enabled()]))
+                 for m in model.modules()]
+        X = ctx.train_subset(16, layout)[0]
+        try:
+            pred = model.predict(X)
+        finally:
+            for h in hooks:
+                h.remove()
+        model.eval()
+        with torch.no_grad():
+            logits = model(X)
+        return {"pred": pred, "modes": modes, "logits": logits}
+
+    yield "construct", construct
+    yield "forward_flat", lambda: forward("flat")
+    yield "forward_image", lambda: forward("image")
+    yield "fit_small", fit_small
+    yield "predict", predict
+    if config.hidden:
+        yield from config.hidden.torch_probes(cls)
+
+
+HELDOUT = 500  # test images on which the grader checks that a small fit learned (their labels are the grader's)
+
+
+def heldout_predictions(model, ctx, layout):
+    """The class the model gives each of the first HELDOUT test images: evidence of learning only the grader can judge.
+
+    Empty when there are no test images (the expected values are built without them).
+    """
+    import torch
+
+    X = ctx.test_data(layout)
+    if X is None:
+        return np.zeros(0, dtype=np.int64)
+    X = X[:HELDOUT]
+    model.eval()
+    with torch.no_grad():
+        return model(X).argmax(dim=1)
+
+
+def uses_parameters(model, X) -> bool:
+    """Whether the model's output depends on its parameters: a weighted sum of it has a gradient for one of them."""
+    import torch
+
+    params = [p for p in model.parameters() if p.requires_grad]
+    with torch.enable_grad():
+        out = model(X)
+        if not params or not isinstance(out, torch.Tensor) or not out.requires_grad:
+            return False
+        weights = torch.arange(out.numel(), dtype=torch.float32).reshape(out.shape).sin()
+        grads = torch.autograd.grad((out.float() * weights).sum(), params, allow_unused=True)
+    return any(g is not None and bool(g.abs().sum() > 0) for g in grads)
+
+
+MEASURE_BATCH = 256  # images per forward pass when the grader measures: a student's wide CNN stays small in memory
+
+
+def measure(model, X, y) -> tuple[float, float]:
+    """(mean cross-entropy, accuracy) of the model's logits on X, y, as the grader computes them.
+
+    In eval mode and without gradients; the model's mode is restored afterwards.
+    """
+    import torch
+
+    was = model.training
+    model.eval()
+    try:
+        with torch.no_grad():
+            logits = torch.cat([model(X[i:i + MEASURE_BATCH]) for i in range(0, len(X), MEASURE_BATCH)]).float()
+            return (torch.nn.functional.cross_entropy(logits, y).item(),
+                    (logits.argmax(dim=1) == y).float().mean().item())
+    finally:
+        model.train(was)
+
+
+def parameter_sample(tensors, per_tensor: int = 4096) -> np.ndarray:
+    """The first `per_tensor` values of each tensor, flattened and concatenated as float64 (empty for none)."""
+    parts = [t.detach().reshape(-1)[:per_tensor].cpu().double().numpy() for t in tensors]
+    return np.concatenate(parts) if parts else np.zeros(0)
+
+
+def train_probes(mod, ctx, file):
+    """Train once with the student's defaults; predict the test set; plot; judge."""
+    state = {}
+    kind, cls = config.LAYOUTS[file], getattr(mod, config.CLASSES[file])
+
+    def train():
+        release_memory()  # what the unit probes left behind, before the largest allocation of the run
+        X_train, y_train, X_val, y_val = ctx.train_data(kind)
+        release_memory()  # the conversion's scratch
+        model = cls()
+        started = time.perf_counter()
+        history = model.fit(X_train, y_train, X_val, y_val)
+        seconds = time.perf_counter() - started
+        state.update(model=model, history=history)
+        result = {"history": history_values(history), "seconds": seconds,
+                  "epochs": len(history.get("train_loss", [])) if isinstance(history, dict) else 0}
+        if kind != "numpy":  # what the trained model really does, to hold the history against
+            val_loss, val_acc = measure(model, X_val, y_val)
+            _, train_acc = measure(model, X_train[:MEASURED_TRAIN], y_train[:MEASURED_TRAIN])
+            result["measured"] = {"val_loss": val_loss, "val_acc": val_acc, "train_acc": train_acc}
+        return result
+
+    def need_model():
+        if "model" not in state:
+            raise Skipped("training did not finish, so there is no trained model")
+        return state["model"]
+
+    def predictions():
+        model = need_model()
+        pred = model.predict(ctx.test_data(kind))
+        if kind == "numpy":
+            return {"pred": np.asarray(pred)}
+        import torch
+
+        return {"pred": pred if isinstance(pred, torch.Tensor) else np.asarray(pred)}
+
+    def plot():
+        """Plot the grader's own history (training need not have finished), and read back the curves drawn."""
+        model = state.get("model") or getattr(ctx, "small_model", None) or cls()
+        import matplotlib.pyplot as plt
+
+        path = ctx.scratch_png
+        if os.path.lexists(path):
+            os.remove(path)
+        fig = model.plot_train_val_metrics({k: list(v) for k, v in PLOT_HISTORY.items()}, path)
+        info = {"figure_type": type(fig).__name__, "curves": curves(fig), "written": os.path.isfile(path)}
+        if info["written"]:
+            with open(path, "rb") as f:
+                info["png"] = np.frombuffer(f.read(), dtype=np.uint8)
+        plt.close("all")
+        return info
+
+    def judgement():
+        """The judgement on the trained model's history, or, when training did not finish, on the small fit's."""
+        if "model" not in state and getattr(ctx, "small_history", None) is not None:
+            return {"word": ctx.small_model.report_my_judgement(ctx.small_history), "on": "small fit"}
+        need_model()
+        return {"word": state["model"].report_my_judgement(state["history"]), "on": "training"}
+
+    yield "train", train
+    yield "test_predictions", predictions
+    if file != "numpy_ann":
+        yield "plot", plot
+        yield "judgement_own", judgement
+
+
+MEASURED_TRAIN = 2_000  # training images on which the grader measures a trained model's accuracy
+
+
+def curves(fig) -> list:
+    """The y values of every line in every panel of a figure, as lists of floats (None where not numbers)."""
+    panels = []
+    for ax in getattr(fig, "axes", []):
+        lines = []
+        for line in ax.get_lines():
+            try:
+                lines.append([float(v) for v in np.asarray(line.get_ydata(), dtype=np.float64).ravel()])
+            except (TypeError, ValueError):
+                lines.append(None)
+        panels.append(lines)
+    return panels
+
+
+def release_memory() -> None:
+    """Collect garbage and hand freed heap back to the system (glibc's malloc_trim), to keep the peak low."""
+    import ctypes
+    import gc
+
+    gc.collect()
+    try:
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    except (OSError, AttributeError):
+        pass
+
+
+class Context:
+    """Data for the probes, loaded once per worker."""
+
+    def __init__(self):
+        self._train = None
+        self.scratch_png = "grader_plot_check.png"
+
+    def _train_arrays(self):
+        if self._train is None:
+            data = os.environ[DATA_ENV]
+            self._train = tuple(np.load(f"{data}/train_{what}.npy", mmap_mode="r", allow_pickle=False)
+                                for what in ("images", "labels"))
+        return self._train
+
+    def train_subset(self, n, kind):
+        images, labels = self._train_arrays()
+        return utils.to_model_format(images[:n], labels[:n], kind)
+
+    def train_data(self, kind):
+        """The training and validation split in the model's format: the grader's float32 files (datacache), mapped
+        copy-on-write, and the labels of the split."""
+        _, labels = self._train_arrays()
+        tr, va = utils.train_val_split(len(labels), config.VAL_SIZE)
+        self._train = None  # unmap the uint8 pixels: training needs only the float32 images
+        data = []
+        for part, index in (("train", tr), ("val", va)):
+            data += utils.as_model_format(datacache.load(os.environ[DATA_ENV], part), labels[index], kind)
+        return tuple(data)
+
+    def test_data(self, kind):
+        """The test images in the model's format, mapped as train_data's; None when the grader gave none (the
+        expected values are built without them)."""
+        mapped = datacache.load(os.environ[DATA_ENV], "test")
+        return None if mapped is None else utils.as_model_format(mapped, None, kind)[0]
+
+
+def configure_threads():
+    threads = config.threads()
+    if "torch" in sys.modules:
+        sys.modules["torch"].set_num_threads(threads)
+
+
+def run(file: str, recorder, skip: set, unit_only: bool = False):
+    """Import the student's file, then run every probe not in `skip`, recording each."""
+    ctx = Context()
+    utils.set_seed(0)
+    if "import" in skip:
+        importlib.import_module(file)
+    elif recorder.run("import", lambda: {"module": importlib.import_module(file).__name__},
+                      config.cpu_budget(file, "import")) is None:
+        return
+    mod = sys.modules[file]
+    configure_threads()
+    unit = numpy_probes(mod, ctx) if file == "numpy_ann" else torch_probes(mod, ctx, file)
+    calls = [(name, probe, config.cpu_budget(file, name)) for name, probe in unit]
+    if not unit_only:
+        calls += [(name, probe, config.cpu_budget(file, name)) for name, probe in train_probes(mod, ctx, file)]
+    for name, probe, budget in calls:
+        if name in skip:
+            continue
+        utils.set_seed(0)
+        configure_threads()
+        recorder.run(name, probe, budget)
+    sys.stdout.flush()

@@ -1,0 +1,125 @@
+"""The graded suite's fixtures and options (a pytest plugin, -p in pytest.ini): the submission's evidence and expected values."""
+
+from __future__ import annotations
+
+import hashlib
+import shutil
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import utils
+from autograder.core import config, settings
+from autograder.harness import evidence, expected, intake, sandbox
+from autograder.runtime import datacache, probes
+from autograder.suite import results
+
+
+def pytest_addoption(parser):
+    """--submission, --expected, --work."""
+    group = parser.getgroup("grading")
+    group.addoption("--submission", default=None, help="folder holding the student's files (default: solutions/)")
+    group.addoption("--expected", default=None, help="folder of expected values (default: built from solutions/)")
+    group.addoption("--work", default=None, help="scratch folder (default: a temporary one)")
+
+
+class Grader:
+    """The submission under test, run lazily: each file's worker starts when its first test needs it.
+
+    Everything the grader needs is loaded before any student code runs: the
+    expected values, and the test labels (kept in memory only). Workers see
+    the test images in an order, and with a one-grey-level noise, drawn from
+    a seed that students cannot know in advance, so a table of the public
+    test set's labels is worth nothing.
+    """
+
+    def __init__(self, submission: Path, expected_dir: Path, work: Path):
+        self.submission, self.work = submission, work
+        # The grader's own copies of the submitted files, taken before anything reads the submission: every later
+        # read (the seed, source(), png(), the worker's run folder) reads a regular file the grader wrote.
+        self.intake = intake.snapshot(submission, work / "intake")
+        self.found = self.intake.files
+        results.NOTES.extend(self.intake.notes)
+        results.NOTES.extend([*intake.notes(submission), sandbox.isolation()])
+        results.EXTRA["defences"] = sandbox.defences()
+        self._expected = {f: evidence.Evidence(f, expected_dir / f).preload()
+                          for f in expected.FILES if (expected_dir / f).exists()}
+        images, labels = utils.load_fashion_mnist("test")
+        rng = np.random.default_rng(self.test_set_seed(expected_dir))
+        order = rng.permutation(len(images))
+        noisy = images[order].astype(np.int16)
+        noisy += rng.integers(-1, 2, size=images.shape, dtype=np.int8)
+        noisy = np.clip(noisy, 0, 255).astype(np.uint8)
+        self.test_labels = labels[order]
+        self.heldout_images = noisy[:probes.HELDOUT].copy()  # the grader's own look at learning (tests/learning.py)
+        self.sandbox_env = sandbox.prepare(work, noisy, datacache.worker_files())
+        del images, noisy
+        probes.release_memory()  # the grader stays small while the workers train
+        self._evidence: dict[str, evidence.Evidence] = {}
+
+    def test_set_seed(self, expected_dir: Path) -> int:
+        """A seed from the submission's bytes and a secret the students lack (GRADER_SALT, hidden expected values)."""
+        digest = hashlib.sha256(settings.text("GRADER_SALT").encode())
+        for secret in sorted(expected_dir.glob("*/*_other.npz")):
+            digest.update(secret.read_bytes())
+        for name in sorted(self.found):
+            digest.update(name.encode() + self.found[name].read_bytes())
+        return int.from_bytes(digest.digest()[:8], "big")
+
+    def evidence(self, file: str) -> evidence.Evidence:
+        if file not in self._evidence:
+            out = self.work / "evidence" / file
+            source = self.found.get(f"{file}.py")
+            if source is None:
+                self._evidence[file] = evidence.Evidence(
+                    file, out, missing=f"{file}.py is not in the submission ({intake.listing(self.submission)})")
+            else:
+                scratch = self.work / "run" / file
+                scratch.mkdir(parents=True, exist_ok=True)
+                shutil.copyfile(source, scratch / f"{file}.py")
+                evidence.progress(f"{file}.py: running your code ...")
+                started = time.monotonic()
+                evidence.collect(file, scratch, out, self.sandbox_env)
+                self._evidence[file] = evidence.Evidence(file, out).preload()
+                train = self._evidence[file].entries.get("train") or {}
+                used = (f"; training used {evidence.seconds(train['cpu_seconds'])} of its "
+                        f"{evidence.seconds(config.cpu_budget(file, 'train'))} of CPU time"
+                        if train.get("cpu_seconds") is not None else "")
+                evidence.progress(f"{file}.py: all its calls finished in {time.monotonic() - started:.0f} s{used}")
+            self._evidence[file].grader = self
+        return self._evidence[file]
+
+    def train_subset(self, n: int) -> tuple[np.ndarray, np.ndarray]:
+        """The first n training images and one-hot labels, as numpy_ann's unit probes hand them to fit."""
+        images, labels = (np.load(path, mmap_mode="r", allow_pickle=False) for path in utils.cached_split("train"))
+        return utils.to_model_format(images[:n], labels[:n], "numpy")
+
+    def expected(self, file: str) -> evidence.Evidence:
+        return self._expected[file]
+
+    def source(self, file: str) -> Path | None:
+        """The grader's copy of FILE.py (a regular file of at most intake.MAX_PY_BYTES), or None."""
+        return self.found.get(f"{file}.py")
+
+    def png(self, file: str) -> Path | None:
+        """The grader's copy of FILE's PNG (a regular file of at most intake.MAX_PNG_BYTES), or None."""
+        return self.found.get(config.PNG_FILES[file])
+
+
+@pytest.fixture(scope="session")
+def grader(request):
+    option = request.config.getoption
+    submission = Path(option("--submission") or utils.ROOT / "solutions").resolve()
+    expected_dir = Path(option("--expected")).resolve() if option("--expected") else expected.ensure()
+    keep = bool(option("--work"))
+    work = Path(option("--work")).resolve() if keep else Path(tempfile.mkdtemp(prefix="grader-"))
+    work.mkdir(parents=True, exist_ok=True)
+    with sandbox.protected(sandbox.grader_secrets()):
+        try:
+            yield Grader(submission, expected_dir, work)
+        finally:
+            if not keep:
+                shutil.rmtree(work, ignore_errors=True)
