@@ -416,7 +416,7 @@ def test_a_confined_worker_sees_no_other_process_and_none_of_the_graders_files(r
     code = ("import os as _o\n"
             "_seen = [p for p in _o.listdir('/proc') if p.isdigit()]\n"
             f"_files = [p for p in ({str(ROOT / 'solutions')!r}, {str(ROOT / 'data')!r}, {str(ROOT / 'build')!r}, "
-            f"{str(ROOT / 'autograder' / 'conftest.py')!r}, {str(utils.DEBIAN_DIR)!r} + '/t10k-labels-idx1-ubyte.gz', "
+            f"{str(ROOT / 'autograder' / 'suite' / 'fixtures.py')!r}, {str(utils.DEBIAN_DIR)!r} + '/t10k-labels-idx1-ubyte.gz', "
             "'/root', '/home', '/run', '/var/run') if _o.path.exists(p)]\n"
             "raise RuntimeError(f'pids={len(_seen)} files={_files}')")
     text = str(grade_hostile(run_grader, reference_copy, Hostile("look", "import", code, NUMPY_TESTS, "RuntimeError")))
