@@ -31,11 +31,9 @@ from autograder.core import config, settings
 from autograder.core.atomic import replacing
 from autograder.harness import sandbox
 
-GRACE = 10.0  # seconds past a call's budget before the worker is killed
 MAX_RESTARTS = 8
 # utils.progress lines, with or without the epoch's seconds at the end
 PROGRESS = re.compile(r"epoch\s+(\d+)/(\d+)\b(?:.*\((\d+(?:\.\d+)?) s\))?")
-IDLE = 120.0  # seconds the worker may spend between calls (loading data, importing torch)
 
 
 def progress(line: str) -> None:
@@ -341,11 +339,11 @@ def watch(proc: subprocess.Popen, records: Records, echo: TrainingEcho | None = 
     """Wait for the worker. None when it finished; else (call in progress, what happened).
 
     A call is stopped when its worker's processes have used its CPU budget
-    (config.cpu_budget, from the grader's own table) and GRACE more, or, for
+    (config.cpu_budget, from the grader's own table) and config.GRACE more, or, for
     code that waits instead of computing, after WALL_FACTOR times its budget
     in wall-clock time.
     """
-    deadline, cpu_limit, checked = time.monotonic() + IDLE, None, 0.0
+    deadline, cpu_limit, checked = time.monotonic() + config.IDLE, None, 0.0
     records.read_cpu = lambda: sandbox.tree_cpu_seconds(proc.pid)
     echo = echo or TrainingEcho("", records.out)
     while True:
@@ -353,11 +351,11 @@ def watch(proc: subprocess.Popen, records: Records, echo: TrainingEcho | None = 
         records.read()
         for e in records.new:
             if e["event"] == "start":
-                deadline = time.monotonic() + e["budget"] * config.WALL_FACTOR + GRACE
-                cpu_limit = records.started_cpu + e["budget"] * config.threads() + GRACE
+                deadline = time.monotonic() + e["budget"] * config.WALL_FACTOR + config.GRACE
+                cpu_limit = records.started_cpu + e["budget"] * config.threads() + config.GRACE
                 echo.started(e)
             else:
-                deadline, cpu_limit = time.monotonic() + IDLE, None
+                deadline, cpu_limit = time.monotonic() + config.IDLE, None
                 echo.finished()
         records.new.clear()
         echo.poll()

@@ -27,14 +27,11 @@ import zipfile
 from pathlib import Path
 
 from autograder import ROOT, grade
-from autograder.core import settings
+from autograder.core import config, settings
 from autograder.core.atomic import replacing, write_json_atomically
 from autograder.suite.results import error_results
 
 FILES = Path(__file__).resolve().parent / "gradescope_files"
-# Gradescope's default machine (0.5 vCPU) trains about 3 times slower than one core here; its
-# default timeout is 600 s. Training gets this much of it; the rest is imports and unit tests.
-TRAIN_DEADLINE = 420
 # Seconds after which grading is stopped so that results still get written before Gradescope's timeout.
 DEADLINE = settings.seconds("GRADESCOPE_DEADLINE")
 
@@ -111,7 +108,7 @@ def run(root: Path) -> int:
             print(f"submission {meta.get('id')} by {[u.get('email') for u in meta.get('users', [])]}")
         except (json.JSONDecodeError, AttributeError):
             print("submission_metadata.json is not readable JSON")
-    os.environ.setdefault("GRADER_TRAIN_DEADLINE", str(TRAIN_DEADLINE))
+    os.environ.setdefault("GRADER_TRAIN_DEADLINE", str(config.GRADESCOPE_TRAIN_DEADLINE))
     if os.geteuid() == 0:
         results.parent.chmod(0o700)  # student code runs as grader-student and must not touch the results
     graded = results.with_name("graded.json")
