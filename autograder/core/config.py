@@ -118,7 +118,7 @@ HIDDEN_POINTS = TOTAL - sum(points for _, points, visibility in POINTS.values() 
 # `fit` with the student's defaults) must fit in TRAIN_DEADLINE seconds; each
 # model may use its share of it, and a model over its share fails only its own
 # training tests. Raise the deadline on a slower machine (GRADER_TRAIN_DEADLINE);
-# the Gradescope zip sets it to GRADESCOPE_TRAIN_DEADLINE.
+# the Gradescope zip sets it to TRAIN_DEADLINE_ON_GRADESCOPE.
 TRAIN_DEADLINE = settings.seconds("GRADER_TRAIN_DEADLINE")
 TRAIN_SHARE = {"numpy_ann": 0.2, "pytorch_ann": 0.2, "pytorch_cnn": 0.6}
 TRAIN_BUDGET = {file: TRAIN_DEADLINE * share for file, share in TRAIN_SHARE.items()}
@@ -127,7 +127,7 @@ CALL_BUDGET = settings.seconds("GRADER_CALL_BUDGET")
 # Gradescope's default machine (0.5 vCPU) trains about 3 times slower than one core here; its default timeout is
 # 600 s. There, training gets this much of it (`run_autograder` sets GRADER_TRAIN_DEADLINE to it, unless set);
 # the rest is imports and unit tests.
-GRADESCOPE_TRAIN_DEADLINE = 420
+TRAIN_DEADLINE_ON_GRADESCOPE = 420
 # How long the grader waits on a worker beyond what its calls may use.
 GRACE = 10.0  # seconds past a call's budget before the worker is killed
 IDLE = 120.0  # seconds a worker may spend between calls (loading data, importing torch)

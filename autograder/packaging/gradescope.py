@@ -108,7 +108,7 @@ def run(root: Path) -> int:
             print(f"submission {meta.get('id')} by {[u.get('email') for u in meta.get('users', [])]}")
         except (json.JSONDecodeError, AttributeError):
             print("submission_metadata.json is not readable JSON")
-    os.environ.setdefault("GRADER_TRAIN_DEADLINE", str(config.GRADESCOPE_TRAIN_DEADLINE))
+    os.environ.setdefault("GRADER_TRAIN_DEADLINE", str(config.TRAIN_DEADLINE_ON_GRADESCOPE))
     if os.geteuid() == 0:
         results.parent.chmod(0o700)  # student code runs as grader-student and must not touch the results
     graded = results.with_name("graded.json")
