@@ -23,7 +23,7 @@ class PyTorchANN(nn.Module):
         """X (n, 784) or (n, 1, 28, 28) -> logits (n, output_size)."""
         return self.layers(X)
 
-    def fit(self, X_train, y_train, X_val, y_val, epochs=3, batch_size=128, learning_rate=1e-3):
+    def fit(self, X_train, y_train, X_val, y_val, epochs=2, batch_size=128, learning_rate=2e-3):
         optimizer = torch.optim.Adam(self.parameters(), lr=learning_rate)
         loss_fn = nn.CrossEntropyLoss()
         history = utils.new_history()

@@ -16,18 +16,20 @@ class PyTorchCNN(nn.Module):
         super().__init__()
         utils.set_seed(random_seed)
         self.layers = nn.Sequential(
-            nn.Conv2d(1, 16, 3, stride=2, padding=1), nn.ReLU(),   # 16 x 14 x 14
-            nn.Conv2d(16, 32, 3, stride=2, padding=1), nn.ReLU(),  # 32 x 7 x 7
-            nn.Flatten(), nn.Linear(32 * 7 * 7, 128), nn.ReLU(), nn.Linear(128, num_classes),
+            nn.Conv2d(1, 8, 3, stride=2, padding=1, bias=False), nn.BatchNorm2d(8), nn.ReLU(),    # 8 x 14 x 14
+            nn.Conv2d(8, 16, 3, stride=2, padding=1, bias=False), nn.BatchNorm2d(16), nn.ReLU(),  # 16 x 7 x 7
+            nn.Flatten(), nn.Linear(16 * 7 * 7, 128), nn.ReLU(), nn.Linear(128, num_classes),
         )
 
     def forward(self, X):
         """X (n, 1, 28, 28) or (n, 784) -> logits (n, num_classes)."""
         return self.layers(X.reshape(-1, 1, 28, 28))
 
-    def fit(self, X_train, y_train, X_val, y_val, epochs=3, batch_size=128, learning_rate=3e-3):
+    def fit(self, X_train, y_train, X_val, y_val, epochs=2, batch_size=128, learning_rate=1e-2):
         optimizer = torch.optim.Adam(self.parameters(), lr=learning_rate)
-        schedule = torch.optim.lr_scheduler.ExponentialLR(optimizer, gamma=0.5)  # halve the step size every epoch
+        # One cycle: the step size rises to learning_rate and falls to nearly 0, stepped after every batch.
+        steps = epochs * -(-len(X_train) // batch_size)
+        schedule = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=learning_rate, total_steps=steps)
         loss_fn = nn.CrossEntropyLoss()
         history = utils.new_history()
         for epoch in range(1, epochs + 1):
@@ -40,6 +42,7 @@ class PyTorchCNN(nn.Module):
                 loss = loss_fn(logits, y_train[idx])
                 loss.backward()
                 optimizer.step()
+                schedule.step()
                 total_loss += loss.item() * len(idx)
                 correct += (logits.argmax(dim=1) == y_train[idx]).sum().item()
             history["train_loss"].append(total_loss / len(X_train))
@@ -47,7 +50,6 @@ class PyTorchCNN(nn.Module):
             val_loss, val_acc = self.evaluate(X_val, y_val, loss_fn)
             history["val_loss"].append(val_loss)
             history["val_acc"].append(val_acc)
-            schedule.step()
             utils.progress(epoch, epochs, history, time.perf_counter() - started)
         return history
 

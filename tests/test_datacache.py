@@ -69,3 +69,24 @@ def test_a_linked_file_is_shared_only_where_the_worker_cannot_write_it(files, tm
 
 def test_without_the_float32_files_the_worker_is_told_so():
     assert datacache.load("/nonexistent", "train") is None
+
+
+FONTS = ("import logging, sys\nlogging.basicConfig(level=logging.INFO, stream=sys.stdout)\n"
+         "from autograder.runtime import datacache\ndatacache.seed_font_list(sys.argv[1])\n"
+         "import matplotlib.font_manager\n")
+
+
+@pytest.mark.parametrize("seeded", [True, False])
+def test_a_worker_given_the_font_list_does_not_scan_the_fonts_again(files, tmp_path, seeded):
+    """matplotlib in an empty config folder rebuilds its font list (1-2 s); with the grader's list it reads it."""
+    import subprocess
+    import sys
+
+    data = tmp_path / "data"
+    data.mkdir()
+    if seeded:
+        datacache.hand_out({k: v for k, v in files.items() if k.startswith("fontlist-")}, data, share=False)
+    env = dict(os.environ, MPLCONFIGDIR=str(tmp_path / "mpl"), PYTHONPATH=str(utils.ROOT), MPLBACKEND="Agg")
+    done = subprocess.run([sys.executable, "-c", FONTS, str(data)], env=env, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert ("generated new fontManager" in done.stdout) is not seeded, done.stdout

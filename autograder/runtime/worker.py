@@ -132,7 +132,9 @@ def main(argv=None) -> int:
     parser.add_argument("--unit-only", action="store_true", help="skip training (for expected values)")
     args = parser.parse_args(argv)
 
-    from autograder.runtime import probes  # after argument parsing: imports utils, which must come from the grader
+    from autograder.runtime import datacache, probes  # after argument parsing: utils must come from the grader
+
+    datacache.seed_font_list(os.environ.get(probes.DATA_ENV, "."))
 
     signal.signal(signal.SIGPROF, _on_alarm)
     recorder = Recorder(args.records_fd, f"{args.file}.py")
