@@ -72,7 +72,8 @@ def failed(results: dict) -> dict[str, str]:
 
 
 # Fixtures that grade or train: a test that uses one belongs to `make test` only, not to `make test-fast`.
-GRADING_FIXTURES = {"run_grader", "reference_graded", "expected_dir", "plain_class", "export", "autograder"}
+GRADING_FIXTURES = {"run_grader", "reference_graded", "expected_dir", "plain_class", "export", "autograder",
+                    "reference_nested"}
 
 
 def pytest_collection_modifyitems(config, items):

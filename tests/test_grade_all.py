@@ -116,7 +116,7 @@ def export(tmp_path_factory):
     (folder / "submission_1004" / "numpy_ann.py").write_text("while True:\n    pass\n")
     grades = tmp_path_factory.mktemp("grades")
     # Calls may take long, so that only grade-all's own timeout can stop the hanging submission.
-    env = {"GRADE_TIMEOUT": "30", "GRADER_CALL_BUDGET": "600"}
+    env = {"GRADE_TIMEOUT": "20", "GRADER_CALL_BUDGET": "600"}
     done = make_grade_all(folder.parent, grades, env=env)
     return folder, grades, done.stdout, env
 

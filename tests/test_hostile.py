@@ -62,6 +62,7 @@ class Hostile:
     phrase: str = ""  # which the message of each failing test must contain
     keep: set = field(default_factory=set)  # tests that must still pass
     env: dict = field(default_factory=dict)
+    first_call_only: bool = False  # the code runs in the first call of `where` only, not after the worker restarts
 
 
 def inject(source: str, where: str, code: str) -> str:
@@ -94,10 +95,11 @@ HOSTILES = [
     Hostile("allocating 20 GB", "relu", "_waste = np.ones(20 * 2**30 // 8)",
             {"numpy_ann.relu: max(0, z) elementwise"}, "MemoryError",
             keep=ACTIVATIONS - {n for n in ACTIVATIONS if n.startswith("numpy_ann.relu:")}),
+    # The first forward call only: the worker that runs it is killed, and the one started after it grades the rest.
     Hostile("ignoring SIGALRM, SIGPROF and SIGTERM in a loop", "forward",
             "import signal as _sg\nfor _n in (_sg.SIGALRM, _sg.SIGPROF, _sg.SIGTERM):\n    _sg.signal(_n, _sg.SIG_IGN)\n"
             + BOUNDED_LOOP, {"numpy_ann.forward: matches the reference on fixed weights"}, "killed",
-            keep=ACTIVATIONS, env=FAST),
+            keep=NUMPY_TESTS - {"numpy_ann.forward: matches the reference on fixed weights"}, env=FAST, first_call_only=True),
     Hostile("monkeypatching numpy.allclose and array_equal", "end",
             "np.allclose = lambda *a, **k: True\nnp.array_equal = lambda *a, **k: True\n"
             "relu = lambda z: z  # wrong: a patched allclose must not hide it",
@@ -110,7 +112,7 @@ HOSTILES = [
 
 def grade_hostile(run_grader, folder, hostile):
     path = folder / "numpy_ann.py"
-    path.write_text(inject(path.read_text(), hostile.where, hostile.code))
+    path.write_text(inject(path.read_text(), hostile.where, once(hostile.code) if hostile.first_call_only else hostile.code))
     results = run_grader(folder, only="numpy_ann", env=hostile.env)
     assert problems(results) == []
     assert {t["name"] for t in results["tests"]} == NUMPY_TESTS
