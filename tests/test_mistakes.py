@@ -10,6 +10,8 @@ from dataclasses import dataclass, field
 
 import pytest
 
+from autograder.core import config
+from autograder.harness import evidence
 from tests.conftest import accuracy_test, failed
 
 # Work that costs CPU time, as slow training does (a sleep costs none), in the full training only.
@@ -160,14 +162,19 @@ def test_a_blank_png_fails_only_the_not_blank_test(run_grader, reference_copy):
     })
 
 
+def numpy_budget(deadline: float) -> str:
+    """numpy_ann's training budget under GRADER_TRAIN_DEADLINE=deadline, as the grader's messages write it."""
+    return evidence.seconds(deadline * config.TRAIN_SHARE["numpy_ann"])
+
+
 def test_training_over_its_budget_fails_only_the_training_tests_and_says_how_slow(run_grader, reference_copy):
     apply(Mistake("slow", "numpy_ann", "            utils.progress(epoch, epochs, history,",
                   BUSY.format(seconds=2) + "            utils.progress(epoch, epochs, history,", {}), reference_copy)
-    results = run_grader(reference_copy, only="numpy_ann", env={"GRADER_TRAIN_DEADLINE": "20"})  # 4 s for numpy
+    results = run_grader(reference_copy, only="numpy_ann", env={"GRADER_TRAIN_DEADLINE": "20"})
     fails = failed(results)
     assert set(fails) == {accuracy_test("numpy_ann")}
     message = fails[accuracy_test("numpy_ann")]
-    assert "budget of 4.0 s of CPU time (it used" in message, message
+    assert f"budget of {numpy_budget(20)} of CPU time (it used" in message, message
     assert "after 1 of 2 epochs" in message and "s per epoch" in message, message
 
 
@@ -185,7 +192,7 @@ def test_training_that_waits_is_stopped_by_the_wall_clock_backstop(run_grader, r
     apply(Mistake("sleepy", "numpy_ann", "            utils.progress(epoch, epochs, history,",
                   "            time.sleep(40 if len(X_train) > 10_000 else 0)\n"
                   "            utils.progress(epoch, epochs, history,", {}), reference_copy)
-    results = run_grader(reference_copy, only="numpy_ann", env={"GRADER_TRAIN_DEADLINE": "20"})  # 4 s for numpy
+    results = run_grader(reference_copy, only="numpy_ann", env={"GRADER_TRAIN_DEADLINE": "20"})
     fails = failed(results)
     assert set(fails) == {accuracy_test("numpy_ann")}
     message = fails[accuracy_test("numpy_ann")]
@@ -196,7 +203,7 @@ def test_training_stopped_before_its_first_epoch_claims_no_pace(run_grader, refe
     """The unit tests' small fits print epoch lines too: the message reads only what training itself printed."""
     apply(Mistake("slower", "numpy_ann", "            utils.progress(epoch, epochs, history,",
                   BUSY.format(seconds=8) + "            utils.progress(epoch, epochs, history,", {}), reference_copy)
-    results = run_grader(reference_copy, only="numpy_ann", env={"GRADER_TRAIN_DEADLINE": "20"})  # 4 s for numpy
+    results = run_grader(reference_copy, only="numpy_ann", env={"GRADER_TRAIN_DEADLINE": "20"})
     message = failed(results)[accuracy_test("numpy_ann")]
-    assert "budget of 4.0 s of CPU time" in message and "before its first epoch ended" in message, message
+    assert f"budget of {numpy_budget(20)} of CPU time" in message and "before its first epoch ended" in message, message
     assert "epochs" not in message.split("Use fewer")[0], message
