@@ -26,7 +26,7 @@ import time
 import zipfile
 from pathlib import Path
 
-from autograder import ROOT, grade
+from autograder import ROOT, grade, packaging
 from autograder.core import config, settings
 from autograder.core.atomic import replacing, write_json_atomically
 from autograder.suite.results import error_results
@@ -138,12 +138,8 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     if args.command == "run":
         return run(args.root)
-    out = build(args.out)
-    with zipfile.ZipFile(out) as zf:
-        for info in zf.infolist():
-            print(f"{info.file_size:>9}  {info.filename}")
-    print(f"{out}: {out.stat().st_size / 1024:.0f} KiB. Upload it as the autograder "
-          "(Ubuntu 22.04 base image); see README, 'Publish on Gradescope'.")
+    packaging.show(build(args.out), "Upload it as the autograder (Ubuntu 22.04 base image); see README, "
+                   "'Publish on Gradescope'.")
     return 0
 
 

@@ -21,10 +21,9 @@ import argparse
 import ast
 import json
 import sys
-import zipfile
 from pathlib import Path
 
-from autograder import ROOT, hidden
+from autograder import ROOT, hidden, packaging
 from autograder.core import config
 from autograder.harness import expected, sandbox
 from autograder.packaging import gradescope
@@ -124,12 +123,8 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("out", nargs="?", type=Path, default=ROOT / "dist" / "handout.zip")
     args = parser.parse_args(argv)
-    out = build(args.out)
-    with zipfile.ZipFile(out) as zf:
-        for info in zf.infolist():
-            print(f"{info.file_size:>9}  {info.filename}")
-    print(f"{out}: {out.stat().st_size / 1024:.0f} KiB. Give it to the students: unzipped, `make check` grades "
-          "their three files with the visible tests.")
+    packaging.show(build(args.out), "Give it to the students: unzipped, `make check` grades their three files "
+                   "with the visible tests.")
     return 0
 
 
