@@ -24,7 +24,7 @@ help:
 	@echo "make check                 grade student/ with the visible tests (students)"
 	@echo "make grade [SUBMISSION=dir] [RESULTS=file]"
 	@echo "                           grade a submission with every test; writes results.json"
-	@echo "make test                  the project's own test suite"
+	@echo "make test [TEST_JOBS=2]    the project's own test suite, TEST_JOBS processes at once"
 	@echo "make test-fast             its quick tier: unit tests and small inputs, no grading or training (< 60 s)"
 	@echo "make data                  put Fashion-MNIST into data/FashionMNIST/raw/"
 	@echo "make gradescope            build dist/autograder.zip for Gradescope (instructors)"
@@ -54,8 +54,14 @@ check: $(SETUP) data
 grade: $(SETUP) data
 	@$(PY) -m autograder.grade $(SUBMISSION) --results $(RESULTS) $(if $(ONLY),--only $(ONLY))
 
+# make test runs TEST_JOBS pytest processes at once (pytest-xdist, from requirements-dev.txt), each grading as its
+# own sandbox user, each test file in one of them (its module fixtures grade once); the reference's grading is
+# shared by all (tests/conftest.py).
+TEST_JOBS ?= 2
+XDIST = $(shell $(PY) -c "import xdist" 2>/dev/null && echo "-n $(TEST_JOBS) --dist loadfile")
+
 test: $(SETUP) data
-	$(PY) -m pytest tests --durations=20
+	$(PY) -m pytest tests $(XDIST) --durations=20
 
 test-fast: $(SETUP) data
 	$(PY) -m pytest tests -m "not slow"

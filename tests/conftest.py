@@ -2,16 +2,23 @@
 
 from __future__ import annotations
 
+import fcntl
 import json
+import os
 import shutil
 import sys
 import tempfile
+import uuid
 from pathlib import Path
 
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+# Under pytest-xdist (make test runs two processes), each process grades as a sandbox user of its own: a grading
+# kills every process of its user when a worker ends, and must not reach the other process's gradings.
+if os.environ.get("PYTEST_XDIST_WORKER") and "GRADER_STUDENT_USER" not in os.environ:
+    os.environ["GRADER_STUDENT_USER"] = f"grader-student-{os.environ['PYTEST_XDIST_WORKER']}"
 
 from autograder import grade  # noqa: E402
 from autograder.core import config  # noqa: E402
@@ -44,13 +51,40 @@ def run_grader(expected_dir, tmp_path_factory):
     return run
 
 
+RUN = "PROJECT_TESTS_RUN"  # names this test run; pytest-xdist's processes inherit it from the run that starts them
+
+
+def pytest_configure(config):
+    os.environ.setdefault(RUN, uuid.uuid4().hex)
+
+
+def shared_folder(name: str) -> Path:
+    """A folder for this test run (every pytest-xdist process of it) outside pytest's 0700 folders, which workers
+    must pass through; removed when the run ends (pytest_sessionfinish)."""
+    folder = Path(tempfile.gettempdir()) / f"project-tests-{os.environ[RUN]}" / name
+    folder.mkdir(parents=True, exist_ok=True)
+    for path in (folder.parent, folder):
+        path.chmod(0o755)
+    return folder
+
+
+def pytest_sessionfinish(session):
+    if not os.environ.get("PYTEST_XDIST_WORKER"):  # the run itself, not one of its processes
+        shutil.rmtree(Path(tempfile.gettempdir()) / f"project-tests-{os.environ[RUN]}", ignore_errors=True)
+
+
 @pytest.fixture(scope="session")
-def reference_graded(run_grader, tmp_path_factory):
-    """The reference graded once per session: (its results.json, the folder of the evidence the grader kept)."""
-    work = Path(tempfile.mkdtemp(prefix="reference-work-"))  # not under pytest's 0700 folder: workers pass through it
-    work.chmod(0o755)
-    yield run_grader(ROOT / "solutions", work=work), work / "evidence"
-    shutil.rmtree(work, ignore_errors=True)
+def reference_graded(run_grader):
+    """The reference graded once per test run, whichever process asks first, the others waiting for it and
+    reading what it wrote: (its results.json, the folder of the evidence the grader kept)."""
+    folder = shared_folder("reference")
+    with open(folder / "lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not (folder / "results.json").exists():
+            results = run_grader(ROOT / "solutions", work=folder / "work")
+            (folder / "results.tmp").write_text(json.dumps(results))
+            (folder / "results.tmp").replace(folder / "results.json")
+    return json.loads((folder / "results.json").read_text()), folder / "work" / "evidence"
 
 
 @pytest.fixture

@@ -10,6 +10,7 @@ reference code.
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import json
 import os
@@ -76,11 +77,17 @@ def reproducible_log(path: Path) -> None:
 
 
 def ensure(out: Path = DEFAULT) -> Path:
-    """The expected values in `out`, rebuilt when missing or stale."""
+    """The expected values in `out`, rebuilt when missing or stale; one builder at a time (gradings started
+    together on a fresh machine wait for the first one's build, then use it)."""
     stamp = out / "fingerprint.txt"
-    if not (stamp.exists() and stamp.read_text() == fingerprint()):
-        print(f"Building expected values from solutions/ into {out} ...", flush=True)
-        build(out)
+    if stamp.exists() and stamp.read_text() == fingerprint():
+        return out
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with open(out.parent / f".{out.name}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not (stamp.exists() and stamp.read_text() == fingerprint()):
+            print(f"Building expected values from solutions/ into {out} ...", flush=True)
+            build(out)
     return out
 
 
