@@ -90,3 +90,23 @@ def test_a_worker_given_the_font_list_does_not_scan_the_fonts_again(files, tmp_p
     done = subprocess.run([sys.executable, "-c", FONTS, str(data)], env=env, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr
     assert ("generated new fontManager" in done.stdout) is not seeded, done.stdout
+
+
+def test_a_font_list_that_cannot_be_put_in_place_is_skipped_without_an_error(files, tmp_path, monkeypatch):
+    """The worker seeds the list before student code runs: a failure there must not stop the worker."""
+    data = tmp_path / "data"
+    data.mkdir()
+    datacache.hand_out({k: v for k, v in files.items() if k.startswith("fontlist-")}, data, share=False)
+    (tmp_path / "a-file").write_text("")
+    monkeypatch.setenv("MPLCONFIGDIR", str(tmp_path / "a-file" / "matplotlib"))  # cannot be made
+    datacache.seed_font_list(data)
+    monkeypatch.delenv("MPLCONFIGDIR")
+    monkeypatch.setenv("HOME", str(tmp_path / "missing"))  # no writable home: a temporary folder instead ...
+    import tempfile
+
+    def cannot(*args, **kwargs):
+        raise OSError("no space left on device")
+
+    monkeypatch.setattr(tempfile, "mkdtemp", cannot)  # ... which cannot be made either
+    datacache.seed_font_list(data)
+    assert "MPLCONFIGDIR" not in os.environ

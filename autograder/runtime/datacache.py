@@ -80,9 +80,10 @@ def seed_font_list(data: str | Path) -> None:
     folder = os.environ.get("MPLCONFIGDIR")
     if not lists or (folder is None and os.access(os.path.expanduser("~"), os.W_OK)):
         return
-    if folder is None:
-        folder = os.environ["MPLCONFIGDIR"] = tempfile.mkdtemp(prefix="matplotlib-")
     try:
+        if folder is None:
+            folder = tempfile.mkdtemp(prefix="matplotlib-")
+            os.environ["MPLCONFIGDIR"] = folder
         os.makedirs(folder, exist_ok=True)
         for source in lists:
             if not os.path.exists(os.path.join(folder, source.name)):
