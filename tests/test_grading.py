@@ -107,3 +107,16 @@ def test_the_command_shows_each_file_and_each_epoch_of_training_as_it_goes(tmp_p
                 "epoch  1/2", "epoch  2/2", "numpy_ann.py: all its calls finished in", f"numpy_ann.py  {points}/{points}"]
     where = [next((i for i, line in enumerate(lines) if want in line), None) for want in expected]
     assert None not in where and where == sorted(where), out.stdout
+
+
+def test_a_predict_that_cannot_take_the_whole_test_set_at_once_still_gets_its_accuracy(run_grader, reference_copy):
+    """Many students' predict runs all its input through the model in one pass: for 10,000 images and a wide CNN
+    that is about a gigabyte, more than Gradescope's default machine has. The grader asks for a chunk at a time."""
+    path = reference_copy / "pytorch_cnn.py"
+    source = path.read_text()
+    anchor = '        """X (n, 784) or (n, 1, 28, 28) -> class indices, int64 (n,)."""\n'
+    assert anchor in source
+    path.write_text(source.replace(anchor, anchor + "        if len(X) > 2_000:\n"
+                                   "            raise MemoryError('out of memory: all images in one pass')\n"))
+    results = run_grader(reference_copy, only="pytorch_cnn")
+    assert failed(results) == {}, failed(results)
