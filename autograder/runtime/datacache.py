@@ -62,13 +62,16 @@ def font_list() -> Path | None:
     except importlib.metadata.PackageNotFoundError:
         return None
     folder = utils.RAW_DIR.parent / "cache" / f"matplotlib-{version}"
-    if not any(folder.glob("fontlist-v*.json")):
-        folder.mkdir(parents=True, exist_ok=True)
-        subprocess.run([sys.executable, "-c", "import matplotlib.font_manager"], capture_output=True, timeout=600,
-                       env=dict(os.environ, MPLCONFIGDIR=str(folder), MPLBACKEND="Agg"), check=False)
+    try:
+        if not any(folder.glob("fontlist-v*.json")):
+            folder.mkdir(parents=True, exist_ok=True)
+            subprocess.run([sys.executable, "-c", "import matplotlib.font_manager"], capture_output=True,
+                           timeout=600, env=dict(os.environ, MPLCONFIGDIR=str(folder), MPLBACKEND="Agg"), check=False)
+            for path in folder.glob("fontlist-v*.json"):
+                path.chmod(0o644)  # built here, so ours: readable by workers of another user
+    except (OSError, subprocess.SubprocessError):
+        pass  # a cache this user cannot write (another user's checkout): workers scan the fonts themselves
     found = sorted(folder.glob("fontlist-v*.json"))
-    if found:
-        found[-1].chmod(0o644)
     return found[-1] if found else None
 
 
