@@ -266,11 +266,14 @@ def test_embedded_test_labels_fail_the_accuracy_test(run_grader, reference_copy)
 def test_labels_read_at_run_time_are_worthless(run_grader, reference_copy):
     path = reference_copy / "numpy_ann.py"
     raw = str(utils.RAW_DIR)
+    # The official labels, in the official order, for however the test images arrive (whole, or a chunk at a time).
     path.write_text(path.read_text().replace(
         '        """X (n, input_size) -> class indices (n,)."""\n',
         '        """X (n, input_size) -> class indices (n,)."""\n'
-        "        if len(X) == 10000:\n"
-        f"            return utils.load_fashion_mnist('test', {raw!r})[1].astype(int)\n"))
+        "        if len(X) >= 500:\n"
+        f"            _labels = utils.load_fashion_mnist('test', {raw!r})[1].astype(int)\n"
+        "            _SEEN[0] += len(X)\n"
+        "            return _labels[_SEEN[0] - len(X):_SEEN[0]]\n") + "\n_SEEN = [0]\n")
     fails = failed(run_grader(reference_copy, only="numpy_ann"))
     assert set(fails) == {accuracy_test("numpy_ann")}
     why = fails[accuracy_test("numpy_ann")]
