@@ -2,7 +2,7 @@
 
     python -m autograder.grade [SUBMISSION] [--results results.json] [--visible-only]
 
-Runs the grading suite (autograder/tests) with pytest, writes Gradescope's
+Runs the grading suite (autograder/suite, and autograder/hidden where present) with pytest, writes Gradescope's
 results.json and prints one row per test: number, points, name, and for a
 failed test the reason. Exits 0 whenever grading ran, whatever the score.
 """
