@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import subprocess
 import time
 from dataclasses import dataclass, field
 
@@ -330,6 +331,29 @@ def test_two_gradings_at_once_with_the_same_sandbox_user_leave_each_other_alone(
         graded = list(pool.map(lambda folder: run_grader(folder, only="numpy_ann"), folders))
     for results in graded:
         assert failed(results) == {}
+
+
+def test_stopping_a_users_leftovers_waits_for_the_worker_another_grading_runs_as_that_user():
+    """A grading that is stopped kills what its user left running: not while another grading's worker holds the user."""
+    import threading
+
+    account = sandbox.student_user()
+    if account is None:
+        pytest.skip("no sandbox user here (not root): nothing is killed by user")
+    sleeper = subprocess.Popen(["setpriv", f"--reuid={account.pw_uid}", f"--regid={account.pw_gid}", "--clear-groups",
+                                "sleep", "60"])
+    try:
+        with sandbox.exclusive(account):  # another grading's worker is running
+            stopper = threading.Thread(target=sandbox.stop_user, args=(account.pw_name,))
+            stopper.start()
+            time.sleep(1.0)
+            assert stopper.is_alive() and sleeper.poll() is None, "the user's processes were killed under a worker"
+        stopper.join(timeout=30)
+        assert not stopper.is_alive()
+        sleeper.wait(timeout=10)  # killed (and reaped by stop_user) once the other worker was done, long before 60 s
+    finally:
+        sleeper.kill()
+        sleeper.wait()
 
 
 def test_a_worker_killed_from_outside_is_reported_with_the_likely_cause(run_grader, reference_copy):

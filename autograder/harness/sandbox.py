@@ -559,8 +559,11 @@ def reap_zombie_children(patience: float = 0.0) -> None:
 def stop_user(user: str) -> None:
     """As root: kill whatever is left running as the sandbox user `user` (a grading that ended or was stopped).
 
-    A killed suite's workers ask for death with it, but those that switched user lost that wish.
+    A killed suite's workers ask for death with it, but those that switched user lost that wish. Under the user's
+    lock (`exclusive`): another grading that runs as the same user meanwhile loses no worker to this.
     """
     if is_root():
         with contextlib.suppress(KeyError):
-            kill_user_processes(pwd.getpwnam(user))
+            account = pwd.getpwnam(user)
+            with exclusive(account):
+                kill_user_processes(account)
