@@ -58,10 +58,14 @@ def pytest_configure(config):
     os.environ.setdefault(RUN, uuid.uuid4().hex)
 
 
-def shared_folder(name: str) -> Path:
-    """A folder for this test run (every pytest-xdist process of it) outside pytest's 0700 folders, which workers
+def run_folder() -> Path:
+    """This test run's folder (every pytest-xdist process of it), outside pytest's 0700 folders, which workers
     must pass through; removed when the run ends (pytest_sessionfinish)."""
-    folder = Path(tempfile.gettempdir()) / f"project-tests-{os.environ[RUN]}" / name
+    return Path(tempfile.gettempdir()) / f"project-tests-{os.environ[RUN]}"
+
+
+def shared_folder(name: str) -> Path:
+    folder = run_folder() / name
     folder.mkdir(parents=True, exist_ok=True)
     for path in (folder.parent, folder):
         path.chmod(0o755)
@@ -70,7 +74,7 @@ def shared_folder(name: str) -> Path:
 
 def pytest_sessionfinish(session):
     if not os.environ.get("PYTEST_XDIST_WORKER"):  # the run itself, not one of its processes
-        shutil.rmtree(Path(tempfile.gettempdir()) / f"project-tests-{os.environ[RUN]}", ignore_errors=True)
+        shutil.rmtree(run_folder(), ignore_errors=True)
 
 
 @pytest.fixture(scope="session")
