@@ -140,7 +140,7 @@ def test_class_indices_are_flagged_as_a_tuple_a_set_or_inside_a_call():
         "pytorch_cnn.py, line 4: a literal of 250 class indices"]
 
 
-@pytest.mark.parametrize("odd", ["10", "1.0", "255", "0.5"])
+@pytest.mark.parametrize("odd", ["10", "1.0", "255", "0.5", "-1", "-3"])
 def test_a_literal_with_a_value_that_is_no_class_index_is_not_labels(odd):
     """300 numbers, one of them not an int in 0..9: under both the labels rule and the data caps."""
     values = [str(i % 10) for i in range(299)] + [odd]
@@ -168,3 +168,10 @@ class NumpyANN:
         return np.argmax(np.maximum(0, X @ self.W1 + self.b1), axis=1)
 '''
     assert hardcoding.findings(source.encode(), "numpy_ann.py") == []
+
+
+def test_negative_numbers_count_as_numbers_towards_the_total():
+    values = ", ".join(f"-{i % 10}" for i in range(hardcoding.NUMBERS_IN_ALL + 1))
+    found = hardcoding.findings(f"W = [{values}]\n".encode(), "numpy_ann.py")
+    assert found == [f"numpy_ann.py: {hardcoding.NUMBERS_IN_ALL + 1:,} numbers written as literals in all "
+                     f"(more than the {hardcoding.NUMBERS_IN_ALL:,} a model needs): that looks like embedded data"]

@@ -141,9 +141,20 @@ def main(argv=None) -> int:
     sys.path.insert(0, str(args.submission.resolve()))
     os.chdir(args.submission)
     probes.run(args.file, recorder, set(args.skip), unit_only=args.unit_only)
-    sys.stdout.flush()
     return 0
 
 
+def leave(code: int) -> None:
+    """Exit at once, once printed output is out. Python's own shutdown, with torch loaded, takes about 0.6 s of
+    the student's wait and runs nothing the grader needs: the records went out as they were written, and any
+    atexit hook or finaliser is student code the grader has no reason to run."""
+    for stream in (sys.stdout, sys.stderr, sys.__stdout__, sys.__stderr__):
+        try:
+            stream.flush()
+        except (AttributeError, OSError, ValueError):  # closed or replaced by student code
+            pass
+    os._exit(code)
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    leave(main())

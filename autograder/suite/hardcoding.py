@@ -98,6 +98,12 @@ def _scan(tree: ast.AST, filename: str) -> list[str]:
                     found.append(f"{filename}, line {node.lineno}: an integer literal of {value.bit_length():,} bits "
                                  f"(more than the {INT_BITS} a model needs)")
             continue
+        if (isinstance(node, ast.UnaryOp) and isinstance(node.op, (ast.USub, ast.UAdd))
+                and isinstance(node.operand, ast.Constant) and isinstance(node.operand.value, (int, float, complex))
+                and not isinstance(node.operand.value, bool)):
+            numbers += 1  # -1 or +3: one number, and never a class index (-1 is not one, +3 is not written so)
+            not_labels += 1
+            continue
         if isinstance(node, _CONTAINERS):
             stack.append((node, (numbers, not_labels, len(found))))
         children = list(ast.iter_child_nodes(node))
