@@ -7,7 +7,10 @@ bytes literal (an encoded array), and an integer literal too wide for any
 weight or seed (an encoded array as one number). Chunking a table into many
 small literals does not help: the totals over the whole file are capped too
 (characters of str/bytes literals, docstrings included; count of numbers
-written as literals; bytes of source). The grader fails the accuracy test of
+written as literals; bytes of source). Nor does moving the table out of the
+literals, for a file that reads its own source: characters of comments, of
+distinct names, and of layout beyond what code needs (blank lines, trailing
+and repeated spaces) are capped as well. The grader fails the accuracy test of
 a file that holds any of these; it never runs the file to find out.
 
 The scan is one iterative pass over the syntax tree, linear in the size of
@@ -15,12 +18,15 @@ the source however deeply it nests; a source over SOURCE_BYTES is reported
 without being parsed, so parsing time and memory stay bounded too. An
 instructor may change the constants below; the honest files measured
 (solutions/*.py, student/*.py, tests/submissions/*/*.py) hold at most 4,622
-characters of strings, 51 numbers and 7,140 bytes.
+characters of strings, 51 numbers, 7,153 bytes, 819 characters of comments, 734
+of names and 130 of layout (the last from the grader's own files).
 """
 
 from __future__ import annotations
 
 import ast
+import io
+import tokenize
 import warnings
 
 # One literal.
@@ -32,7 +38,10 @@ INT_BITS = 64  # an integer literal wider than this many bits looks like an enco
 # The whole file, summed over every literal: honest files stay far below these.
 STRINGS_IN_ALL = 20_000  # characters of str/bytes literals, docstrings included (honest: at most 4,622, the numpy stub)
 NUMBERS_IN_ALL = 1_000  # numbers written as literals (honest: at most 51); 10,000 labels need 10,000
-SOURCE_BYTES = 200_000  # bytes of source (honest: at most 7,140); a larger file is reported, not parsed
+SOURCE_BYTES = 100_000  # bytes of source (honest: at most 7,153); a larger file is reported, not parsed
+COMMENTS_IN_ALL = 20_000  # characters of comments (honest: at most 819)
+NAMES_IN_ALL = 10_000  # characters of distinct names: variables, attributes, functions, arguments (honest: at most 734)
+LAYOUT_IN_ALL = 10_000  # characters of blank lines, trailing spaces and spaces beyond one between tokens (honest: 130)
 
 _CONTAINERS = (ast.List, ast.Tuple, ast.Set, ast.Dict)
 
@@ -55,7 +64,32 @@ def findings(source: bytes, filename: str) -> list[str]:
     except (RecursionError, MemoryError) as e:
         return [f"{filename}: could not be parsed safely ({type(e).__name__}: nested too deeply): "
                 "that looks like hidden data"]
-    return _scan(tree, filename)
+    return _scan(tree, filename) + _beside_the_code(source, filename)
+
+
+def _beside_the_code(source: bytes, filename: str) -> list[str]:
+    """The totals of what the syntax tree does not hold: comments, and layout beyond what code needs."""
+    comments = layout = 0
+    previous = None
+    try:
+        for token in tokenize.tokenize(io.BytesIO(source).readline):
+            if token.type == tokenize.COMMENT:
+                comments += len(token.string)
+            elif token.type == tokenize.NL and not token.line.strip():
+                layout += len(token.line)  # a blank line, with whatever whitespace it holds
+            if previous is not None and token.start[0] == previous.end[0] and token.type != tokenize.DEDENT:
+                layout += max(0, token.start[1] - previous.end[1] - 1)  # spaces beyond one before a token
+            previous = token
+    except (tokenize.TokenError, SyntaxError, ValueError):
+        return []  # parsed as a whole, so this does not happen; if it does, the literal checks stand
+    found = []
+    if comments > COMMENTS_IN_ALL:
+        found.append(f"{filename}: {comments:,} characters of comments in all "
+                     f"(more than the {COMMENTS_IN_ALL:,} a model needs): that looks like embedded data")
+    if layout > LAYOUT_IN_ALL:
+        found.append(f"{filename}: {layout:,} characters of blank lines and extra spaces in all "
+                     f"(more than the {LAYOUT_IN_ALL:,} a model needs): that looks like embedded data")
+    return found
 
 
 def _scan(tree: ast.AST, filename: str) -> list[str]:
@@ -68,6 +102,7 @@ def _scan(tree: ast.AST, filename: str) -> list[str]:
     numbers = 0  # numbers written as literals, so far
     not_labels = 0  # of those, the ones that are not an int in 0..9
     characters = 0  # characters of str/bytes literals, so far
+    names: set[str] = set()  # every identifier: Name.id, attributes, definitions, arguments, imports
     # (node, None) enters a node; (node, (numbers, not_labels, len(found))) leaves a container.
     stack: list = [(tree, None)]
     while stack:
@@ -104,6 +139,11 @@ def _scan(tree: ast.AST, filename: str) -> list[str]:
             numbers += 1  # -1 or +3: one number, and never a class index (-1 is not one, +3 is not written so)
             not_labels += 1
             continue
+        for _, value in ast.iter_fields(node):  # a Constant's fields were handled above
+            if isinstance(value, str):
+                names.add(value)
+            elif isinstance(value, list):
+                names.update(v for v in value if isinstance(v, str))  # global and nonlocal names
         if isinstance(node, _CONTAINERS):
             stack.append((node, (numbers, not_labels, len(found))))
         children = list(ast.iter_child_nodes(node))
@@ -114,4 +154,7 @@ def _scan(tree: ast.AST, filename: str) -> list[str]:
     if numbers > NUMBERS_IN_ALL:
         found.append(f"{filename}: {numbers:,} numbers written as literals in all "
                      f"(more than the {NUMBERS_IN_ALL:,} a model needs): that looks like embedded data")
+    if (named := sum(map(len, names))) > NAMES_IN_ALL:
+        found.append(f"{filename}: {named:,} characters of distinct names in all "
+                     f"(more than the {NAMES_IN_ALL:,} a model needs): that looks like embedded data")
     return found
