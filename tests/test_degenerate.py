@@ -5,9 +5,9 @@ reference earns every point.
 - `placeholders`: every region filled with the simplest code of the right shapes and types, doing no work
   (zeros, constants, an invented history, an optimizer at learning rate 0). It may keep only the PNG
   artifacts, the parameters' shapes and the nn.Conv2d check: at most 8/100 (the README's guarantee);
-- `busywork`: degenerate code that looks busy: the input returned, a one-hot "softmax", the parameters
-  returned as gradients, shuffled batches that never train, every parameter nudged by hand, predict in
-  eval mode over logits that ignore the model, no Conv2d, no PNG;
+- `busywork`: degenerate code that looks busy: the input returned (plus a bias, in the CNN), a one-hot
+  "softmax", the parameters returned as gradients, shuffled batches that never train, every parameter nudged
+  by hand, predict in eval mode over logits that ignore the model, no Conv2d, no PNG;
 - `variant_a`, `variant_b`: correct, and written unlike the reference (float64, other initialisations,
   architectures, optimisers, batch sizes, plots in percent): 100/100.
 
@@ -84,3 +84,9 @@ def test_a_correct_submission_unlike_the_reference_scores_100(variant, graded):
     results = graded(variant)
     assert failed(results) == {}
     assert results["score"] == 100
+
+
+def test_a_forward_that_adds_a_parameter_to_the_input_is_named(graded):
+    reasons = failed(graded("busywork"))
+    for test in ("forward: logits of shape (n, 10) for (n, 784) input", "forward: returns logits, not probabilities"):
+        assert "without applying the model's weights to the input" in reasons[f"pytorch_cnn.{test}"]

@@ -338,17 +338,28 @@ def heldout_predictions(model, ctx, layout):
 
 
 def uses_parameters(model, X) -> bool:
-    """Whether the model's output depends on its parameters: a weighted sum of it has a gradient for one of them."""
+    """Whether the model applies its parameters to the input: a weighted sum of its output has, for one parameter,
+    a gradient that is not zero and changes with the input (it does for X and for 1 - X).
+
+    A bias added to the input, or a parameter added to a constant, has the same gradient for every input:
+    such a forward computes nothing from the input with its parameters.
+    """
     import torch
 
     params = [p for p in model.parameters() if p.requires_grad]
-    with torch.enable_grad():
-        out = model(X)
-        if not params or not isinstance(out, torch.Tensor) or not out.requires_grad:
-            return False
-        weights = torch.arange(out.numel(), dtype=torch.float32).reshape(out.shape).sin()
-        grads = torch.autograd.grad((out.float() * weights).sum(), params, allow_unused=True)
-    return any(g is not None and bool(g.abs().sum() > 0) for g in grads)
+    if not params:
+        return False
+    gradients = []
+    for images in (X, 1 - X):
+        with torch.enable_grad():
+            out = model(images)
+            if not isinstance(out, torch.Tensor) or not out.requires_grad:
+                return False
+            weights = torch.arange(out.numel(), dtype=torch.float32).reshape(out.shape).sin()
+            grads = torch.autograd.grad((out.float() * weights).sum(), params, allow_unused=True)
+        gradients.append([None if g is None else g.detach() for g in grads])
+    return any(a is not None and b is not None and bool(a.abs().sum() > 0) and not torch.allclose(a, b)
+               for a, b in zip(*gradients, strict=True))
 
 
 PREDICT_CHUNK = 1_000  # test images per call of the student's predict when the grader measures test accuracy

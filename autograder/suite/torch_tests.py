@@ -74,7 +74,8 @@ def make_tests(file: str) -> dict:
         if got.ndim == 2 and len(got) > 1 and np.nanmax(np.abs(got - got[0])) <= 1e-6:
             problems.append("gives all 16 images the same logits, so they do not depend on the input")
         if not result.get("uses_parameters"):
-            problems.append("computes them without the model's parameters (no weight gets a gradient from them)")
+            problems.append("computes them without applying the model's weights to the input (no parameter's "
+                            "gradient depends on the input)")
         check(not problems, f"model(X) for X of shape {layout} {' and '.join(problems)}: forward must compute "
                             "the logits with the model's layers.")
 

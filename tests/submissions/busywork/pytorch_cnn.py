@@ -1,4 +1,5 @@
-"""A degenerate submission that looks busy, as pytorch_ann.py, and a "CNN" without any nn.Conv2d."""
+"""A degenerate submission that looks busy, as pytorch_ann.py (its forward adds a bias to the input), and a "CNN"
+without any nn.Conv2d."""
 
 import torch
 from torch import nn
@@ -14,7 +15,7 @@ class PyTorchCNN(nn.Module):
         self.classes = num_classes
 
     def forward(self, X):
-        return X.reshape(len(X), -1)[:, 300:300 + self.classes] * 1.0
+        return X.reshape(len(X), -1)[:, 300:300 + self.classes] + self.layers[1].bias  # a parameter, not a model
 
     def fit(self, X_train, y_train, X_val, y_val, epochs=3, batch_size=128, learning_rate=1e-3):
         optimizer = torch.optim.Adam(self.parameters(), lr=0.0)
