@@ -410,6 +410,7 @@ class Result:
 
     def __init__(self, entry: dict, out: Path):
         self.values, self.meta, self.seconds = entry["values"], entry["meta"], entry["seconds"]
+        self.cpu_seconds = entry.get("cpu_seconds")  # measured by the grader, from /proc: not reported by the worker
         self.arrays = {}
         if entry["arrays"]:
             with np.load(out / f"{entry['call']}.npz", allow_pickle=False) as npz:

@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from autograder.core import config
+from autograder.harness import evidence
 from autograder.runtime import probes
 from autograder.suite import advice, hardcoding, learning, measure
 from autograder.suite.compare import as_array, close, same_shape
@@ -424,8 +425,9 @@ def accuracy_test(grader, ev, file, record_property, set_leaderboard_value):
     acc = float(np.mean(pred == grader.test_labels))
     set_leaderboard_value(round(100 * acc, 2))
     threshold = config.THRESHOLDS[file]
-    summary = (f"test accuracy {acc:.2%} (threshold {threshold:.0%}); training took {train['seconds']:.1f} s "
-               f"for {train['epochs']} epochs")
+    # The time is the grader's own measure, in the unit of the budget: CPU time.
+    used = f"{evidence.seconds(train.cpu_seconds)} of CPU time" if train.cpu_seconds is not None else "an unknown time"
+    summary = f"test accuracy {acc:.2%} (threshold {threshold:.0%}); training used {used} for {train['epochs']} epochs"
     record_property("output", summary)
     check(acc >= threshold, f"{summary}. {advice.accuracy_advice(ev, file, train, pred, FAILED)}")
 
