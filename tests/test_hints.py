@@ -12,6 +12,8 @@ from autograder.harness import evidence
     ({"type": "RuntimeError", "message": "[enforce fail at alloc_cpu.cpp:118] . DefaultCPUAllocator: can't allocate "
       "memory: you tried to allocate 5519360000 bytes."}, "mini-batches"),
     ({"type": "MemoryError", "message": "Unable to allocate 20.0 GiB for an array"}, "out of memory"),
+    ({"type": "ModuleNotFoundError", "message": "No module named 'my_layers'"}, "inside the file"),
+    ({"type": "ModuleNotFoundError", "message": "No module named 'sklearn'"}, "NumPy, PyTorch, torchvision"),
 ])
 def test_a_failure_names_its_likely_cause(error, phrase):
     assert phrase in evidence.describe(dict(error, where=""))

@@ -524,6 +524,8 @@ HINTS = {  # what a message means for a student, where it is not obvious
 TYPE_HINTS = {  # likewise, by the exception's type
     "BdbQuit": "a breakpoint() or pdb call is left in the code; the grader runs it without a terminal: remove it",
     "MemoryError": OUT_OF_MEMORY,
+    "ModuleNotFoundError": ("only the graded file itself runs, with NumPy, PyTorch, torchvision, matplotlib, the "
+                            "standard library and the course's utils.py: put helper code of your own inside the file"),
 }
 
 
