@@ -7,14 +7,17 @@ They are not in the student handout, nor are their inputs and points
 from autograder.suite import learning
 from autograder.suite.compare import close
 from autograder.suite.graded import check, graded
-from autograder.suite.test_numpy_ann import gradient, out
+from autograder.suite.test_numpy_ann import credited_in_itself, gradient, out
 from autograder.suite.torch_tests import WORDS
 
 
 @graded("numpy_ann.forward: matches the reference for a 3-7-5 network and a batch of 1")
 def test_forward_matches_the_reference_for_another_shape(grader):
-    close(out(grader.evidence("numpy_ann"), "forward_other", "forward(X)"),
-          grader.expected("numpy_ann").result("forward_other")["out"], "forward(X) for a 3-7-5 network on one sample")
+    def other_shape_matches(call):
+        close(out(grader.evidence("numpy_ann"), call, "forward(X)"),
+              grader.expected("numpy_ann").result("forward_other")["out"], "forward(X) for a 3-7-5 network on one sample")
+    credited_in_itself(grader.evidence("numpy_ann"), lambda: other_shape_matches("forward_other"),
+                       lambda: other_shape_matches("forward_other_units"))
 
 
 @graded("numpy_ann.backward: matches the reference for a 3-7-5 network and a batch of 1")

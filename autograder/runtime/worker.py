@@ -72,6 +72,7 @@ def to_record(value):
             else:
                 arrays[key] = v
         else:
+            meta[key] = {"type": kind.removeprefix("builtins.")}  # what it is, for a message: list, NoneType, ...
             values[key] = v
     return values, arrays, meta
 

@@ -1,9 +1,11 @@
 """Why a model missed its accuracy threshold: the root cause the grader saw, before generic advice.
 
 In order: a failing unit test of what training is built from (fix that one
-first), training that diverged (a NaN or infinite loss), a failing training
-test, a model that predicts one class for everything, and only then "train
-longer or tune".
+first), training that diverged (a NaN or infinite loss), a negative loss (no
+cross-entropy is: nn.NLLLoss on raw logits), labels that do not travel with
+their images, a failing training test, a model that predicts one class for
+everything, and only then "train longer or tune". `root_cause` gives the
+same diagnosis to tests that are credited only for a model seen to learn.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ import numpy as np
 from autograder.core import config
 
 GENERIC = "Train for more epochs, or tune the learning rate."
+FORWARD_INPUT = {"flat": "(n, 784)", "image": "(n, 1, 28, 28)"}
 # For each file, the tests whose failure explains a low accuracy, in the order to fix them: the functions
 # training is built from (before a divergence, which they often cause), then training itself (after it).
 UNITS = {
@@ -22,7 +25,9 @@ UNITS = {
                   "numpy_ann.forward: matches the reference on fixed weights",
                   *(f"numpy_ann.backward: d{p} matches the reference" for p in ("W1", "b1", "W2", "b2")),
                   "numpy_ann.step: subtracts lr times each gradient"],
-    **{f: [f"{f}.fit: the parameters change", f"{f}.fit: gradients do not accumulate across steps"]
+    # forward on the layout the file's fit is given (config.LAYOUTS): a model that cannot run cannot learn
+    **{f: [f"{f}.forward: logits of shape (n, 10) for {FORWARD_INPUT[config.LAYOUTS[f]]} input",
+           f"{f}.fit: the parameters change", f"{f}.fit: gradients do not accumulate across steps"]
        for f in ("pytorch_ann", "pytorch_cnn")},
 }
 TRAINING = {
@@ -34,23 +39,53 @@ TRAINING = {
 
 
 def numbered(name: str) -> str:
-    return f"test {config.POINTS[name][0]} ({name.split(': ', 1)[1]})"
+    """'test 1.7 (softmax: matches the reference)' for the row 'numpy_ann.softmax: matches the reference'."""
+    return f"test {config.POINTS[name][0]} ({name.split('.', 1)[1]})"
 
 
-def accuracy_advice(ev, file: str, train, pred: np.ndarray, failing: list[str]) -> str:
-    """One sentence on what to fix first; `failing` names the file's tests that failed (see conftest's record)."""
+NEGATIVE = {
+    "numpy_ann": "check cross_entropy: it is the mean over rows of -sum(y_true * log(y_pred))",
+    "pytorch_ann": "nn.NLLLoss on raw logits gives one, since it expects log-probabilities: use nn.CrossEntropyLoss "
+                   "on the logits (it applies log-softmax itself)",
+}
+NEGATIVE["pytorch_cnn"] = NEGATIVE["pytorch_ann"]
+
+
+def root_cause(ev, file: str, train, failing) -> str | None:
+    """What to fix first when a model does not learn well, where the grader sees a cause; else None."""
     first = next((name for name in UNITS[file] if name in failing), None)
     if first is not None:
         return f"Fix {numbered(first)} first: it fails, and a model cannot learn well until it passes."
     history = train.get("history") if train is not None else None
-    losses = history.get("train_loss", []) if isinstance(history, dict) else []
+    history = history if isinstance(history, dict) else {}
+    losses = history.get("train_loss", [])
+    losses = losses if isinstance(losses, list) else []
     bad = [i for i, v in enumerate(losses, 1) if not (isinstance(v, (int, float)) and math.isfinite(v))]
     if bad:
         return (f"Training diverged: the training loss was {losses[bad[0] - 1]} from epoch {bad[0]} on. Lower the "
                 "learning rate, and check that softmax and the cross-entropy stay finite.")
+    negative = [(key, i, v) for key in ("train_loss", "val_loss") if isinstance(history.get(key), list)
+                for i, v in enumerate(history[key], 1) if isinstance(v, (int, float)) and v < 0]
+    if negative:
+        key, epoch, value = negative[0]
+        return (f"The {key} your fit reports is negative ({value:.4g} at epoch {epoch}), and a cross-entropy never "
+                f"is: {NEGATIVE[file]}.")
+    tracking = (ev.entries.get("fit_tracking") or {}).get("values") or {} if hasattr(ev, "entries") else {}
+    mislabelled = tracking.get("mislabelled")
+    if isinstance(mislabelled, int) and mislabelled > 0:
+        return (f"fit hands backward labels that do not belong to their images ({mislabelled} of the "
+                f"{2 * tracking.get('n', 0)} it passed in 2 epochs): shuffle X and y with the same permutation.")
     first = next((name for name in TRAINING[file] if name in failing), None)
     if first is not None:
         return f"Fix {numbered(first)} first: it fails, and a model cannot learn well until it passes."
+    return None
+
+
+def accuracy_advice(ev, file: str, train, pred: np.ndarray, failing) -> str:
+    """One sentence on what to fix first; `failing` names the file's tests that failed (see conftest's record)."""
+    cause = root_cause(ev, file, train, failing)
+    if cause is not None:
+        return cause
     classes = np.unique(pred)
     if len(classes) == 1:
         return (f"predict gives class {classes[0]} to every image: the model has not learned to tell them apart. "

@@ -17,9 +17,10 @@ import numpy as np
 import pytest
 
 import utils
+from autograder.core import config
 from autograder.runtime import probes
-from autograder.suite import measure
-from autograder.suite.graded import check
+from autograder.suite import advice, measure
+from autograder.suite.graded import FAILED, check
 
 LEARNED = 0.25  # accuracy on held-out test images that shows learning: chance is 0.10
 REPORTED = "What this test checks is reported by your code itself, so it"  # how a gate's message begins
@@ -68,9 +69,14 @@ def credited_if_learned(ev, what: str) -> None:
     if any(acc >= LEARNED for acc in seen.values()):
         return
     shown = "; ".join(f"after the {how} it got {acc:.0%} of held-out test images right" for how, acc in seen.items())
+    loaded = getattr(ev, "loaded", {})
+    cause = advice.root_cause(ev, ev.file, loaded.get("train"), FAILED)
+    accuracy = next(name for name in config.POINTS if name.startswith(f"{ev.file}.accuracy:"))
     another_cause(f"{what} is credited only for a model the grader has seen learn, and it has not: "
                   f"{shown or 'neither the small fit nor training finished'} (chance is 10%, at least "
-                  f"{LEARNED:.0%} counts). Fix fit first (the fit and accuracy tests say what went wrong).")
+                  f"{LEARNED:.0%} counts). "
+                  + (cause if cause else
+                     f"Fix fit first: {advice.numbered(accuracy)} and the fit tests say what went wrong."))
 
 
 def another_cause(message: str) -> None:

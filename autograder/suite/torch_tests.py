@@ -7,7 +7,7 @@ import pytest
 
 from autograder.core import config
 from autograder.runtime import probes
-from autograder.suite import learning, pngcheck
+from autograder.suite import advice, learning, pngcheck
 from autograder.suite.graded import check, graded
 from autograder.suite.test_numpy_ann import accuracy_test, consistent, history_ok, loss_falls
 
@@ -210,6 +210,16 @@ def make_tests(file: str) -> dict:
 
     @add(f"{file}.judgement: one of the three words, by the rule, on your history")
     def test_judgement_follows_the_rule(ev):
+        if ev.failure("judgement_own", "report_my_judgement(history)"):
+            trained = getattr(ev, "loaded", {}).get("train")
+            history = trained.get("history") if trained is not None else None
+            if trained is not None and (not isinstance(history, dict) or "__type__" in history):
+                # No history to judge: the history test charges that; this one names it.
+                shown = history.get("__type__") if isinstance(history, dict) else type(history).__name__
+                history_test = advice.numbered(f"{file}.fit: the history has the contract's keys, one float per epoch")
+                learning.another_cause(f"report_my_judgement is judged on the history your fit returns, and fit "
+                                       f"returned a {shown}, not the history dict ({history_test} says so). Return "
+                                       "the history from fit.")
         result = ev.result("judgement_own", "report_my_judgement(history)")
         word = result["word"]
         check(word in WORDS, f"report_my_judgement returned {word!r}; expected one of {', '.join(WORDS)}")
