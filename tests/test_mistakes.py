@@ -123,6 +123,13 @@ MISTAKES = [
             {"numpy_ann.step: subtracts lr times each gradient": "expected W1 - lr",
              accuracy_test("numpy_ann"): "Fix test 1.23"},  # the root cause, not "tune"
             also=TRAINING),
+    Mistake("predict returns the probabilities", "numpy_ann", "return self.forward(X).argmax(axis=1)",
+            "return self.forward(X)",  # the accuracy is still the model's: the grader takes the argmax itself
+            {"numpy_ann.predict: class indices of shape (n,)": "Use argmax(axis=1)"}),
+    Mistake("weights initialised without scaling", "numpy_ann",
+            "(self.rng.standard_normal((input_size, hidden_size)) * np.sqrt(2 / input_size))",
+            "(self.rng.standard_normal((input_size, hidden_size)))",
+            {accuracy_test("numpy_ann"): "starts with large weights"}),
     Mistake("nn.NLLLoss on raw logits", "pytorch_ann", "loss_fn = nn.CrossEntropyLoss()", "loss_fn = nn.NLLLoss()",
             {accuracy_test("pytorch_ann"): "nn.NLLLoss on raw logits",
              "pytorch_ann.fit: the history has the contract's keys, one float per epoch": "no cross-entropy is",

@@ -78,7 +78,23 @@ def root_cause(ev, file: str, train, failing) -> str | None:
     first = next((name for name in TRAINING[file] if name in failing), None)
     if first is not None:
         return f"Fix {numbered(first)} first: it fails, and a model cannot learn well until it passes."
-    return None
+    return large_initial_weights(ev) if file == "numpy_ann" else None
+
+
+def large_initial_weights(ev) -> str | None:
+    """For numpy_ann: W1 as NumpyANN() initialises it (the small fit reads it off the model, before fitting), when
+    its values are far larger than any usual initialisation gives (He: a standard deviation of sqrt(2 / 784))."""
+    loaded = getattr(ev, "loaded", {}) if ev is not None else {}
+    small = loaded.get("fit_small")
+    W1 = small.get("before_W1") if small is not None else None
+    if not isinstance(W1, np.ndarray) or W1.ndim != 2 or not W1.size:
+        return None
+    spread = float(np.std(W1)) * math.sqrt(W1.shape[0])  # He gives about 1.4, Glorot about 1
+    if not spread > 5:
+        return None
+    return (f"NumpyANN starts with large weights (W1's standard deviation is {np.std(W1):.3g}, for {W1.shape[0]} "
+            f"inputs): scale them, for example by sqrt(2 / input_size) (He), or the ReLUs saturate the softmax and "
+            "training stalls.")
 
 
 def accuracy_advice(ev, file: str, train, pred: np.ndarray, failing) -> str:

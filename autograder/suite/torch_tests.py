@@ -166,16 +166,19 @@ def make_tests(file: str) -> dict:
                                                      f"{tuple(meta.get('shape', ()))}")
         pred = result["pred"]
         check(pred.min() >= 0 and pred.max() <= 9, f"predict returned indices outside 0..9: {pred}")
-        argmax_of_logits(result)
+        # In training mode (dropout), predict's classes may differ from the eval-mode logits': the eval-mode test
+        # charges that, not this one.
+        modes = result.get("modes") or []
+        argmax_of_logits(result, exact=not any(training for training, _ in modes))
 
-    def argmax_of_logits(result) -> None:
+    def argmax_of_logits(result, exact: bool = True) -> None:
         """Predictions credited only as the model's own: the argmax of logits that depend on the input."""
         logits, pred = result["logits"], np.asarray(result["pred"]).reshape(-1)
         check(logits.ndim == 2 and np.nanmax(np.abs(logits - logits[0])) > 1e-6,
               "the model gives every image the same logits, so predict cannot tell the images apart: "
               "see the forward tests.")
         want = logits.argmax(axis=1)
-        if pred.shape == want.shape:
+        if exact and pred.shape == want.shape:
             check(np.array_equal(pred, want), f"predict(X) is not the argmax of the model's logits for X: "
                                               f"expected {want.tolist()}, got {pred.tolist()}.")
 
