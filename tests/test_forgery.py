@@ -128,3 +128,82 @@ def test_an_array_declared_huge_is_refused_before_it_is_read(run_grader, referen
     relu = "numpy_ann.relu: max(0, z) elementwise"
     results = grade_hostile(run_grader, reference_copy, Hostile("bomb", "relu", once(code), {relu}, "MB"))
     assert "numpy_ann.softmax: rows sum to 1" not in failed(results)
+
+
+def embedded_answers(expected_dir) -> str:
+    """A numpy_ann.py that returns, for every unit probe, the output the handout's expected values hold for its
+    public inputs (seed 0), whatever it is given: a lookup table, well under the hard-coding caps."""
+    folder = expected_dir / "numpy_ann"
+    table = {}
+    for path in sorted(folder.glob("*.npz")):
+        with np.load(path) as npz:
+            table[path.stem] = {key: np.round(npz[key], 8).tolist() for key in npz.files if npz[key].size <= 80}
+    scalars = {json.loads(line)["call"]: json.loads(line).get("values", {}).get("out")
+               for line in (folder / "log.jsonl").read_text().splitlines() if '"done"' in line}
+    table["cross_entropy"] = {"out": scalars.get("cross_entropy")}
+    table["cross_entropy_zero"] = {"out": scalars.get("cross_entropy_zero")}
+    keep = ("relu", "relu_3d", "relu_prime", "relu_prime_3d", "softmax", "softmax_large", "softmax_shifted",
+            "cross_entropy", "cross_entropy_zero", "forward", "backward", "step", "predict", "forward_other",
+            "backward_other")
+    table = {k: table[k] for k in keep if k in table}
+    return f'''import numpy as np
+import utils
+
+T = {table!r}
+
+
+def relu(z):
+    return np.array(T["relu"]["out"] if np.ndim(z) == 2 else T["relu_3d"]["out"])
+
+
+def relu_prime(z):
+    return np.array(T["relu_prime"]["out"] if np.ndim(z) == 2 else T["relu_prime_3d"]["out"])
+
+
+def softmax(z):
+    z = np.asarray(z)
+    key = "softmax_large" if np.abs(z).max() > 1000 else "softmax_shifted" if z[-1].mean() > 100 else "softmax"
+    return np.array(T[key]["out"])
+
+
+def cross_entropy(y_pred, y_true):
+    return T["cross_entropy_zero" if np.any(np.asarray(y_pred) == 0) else "cross_entropy"]["out"]
+
+
+class NumpyANN:
+    def __init__(self, input_size=784, hidden_size=128, output_size=10, lr=0.1, random_seed=42):
+        self.lr = lr
+        self.W1, self.b1 = np.zeros((input_size, hidden_size)), np.zeros((1, hidden_size))
+        self.W2, self.b2 = np.zeros((hidden_size, output_size)), np.zeros((1, output_size))
+
+    def forward(self, X):
+        return np.array(T["forward" if len(X) > 1 else "forward_other"]["out"])
+
+    def backward(self, X, y_true):
+        part = T["backward" if len(X) > 1 else "backward_other"]
+        return {{k: np.array(part["d" + k]) for k in ("W1", "b1", "W2", "b2")}}
+
+    def step(self, grads):
+        for k in ("W1", "b1", "W2", "b2"):
+            setattr(self, k, np.array(T["step"][k]))
+
+    def fit(self, X_train, y_train, X_val, y_val, epochs=2, batch_size=64):
+        return {{"train_loss": [2.0] * epochs, "val_loss": [2.0] * epochs, "train_acc": [0.5] * epochs,
+                "val_acc": [0.5] * epochs}}
+
+    def predict(self, X):
+        return np.array(T["predict"]["pred"])
+'''
+
+
+def test_the_handouts_expected_values_embedded_as_answers_earn_nothing(run_grader, expected_dir, tmp_path):
+    """The unit probes' inputs are drawn anew for every grading (probes.probe_seed), and the grader computes what
+    they should give: the public inputs' outputs, looked up from a table, match none of them."""
+    from autograder.suite import hardcoding
+
+    source = embedded_answers(expected_dir)
+    assert hardcoding.findings(source.encode(), "numpy_ann.py") == []  # under the caps: only the seed stops it
+    (tmp_path / "numpy_ann.py").write_text(source)
+    results = run_grader(tmp_path, only="numpy_ann")
+    earned = {t["name"]: t["score"] for t in results["tests"] if t["score"] > 0}
+    assert earned == {}

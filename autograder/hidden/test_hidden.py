@@ -4,27 +4,30 @@ They are not in the student handout, nor are their inputs and points
 (autograder/hidden/__init__.py), and `make check` does not run them.
 """
 
-from autograder.suite import learning
+from autograder.hidden import OTHER
+from autograder.runtime import probes
+from autograder.suite import learning, measure
 from autograder.suite.compare import close
 from autograder.suite.graded import check, graded
-from autograder.suite.test_numpy_ann import credited_in_itself, gradient, out
+from autograder.suite.test_numpy_ann import credited_in_itself, gradient, out, true_gradients
 from autograder.suite.torch_tests import WORDS
 
 
 @graded("numpy_ann.forward: matches the reference for a 3-7-5 network and a batch of 1")
 def test_forward_matches_the_reference_for_another_shape(grader):
+    want = measure.probabilities(probes.fixed_params(OTHER), probes.batch(OTHER, 1)[0])
+
     def other_shape_matches(call):
-        close(out(grader.evidence("numpy_ann"), call, "forward(X)"),
-              grader.expected("numpy_ann").result("forward_other")["out"], "forward(X) for a 3-7-5 network on one sample")
+        close(out(grader.evidence("numpy_ann"), call, "forward(X)"), want, "forward(X) for a 3-7-5 network on one sample")
     credited_in_itself(grader.evidence("numpy_ann"), lambda: other_shape_matches("forward_other"),
                        lambda: other_shape_matches("forward_other_units"))
 
 
 @graded("numpy_ann.backward: matches the reference for a 3-7-5 network and a batch of 1")
 def test_backward_matches_the_reference_for_another_shape(grader):
+    want = true_gradients(probes.probe_seed(), OTHER, 1)
     for name in ("W1", "b1", "W2", "b2"):
-        close(gradient(grader.evidence("numpy_ann"), "backward_other", name),
-              grader.expected("numpy_ann").result("backward_other")[f"d{name}"],
+        close(gradient(grader.evidence("numpy_ann"), "backward_other", name), want[name],
               f"backward(X, y)['{name}'] for a 3-7-5 network on one sample")
 
 
