@@ -207,3 +207,56 @@ def test_the_handouts_expected_values_embedded_as_answers_earn_nothing(run_grade
     results = run_grader(tmp_path, only="numpy_ann")
     earned = {t["name"]: t["score"] for t in results["tests"] if t["score"] > 0}
     assert earned == {}
+
+
+PARAMETER_FORGER = '''
+import json as _j, os as _o, struct as _s, sys as _y
+import numpy as _n
+from autograder.runtime import probes as _p
+def _frame(_fd, _h, _b=b""):
+    _d = _j.dumps(_h).encode()
+    _v = memoryview(_s.pack(">I", len(_d)) + _d + _b)
+    while len(_v):
+        _v = _v[_o.write(_fd, _v):]
+def _send(_fd, _call, _arrays, _values):
+    _frame(_fd, {"event": "start", "call": _call, "output_at": 0})
+    for _k, _a in _arrays.items():
+        _a = _n.ascontiguousarray(_a, dtype=_n.float64)
+        _frame(_fd, {"event": "array", "call": _call, "key": _k, "dtype": _a.dtype.str, "shape": list(_a.shape),
+                     "nbytes": _a.nbytes}, _a.tobytes())
+    _frame(_fd, {"event": "done", "call": _call, "ok": True, "seconds": 0.1, "values": _values,
+                 "arrays": sorted(_arrays), "meta": {}})
+def _forge():
+    _fd = int(_y.argv[_y.argv.index("--records-fd") + 1])
+    _frame(_fd, {"event": "done", "call": "import", "ok": True, "seconds": 0.1, "values": {"module": __name__},
+                 "arrays": [], "meta": {}})  # the import call is open while this runs: close it first
+    _big = {"W1": (784, 128), "b1": (1, 128), "W2": (128, 10), "b2": (1, 10)}
+    _rng = _n.random.default_rng(0)
+    _arrays = {"before_" + k: _rng.normal(size=s) for k, s in _big.items()}
+    _arrays.update({"after_" + k: _n.zeros(s) for k, s in _big.items()})  # the uniform guess: a lower loss
+    _history = {k: [0.5] * 5 for k in ("train_loss", "val_loss", "train_acc", "val_acc")}
+    for _call in ("fit_small", "fit_small_units"):
+        _send(_fd, _call, _arrays, {"history": _history})
+    _small = _p.fixed_params(_p.SMALL)
+    _arrays = {"before_" + k: v for k, v in _small.items()}
+    _arrays.update({"after_" + k: _n.zeros_like(v) for k, v in _small.items()})
+    _n0 = _p.TRACKING[0]
+    _orders = [_rng.permutation(_n0) for _ in range(2)]
+    _batches = [list(map(int, _order[i:i + 32])) for _order in _orders for i in range(0, _n0, 32)]
+    _send(_fd, "fit_tracking", _arrays, {"batches": _batches, "n": _n0, "mislabelled": 0})
+_forge()
+'''
+
+
+def test_forged_parameters_that_lower_the_loss_do_not_earn_the_fit_tests(run_grader, reference_copy):
+    """The loss the grader computes from reported parameters falls when the report says `after` is all zeros: the
+    uniform guess beats random weights. The fit tests are credited only for a network the grader saw learn."""
+    fit_tests = {"numpy_ann.fit: the loss falls over a few epochs on a fixed batch",
+                 "numpy_ann.fit: every sample is seen once per epoch",
+                 "numpy_ann.fit: the order is reshuffled between epochs"}
+    (reference_copy / "numpy_ann.py").write_text((ROOT / "student" / "numpy_ann.py").read_text().replace(
+        "import utils  # noqa: E402\n", "import utils  # noqa: E402\n" + PARAMETER_FORGER))
+    reasons = failed(run_grader(reference_copy, only="numpy_ann"))
+    assert fit_tests <= set(reasons)
+    for name in fit_tests:
+        assert "credited only for a model the grader has seen learn" in reasons[name], reasons[name]

@@ -357,6 +357,7 @@ def small_fit(grader, ev, call="fit_small"):
 
 
 @graded("numpy_ann.fit: the loss falls over a few epochs on a fixed batch")
+@learning.reported  # the parameters it is judged by are the worker's report
 def test_fit_lowers_the_loss(grader, ev):
     unit = next((name for name in advice.UNITS[FILE] if name in FAILED), None)
 
@@ -391,6 +392,7 @@ def tracking_trains(ev):
 
 
 @graded("numpy_ann.fit: every sample is seen once per epoch")
+@learning.reported  # the parameters it is judged by are the worker's report
 def test_fit_sees_every_sample_once_per_epoch(ev):
     flat, n = epochs_of(ev)
     per_epoch = len(flat) / 2
@@ -408,6 +410,7 @@ def test_fit_sees_every_sample_once_per_epoch(ev):
 
 
 @graded("numpy_ann.fit: the order is reshuffled between epochs")
+@learning.reported  # the parameters it is judged by are the worker's report
 def test_fit_reshuffles_every_epoch(ev):
     flat, n = epochs_of(ev)
     first, second = flat[:n], flat[n:2 * n]
