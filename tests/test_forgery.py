@@ -235,8 +235,7 @@ def _forge():
     _arrays = {"before_" + k: _rng.normal(size=s) for k, s in _big.items()}
     _arrays.update({"after_" + k: _n.zeros(s) for k, s in _big.items()})  # the uniform guess: a lower loss
     _history = {k: [0.5] * 5 for k in ("train_loss", "val_loss", "train_acc", "val_acc")}
-    for _call in ("fit_small", "fit_small_units"):
-        _send(_fd, _call, _arrays, {"history": _history})
+    _send(_fd, "fit_small", _arrays, {"history": _history})
     _small = _p.fixed_params(_p.SMALL)
     _arrays = {"before_" + k: v for k, v in _small.items()}
     _arrays.update({"after_" + k: _n.zeros_like(v) for k, v in _small.items()})

@@ -16,7 +16,7 @@ NUMPY_ROWS = [
 TORCH_ROWS = [("{part}.judgement: follows the rule on three textbook histories", 2)]
 
 # The recorded calls that only the hidden tests read (their expected values stay out of the handout too).
-CALLS = ("forward_other", "forward_other_units", "backward_other", "judgement_textbook")
+CALLS = ("forward_other", "backward_other", "judgement_textbook")
 
 OTHER = (3, 7, 5)  # another shape (input, hidden, output sizes), and a batch of 1
 
@@ -30,7 +30,7 @@ TEXTBOOK_HISTORIES = {
 }
 
 
-def numpy_probes(mod, numpy_model, batch, backward_probe, with_right_units):
+def numpy_probes(mod, numpy_model, batch, backward_probe):
     """(call, probe) pairs for numpy_ann, built with the helpers of probes.py."""
     import numpy as np
 
@@ -38,7 +38,6 @@ def numpy_probes(mod, numpy_model, batch, backward_probe, with_right_units):
         return {"out": np.asarray(numpy_model(mod, OTHER).forward(batch(OTHER, 1)[0]))}
 
     yield "forward_other", forward
-    yield "forward_other_units", with_right_units(mod, forward)
     yield "backward_other", lambda: backward_probe(OTHER, 1)
 
 

@@ -100,63 +100,25 @@ def numpy_model(mod, sizes, lr=0.1, seed=7):
     return model
 
 
-def right_relu(z):
-    return np.maximum(z, 0)
+BACKWARD_SEED = 12  # backward's batch, apart from forward's and predict's (11): its right cache helps nothing else
+CACHE_FILE = "backward_cache.npz"  # in the worker's data folder: the grader's right forward cache for that batch
 
 
-def right_relu_prime(z):
-    return (np.asarray(z) > 0).astype(np.asarray(z).dtype)
-
-
-def right_softmax(z):
-    exps = np.exp(z - np.max(z, axis=-1, keepdims=True))
-    return exps / np.sum(exps, axis=-1, keepdims=True)
-
-
-def right_cross_entropy(y_pred, y_true):
-    return float(-np.mean(np.sum(y_true * np.log(np.clip(y_pred, 1e-12, 1.0)), axis=1)))
-
-
-def contract_forward(model, X) -> dict:
-    """z1, a1, z2, a2 by the contract's formulas from the model's parameters: what a correct forward caches."""
-    z1 = X @ model.W1 + model.b1
-    a1 = right_relu(z1)
-    z2 = a1 @ model.W2 + model.b2
-    return {"z1": z1, "a1": a1, "z2": z2, "a2": right_softmax(z2)}
-
-
-def correct_the_cache(model, X) -> None:
-    """After the student's forward: put the right values in the attributes the stub tells forward to keep
-    (self.z1, self.a1, self.a2, and z2 where kept), so that backward is judged on its own, not on a forward
-    (a softmax, a relu) that fails its own tests. A cache kept elsewhere, or recomputed in backward, is left as
-    it is; for a correct forward nothing changes."""
-    for name, value in contract_forward(model, X).items():
-        kept = getattr(model, name, None)
-        if isinstance(kept, np.ndarray) and kept.shape == value.shape:
-            setattr(model, name, value.astype(np.result_type(kept.dtype, np.float32)))
-
-
-RIGHT_UNITS = {"relu": right_relu, "relu_prime": right_relu_prime, "softmax": right_softmax,
-               "cross_entropy": right_cross_entropy}
-
-
-def with_right_units(mod, probe):
-    """`probe`, run with the module's relu, relu_prime, softmax and cross_entropy replaced by right ones (the
-    stub's formulas): whether forward, predict and fit are right in themselves, when a function they call fails
-    its own tests. Code that does not call them by these names is run as it is."""
-    def run():
-        saved = {name: getattr(mod, name) for name in RIGHT_UNITS if hasattr(mod, name)}
-        try:
-            for name, fn in RIGHT_UNITS.items():
-                setattr(mod, name, fn)
-            return probe()
-        finally:
-            for name in RIGHT_UNITS:
-                if name in saved:
-                    setattr(mod, name, saved[name])
-                elif hasattr(mod, name):
-                    delattr(mod, name)
-    return run
+def correct_the_cache(model, X, key: str) -> None:
+    """After the student's forward: put the right values, which the grader computed and wrote for this batch
+    (CACHE_FILE, `key`), in the attributes the stub tells forward to keep (self.z1, self.a1, self.a2, and z2
+    where kept), so that backward is judged on its own, not on a forward (a softmax, a relu) that fails its
+    own tests. A cache kept elsewhere, or recomputed in backward, is left as it is; for a correct forward
+    nothing changes. The worker holds no right forward of its own: student code could borrow it.
+    """
+    path = os.path.join(os.environ.get(DATA_ENV, ""), CACHE_FILE)
+    if not os.path.isfile(path):
+        return  # the expected values' build: the reference's forward is right
+    with np.load(path, allow_pickle=False) as cache:
+        for name in ("z1", "a1", "z2", "a2"):
+            kept, right = getattr(model, name, None), cache.get(f"{key}_{name}")
+            if isinstance(kept, np.ndarray) and right is not None and kept.shape == right.shape:
+                setattr(model, name, right.astype(np.result_type(kept.dtype, np.float32)))
 
 
 def parameters(model, prefix=""):
@@ -222,10 +184,10 @@ def numpy_probes(mod, ctx):
 
     def backward_probe(sizes, n):
         model = numpy_model(mod, sizes)
-        X, y = batch(sizes, n)
+        X, y = batch(sizes, n, BACKWARD_SEED)
         before = {k: getattr(model, k).copy() for k in ("W1", "b1", "W2", "b2")}
         model.forward(X)
-        correct_the_cache(model, X)
+        correct_the_cache(model, X, f"{sizes[0]}-{sizes[1]}-{sizes[2]}")
         grads = model.backward(X, y)
         out = {f"d{k}": np.asarray(v) for k, v in grads.items()} if isinstance(grads, dict) else {"returned": repr(grads)[:200]}
         out.update({f"before_{k}": v for k, v in before.items()})
@@ -296,12 +258,8 @@ def numpy_probes(mod, ctx):
     yield "predict", predict_probe
     yield "fit_small", fit_small
     yield "fit_tracking", fit_tracking
-    # The same three with right units: credit for forward, predict and fit that are right in themselves.
-    yield "forward_units", with_right_units(mod, forward_probe)
-    yield "predict_units", with_right_units(mod, predict_probe)
-    yield "fit_small_units", with_right_units(mod, fit_small)
     if config.hidden:
-        yield from config.hidden.numpy_probes(mod, numpy_model, batch, backward_probe, with_right_units)
+        yield from config.hidden.numpy_probes(mod, numpy_model, batch, backward_probe)
     yield "modules", lambda: {"forbidden": [m for m in FORBIDDEN if m in sys.modules]}
 
 
@@ -460,8 +418,33 @@ def uses_parameters(model, X) -> bool:
             weights = torch.arange(out.numel(), dtype=torch.float32).reshape(out.shape).sin()
             grads = torch.autograd.grad((out.float() * weights).sum(), params, allow_unused=True)
         gradients.append([None if g is None else g.detach() for g in grads])
-    return any(a is not None and b is not None and bool(a.abs().sum() > 0) and not torch.allclose(a, b)
-               for a, b in zip(*gradients, strict=True))
+    if not any(a is not None and b is not None and bool(a.abs().sum() > 0) and not torch.allclose(a, b)
+               for a, b in zip(*gradients, strict=True)):
+        return False
+    return moves_with_parameters(model, X, params)
+
+
+def moves_with_parameters(model, X, params) -> bool:
+    """Whether the logits change, in eval mode, when every parameter is nudged: a gradient that reaches the
+    parameters through a term that cancels (`lin(X) - lin(X).detach()`) shows them no effect on any value."""
+    import torch
+
+    saved, was_training = [p.detach().clone() for p in params], model.training
+    try:
+        model.eval()
+        with torch.no_grad():
+            before = model(X)
+            generator = torch.Generator().manual_seed(0)
+            for p in params:
+                p.add_(0.1 * (p.abs().mean() + 1e-3) * torch.randn(p.shape, generator=generator, dtype=p.dtype))
+            after = model(X)
+        return isinstance(before, torch.Tensor) and isinstance(after, torch.Tensor) and before.shape == after.shape \
+            and not torch.allclose(before.float(), after.float())
+    finally:
+        with torch.no_grad():
+            for p, value in zip(params, saved, strict=True):
+                p.copy_(value)
+        model.train(was_training)
 
 
 PREDICT_CHUNK = 1_000  # test images per call of the student's predict when the grader measures test accuracy

@@ -16,7 +16,7 @@ import utils
 from autograder.core import config, settings
 from autograder.harness import evidence, expected, intake, sandbox
 from autograder.runtime import datacache, probes
-from autograder.suite import results
+from autograder.suite import measure, results
 
 
 def pytest_addoption(parser):
@@ -60,6 +60,7 @@ class Grader:
         # The unit probes' inputs, new for each grading: the grader uses them here too (probes reads the variable)
         # and computes what they should give itself.
         self.sandbox_env[probes.SEED_ENV] = os.environ[probes.SEED_ENV] = str(self.probe_seed(expected_dir))
+        self.write_backward_cache(Path(self.sandbox_env["GRADER_DATA"]) / probes.CACHE_FILE)
         del images, noisy
         probes.release_memory()  # the grader stays small while the workers train
         self._evidence: dict[str, evidence.Evidence] = {}
@@ -73,6 +74,22 @@ class Grader:
             digest.update(name.encode() + self.found[name].read_bytes())
         return int.from_bytes(digest.digest()[:8], "big")
 
+    @staticmethod
+    def write_backward_cache(path: Path) -> None:
+        """The right forward cache (z1, a1, z2, a2) of backward's batches, computed here from the contract's formulas:
+        the worker puts it in place of the student's before backward (probes.correct_the_cache)."""
+        arrays = {}
+        for sizes, n in [(probes.SMALL, 8)] + ([(config.hidden.OTHER, 1)] if config.hidden else []):
+            params = probes.fixed_params(sizes)
+            X = probes.batch(sizes, n, probes.BACKWARD_SEED)[0]
+            z1 = X @ params["W1"] + params["b1"]
+            a1 = np.maximum(z1, 0)
+            z2 = a1 @ params["W2"] + params["b2"]
+            key = "-".join(map(str, sizes))
+            arrays.update({f"{key}_z1": z1, f"{key}_a1": a1, f"{key}_z2": z2, f"{key}_a2": measure.softmax(z2)})
+        np.savez(path, **arrays)
+        path.chmod(0o644)
+
     def probe_seed(self, expected_dir: Path) -> int:
         """The unit probes' seed: from the test set's, and the first after it whose networks keep every hidden
         pre-activation at least 1e-3 from relu's kink, where finite differences would not be the gradient."""
@@ -80,7 +97,7 @@ class Grader:
         shapes = [(probes.SMALL, 8)] + ([(config.hidden.OTHER, 1)] if config.hidden else [])
         for seed in range(start, start + 1000):
             os.environ[probes.SEED_ENV] = str(seed)
-            if all(np.min(np.abs(probes.batch(sizes, n)[0] @ params["W1"] + params["b1"])) > 1e-3
+            if all(np.min(np.abs(probes.batch(sizes, n, probes.BACKWARD_SEED)[0] @ params["W1"] + params["b1"])) > 1e-3
                    for sizes, n in shapes for params in [probes.fixed_params(sizes)]):
                 return seed
         return start

@@ -6,11 +6,14 @@ class indices (0..9), a large literal array of numbers, a long string or
 bytes literal (an encoded array), and an integer literal too wide for any
 weight or seed (an encoded array as one number). Chunking a table into many
 small literals does not help: the totals over the whole file are capped too
-(characters of str/bytes literals, docstrings included; count of numbers
-written as literals; bytes of source). Nor does moving the table out of the
-literals, for a file that reads its own source: characters of comments, of
-distinct names, and of layout beyond what code needs (blank lines, trailing
-and repeated spaces) are capped as well. The grader fails the accuracy test of
+(bytes of str/bytes literals in UTF-8, docstrings included; count of
+numbers, booleans and None written as literals; elements of container
+literals; bytes of source). Nor does moving the table out of the
+literals, for a file that reads its own source: bytes of comments, of
+distinct names, of the three kinds of text together, and characters of
+layout beyond what code needs (blank lines, trailing and repeated spaces)
+are capped as well. Sizes are counted in bytes, not characters: a
+character outside ASCII holds up to four. The grader fails the accuracy test of
 a file that holds any of these; it never runs the file to find out.
 
 The scan is one iterative pass over the syntax tree, linear in the size of
@@ -32,15 +35,18 @@ import warnings
 # One literal.
 LABELS = 200  # a literal of this many integers in 0..9 looks like labels
 NUMBERS = 5_000  # a literal holding this many numbers looks like data
-BLOB = 20_000  # a string or bytes literal this long looks like an encoded array
+BLOB = 20_000  # a string or bytes literal of this many bytes (UTF-8) looks like an encoded array
+ELEMENTS = 1_000  # a list, tuple, set or dict literal of this many elements, of any kind, looks like a table
 INT_BITS = 64  # an integer literal wider than this many bits looks like an encoded array
 
 # The whole file, summed over every literal: honest files stay far below these.
-STRINGS_IN_ALL = 20_000  # characters of str/bytes literals, docstrings included (honest: at most 4,622, the numpy stub)
+STRINGS_IN_ALL = 20_000  # bytes of str/bytes literals (UTF-8), docstrings included (honest: at most 4,622, the numpy stub)
 NUMBERS_IN_ALL = 1_000  # numbers written as literals (honest: at most 51); 10,000 labels need 10,000
-SOURCE_BYTES = 100_000  # bytes of source (honest: at most 7,153); a larger file is reported, not parsed
-COMMENTS_IN_ALL = 20_000  # characters of comments (honest: at most 819)
-NAMES_IN_ALL = 10_000  # characters of distinct names: variables, attributes, functions, arguments (honest: at most 734)
+SOURCE_BYTES = 50_000  # bytes of source (honest: at most 7,153); a larger file is reported, not parsed
+COMMENTS_IN_ALL = 20_000  # bytes of comments (honest: at most 819)
+NAMES_IN_ALL = 10_000  # bytes of distinct names: variables, attributes, functions, arguments (honest: at most 734)
+TEXT_IN_ALL = 24_000  # bytes of the three above together, where none is over its own cap (honest: at most 5,822)
+ELEMENTS_IN_ALL = 5_000  # elements of every container literal together (a table split into small ones)
 LAYOUT_IN_ALL = 10_000  # characters of blank lines, trailing spaces and spaces beyond one between tokens (honest: 130)
 
 _CONTAINERS = (ast.List, ast.Tuple, ast.Set, ast.Dict)
@@ -64,35 +70,47 @@ def findings(source: bytes, filename: str) -> list[str]:
     except (RecursionError, MemoryError) as e:
         return [f"{filename}: could not be parsed safely ({type(e).__name__}: nested too deeply): "
                 "that looks like hidden data"]
-    return _scan(tree, filename) + _beside_the_code(source, filename)
+    found, strings, names = _scan(tree, filename)
+    more, comments = _beside_the_code(source, filename)
+    found += more
+    text = strings + names + comments
+    if text > TEXT_IN_ALL and strings <= STRINGS_IN_ALL and names <= NAMES_IN_ALL and comments <= COMMENTS_IN_ALL:
+        found.append(f"{filename}: {text:,} bytes of strings, comments and names in all (more than the "
+                     f"{TEXT_IN_ALL:,} a model needs): that looks like embedded data")
+    return found
 
 
-def _beside_the_code(source: bytes, filename: str) -> list[str]:
+def _utf8(text: str) -> int:
+    """Bytes of `text` in UTF-8: what it can hold, whatever characters it is written in."""
+    return len(text.encode("utf-8", "surrogatepass"))
+
+
+def _beside_the_code(source: bytes, filename: str) -> tuple[list[str], int]:
     """The totals of what the syntax tree does not hold: comments, and layout beyond what code needs."""
     comments = layout = 0
     previous = None
     try:
         for token in tokenize.tokenize(io.BytesIO(source).readline):
             if token.type == tokenize.COMMENT:
-                comments += len(token.string)
+                comments += _utf8(token.string)
             elif token.type == tokenize.NL and not token.line.strip():
                 layout += len(token.line)  # a blank line, with whatever whitespace it holds
             if previous is not None and token.start[0] == previous.end[0] and token.type != tokenize.DEDENT:
                 layout += max(0, token.start[1] - previous.end[1] - 1)  # spaces beyond one before a token
             previous = token
     except (tokenize.TokenError, SyntaxError, ValueError):
-        return []  # parsed as a whole, so this does not happen; if it does, the literal checks stand
+        return [], 0  # parsed as a whole, so this does not happen; if it does, the literal checks stand
     found = []
     if comments > COMMENTS_IN_ALL:
-        found.append(f"{filename}: {comments:,} characters of comments in all "
+        found.append(f"{filename}: {comments:,} bytes of comments in all "
                      f"(more than the {COMMENTS_IN_ALL:,} a model needs): that looks like embedded data")
     if layout > LAYOUT_IN_ALL:
         found.append(f"{filename}: {layout:,} characters of blank lines and extra spaces in all "
                      f"(more than the {LAYOUT_IN_ALL:,} a model needs): that looks like embedded data")
-    return found
+    return found, comments
 
 
-def _scan(tree: ast.AST, filename: str) -> list[str]:
+def _scan(tree: ast.AST, filename: str) -> tuple[list[str], int, int]:
     """One depth-first pass with an explicit stack, so no depth of nesting can exhaust Python's own.
 
     Running totals stand in for per-subtree counts: what a container holds is the
@@ -101,7 +119,8 @@ def _scan(tree: ast.AST, filename: str) -> list[str]:
     found: list[str] = []
     numbers = 0  # numbers written as literals, so far
     not_labels = 0  # of those, the ones that are not an int in 0..9
-    characters = 0  # characters of str/bytes literals, so far
+    characters = 0  # bytes of str/bytes literals, so far
+    elements = 0  # elements of container literals, so far
     names: set[str] = set()  # every identifier: Name.id, attributes, definitions, arguments, imports
     # (node, None) enters a node; (node, (numbers, not_labels, len(found))) leaves a container.
     stack: list = [(tree, None)]
@@ -113,6 +132,8 @@ def _scan(tree: ast.AST, filename: str) -> list[str]:
                 message = f"{filename}, line {node.lineno}: a literal of {held} class indices"
             elif held >= NUMBERS:
                 message = f"{filename}, line {node.lineno}: a literal array of {held} numbers"
+            elif (count := len(node.keys) if isinstance(node, ast.Dict) else len(node.elts)) >= ELEMENTS:
+                message = f"{filename}, line {node.lineno}: a literal of {count:,} elements"
             else:
                 continue
             del found[entered[2]:]  # what was found inside is part of this literal
@@ -121,11 +142,15 @@ def _scan(tree: ast.AST, filename: str) -> list[str]:
         if isinstance(node, ast.Constant):
             value = node.value
             if isinstance(value, (str, bytes)):
-                characters += len(value)
-                if len(value) >= BLOB:
+                size = _utf8(value) if isinstance(value, str) else len(value)
+                characters += size
+                if size >= BLOB:
                     found.append(f"{filename}, line {node.lineno}: a {type(value).__name__} literal of "
-                                 f"{len(value)} characters")
-            elif isinstance(value, (int, float, complex)) and not isinstance(value, bool):
+                                 f"{size} bytes")
+            elif not isinstance(value, (int, float, complex)) or isinstance(value, bool):
+                numbers += 1  # True, False, None, ...: a bit each, but never a class index
+                not_labels += 1
+            else:
                 numbers += 1
                 if not (isinstance(value, int) and 0 <= value <= 9):
                     not_labels += 1
@@ -145,16 +170,20 @@ def _scan(tree: ast.AST, filename: str) -> list[str]:
             elif isinstance(value, list):
                 names.update(v for v in value if isinstance(v, str))  # global and nonlocal names
         if isinstance(node, _CONTAINERS):
+            elements += len(node.keys) if isinstance(node, ast.Dict) else len(node.elts)
             stack.append((node, (numbers, not_labels, len(found))))
         children = list(ast.iter_child_nodes(node))
         stack.extend((child, None) for child in reversed(children))  # reversed: visited in source order
     if characters > STRINGS_IN_ALL:
-        found.append(f"{filename}: {characters:,} characters of string and bytes literals in all "
+        found.append(f"{filename}: {characters:,} bytes of string and bytes literals in all "
                      f"(more than the {STRINGS_IN_ALL:,} a model needs): that looks like embedded data")
     if numbers > NUMBERS_IN_ALL:
         found.append(f"{filename}: {numbers:,} numbers written as literals in all "
                      f"(more than the {NUMBERS_IN_ALL:,} a model needs): that looks like embedded data")
-    if (named := sum(map(len, names))) > NAMES_IN_ALL:
-        found.append(f"{filename}: {named:,} characters of distinct names in all "
+    if (named := sum(map(_utf8, names))) > NAMES_IN_ALL:
+        found.append(f"{filename}: {named:,} bytes of distinct names in all "
                      f"(more than the {NAMES_IN_ALL:,} a model needs): that looks like embedded data")
-    return found
+    if elements > ELEMENTS_IN_ALL:
+        found.append(f"{filename}: {elements:,} elements of list, tuple, set and dict literals in all "
+                     f"(more than the {ELEMENTS_IN_ALL:,} a model needs): that looks like embedded data")
+    return found, characters, named

@@ -32,9 +32,7 @@ def accuracies(ev) -> dict[str, float]:
     if grader is None:
         return {}
     found = {}
-    # numpy_ann's small fit also runs with right relu, softmax and cross_entropy (probes.with_right_units): a fit
-    # that is right in itself shows it learns there, whatever those functions do.
-    for call, how in (("fit_small", "small fit"), ("fit_small_units", "small fit with right relu and softmax")):
+    for call, how in (("fit_small", "small fit"),):
         small = ev.entries.get(call)
         if small is None or not small["ok"]:
             continue

@@ -180,43 +180,11 @@ def test_init_gives_the_contract_shapes(ev):
                      f"but got {wrong}. W1 is (input_size, hidden_size) and the biases are rows (1, size).")
 
 
-# The tests of the functions forward, predict and fit call: a failure of one of them is charged there.
-UNIT_TESTS = tuple(f"{FILE}.{name}:" for name in probes.RIGHT_UNITS)
-
-
-def credited_in_itself(ev, own, with_right_units) -> None:
-    """Run the check `own`; where it fails while relu, relu_prime, softmax or cross_entropy fails its own test,
-    credit the code anyway if `with_right_units` (the same check on the probe run with right ones) holds: that
-    code is right in itself, and the function's own tests charge the cause. Otherwise `own`'s failure stands.
-
-    Only for a file that computes relu, softmax or cross_entropy right (checked by value): the run with right
-    units is reported by the worker like any other, so code that does no work gets no second chance from it.
-    """
-    try:
-        own()
-    except pytest.fail.Exception:
-        if not (any(name.startswith(UNIT_TESTS) for name in FAILED) and computes_a_unit(ev)
-                and passes(with_right_units)):
-            raise
-
-
-def computes_a_unit(ev) -> bool:
-    """Whether relu, softmax or cross_entropy gives the expected values (computes, without forward: forward's
-    own test is credited through credited_in_itself)."""
-    grader = getattr(ev, "grader", None)
-    if grader is None:
-        return True
-    return (passes(test_relu_is_max_of_zero_and_z, ev) or passes(test_softmax_matches_the_reference, ev)
-            or passes(test_cross_entropy_is_the_mean, ev))
-
-
 @graded("numpy_ann.forward: matches the reference on fixed weights")
 def test_forward_matches_the_reference(ev):
     want = measure.probabilities(probes.fixed_params(probes.SMALL), probes.batch(probes.SMALL, 8)[0])
 
-    def matches(call):
-        close(out(ev, call, "forward(X)"), want, "forward(X) on fixed weights")
-    credited_in_itself(ev, lambda: matches("forward"), lambda: matches("forward_units"))
+    close(out(ev, "forward", "forward(X)"), want, "forward(X) on fixed weights")
 
 
 def gradient(ev, call, name):
@@ -232,7 +200,7 @@ def true_gradients(seed: int, sizes=probes.SMALL, n=8) -> dict:
     """Finite differences of the grader's own loss, at the parameters and batch the backward probe uses under
     the probe seed `seed` (the cache's key: inputs change with it)."""
     assert seed == probes.probe_seed()
-    return measure.finite_differences(probes.fixed_params(sizes), *probes.batch(sizes, n))
+    return measure.finite_differences(probes.fixed_params(sizes), *probes.batch(sizes, n, probes.BACKWARD_SEED))
 
 
 def backward_tests(name):
@@ -263,13 +231,16 @@ def test_backward_changes_no_parameter(ev):
     result = ev.result("backward", "backward(X, y_true)")
     unchanged = all(np.array_equal(result.get(f"before_{k}"), result.get(f"after_{k}")) for k in ("W1", "b1", "W2", "b2"))
     check(unchanged, "backward changed W1, b1, W2 or b2: it should only return gradients; step() applies them.")
-    # Credited only for a backward that computes something: not zeros, not the parameters handed back.
+    # Credited only for a backward that computes something: not zeros, not the parameters handed back, not noise:
+    # arrays that point the way of the true gradients (which change with every grading's inputs).
+    true = true_gradients(probes.probe_seed())
     computed = [k for k in measure.PARAMS if isinstance(result.get(f"d{k}"), np.ndarray)
                 and result[f"d{k}"].shape == result[f"before_{k}"].shape and np.all(np.isfinite(result[f"d{k}"]))
-                and np.any(result[f"d{k}"] != 0) and not np.allclose(result[f"d{k}"], result[f"before_{k}"])]
+                and np.any(result[f"d{k}"] != 0) and not np.allclose(result[f"d{k}"], result[f"before_{k}"])
+                and measure.cosine(result[f"d{k}"], true[k]) > 0.5]
     check(len(computed) >= 2, "backward leaves the parameters alone, but it computes no gradients: fewer than two of "
-                              "dW1, db1, dW2, db2 are finite, non-zero arrays of their parameter's shape that differ "
-                              "from the parameter. Leaving the parameters alone is credited only for a backward that "
+                              "dW1, db1, dW2, db2 are finite arrays of their parameter's shape that point the way of "
+                              "the true gradients. Leaving the parameters alone is credited only for a backward that "
                               "computes gradients.")
 
 
@@ -294,6 +265,9 @@ def history_ok(history, epochs, what):
         check(isinstance(values, list), f"{what}: history['{key}'] should be a list of floats")
         check(len(values) == epochs, f"{what}: history['{key}'] has {len(values)} entries for {epochs} epochs; "
                                      "append one value per epoch")
+        check(values, f"{what}: history['{key}'] is empty: append one value per epoch")
+        check(all(isinstance(v, float) or isinstance(v, int) and abs(v) < 1e300 for v in values),
+              f"{what}: history['{key}'] = {str(values)[:200]}: one number per epoch")
         if key.endswith("acc"):
             check(all(0 <= v <= 1 for v in values), f"{what}: history['{key}'] = {values}: accuracies are "
                                                     "fractions in [0, 1], not percentages")
@@ -348,9 +322,9 @@ def params_of(result, prefix: str) -> dict:
     return {k: np.asarray(result[prefix + k]) for k in measure.PARAMS}
 
 
-def small_fit(grader, ev, call="fit_small"):
+def small_fit(grader, ev):
     """The small fit's result, and the loss the grader measures from its parameters before and after."""
-    result = ev.result(call, "fit on 320 images for 5 epochs")
+    result = ev.result("fit_small", "fit on 320 images for 5 epochs")
     X, y = grader.train_subset(probes.FIT_SMALL[0])
     losses = [network_loss(params_of(result, when), X, y, f"{when.rstrip('_')} fit") for when in ("before_", "after_")]
     return result, X, y, losses
@@ -361,12 +335,10 @@ def small_fit(grader, ev, call="fit_small"):
 def test_fit_lowers_the_loss(grader, ev):
     unit = next((name for name in advice.UNITS[FILE] if name in FAILED), None)
 
-    def falls(call):
-        _, _, _, (before, after) = small_fit(grader, ev, call)
-        loss_falls(before, after, "of your network on the 320 training images of a 5-epoch fit",
-                   f"Fix {advice.numbered(unit)} first: fit is built from it." if unit else
-                   "Check the sign of the update in step, and lr.")
-    credited_in_itself(ev, lambda: falls("fit_small"), lambda: falls("fit_small_units"))
+    _, _, _, (before, after) = small_fit(grader, ev)
+    loss_falls(before, after, "of your network on the 320 training images of a 5-epoch fit",
+               f"Fix {advice.numbered(unit)} first: fit is built from it." if unit else
+               "Check the sign of the update in step, and lr.")
 
 
 def epochs_of(ev):
@@ -451,11 +423,7 @@ def cross_entropy_scale(ev, n: int, classes: int) -> float:
 
 @graded("numpy_ann.predict: class indices of shape (n,)")
 def test_predict_returns_class_indices(ev):
-    credited_in_itself(ev, lambda: predicts(ev, "predict"), lambda: predicts(ev, "predict_units"))
-
-
-def predicts(ev, call):
-    got = ev.result(call, "predict(X)").get("pred")
+    got = ev.result("predict", "predict(X)").get("pred")
     check(isinstance(got, np.ndarray), f"predict should return an array, got {got!r:.100}")
     check(got.shape == (8,), f"predict(X) for 8 samples: expected shape (8,), got {got.shape}. Use argmax(axis=1).")
     check(np.issubdtype(got.dtype, np.integer), f"predict should return integers, got dtype {got.dtype}")
