@@ -19,7 +19,7 @@ import pytest
 import utils
 from autograder.core import config
 from autograder.runtime import probes
-from autograder.suite import advice, measure
+from autograder.suite import advice, hardcoding, measure
 from autograder.suite.graded import FAILED, check
 
 LEARNED = 0.25  # accuracy on held-out test images that shows learning: chance is 0.10
@@ -65,10 +65,20 @@ def score(pred, labels) -> float:
     return float(np.mean(pred == labels))
 
 
+def embeds_data(ev) -> list[str]:
+    """What in the file looks like embedded answers (hardcoding.findings): its predictions show no learning."""
+    source = ev.grader.source(ev.file) if hasattr(ev.grader, "source") else None
+    return hardcoding.findings(source.read_bytes(), source.name) if source is not None else []
+
+
 def credited_if_learned(ev, what: str) -> None:
     """Fail, naming the cause, unless the grader has seen this file's model learn (see the module's docstring)."""
     if getattr(ev, "grader", None) is None:
         return  # no test labels here (the expected values)
+    embedded = embeds_data(ev)
+    if embedded:  # predictions from a table of the public test set would pass for learning
+        another_cause(f"{what} is credited only for a model the grader has seen learn, and {ev.file}.py embeds what "
+                      f"looks like data ({'; '.join(embedded)}), so its predictions show nothing.")
     seen = accuracies(ev)
     if any(acc >= LEARNED for acc in seen.values()):
         return
