@@ -66,20 +66,27 @@ def score(pred, labels) -> float:
 
 
 def embeds_data(ev) -> list[str]:
-    """What in the file looks like embedded answers (hardcoding.findings): its predictions show no learning."""
-    source = ev.grader.source(ev.file) if hasattr(ev.grader, "source") else None
-    return hardcoding.findings(source.read_bytes(), source.name) if source is not None else []
+    """What in the file looks like embedded answers (hardcoding.findings): its predictions show no learning.
+    Scanned once per file and grading."""
+    if not hasattr(ev, "embedded"):
+        source = ev.grader.source(ev.file) if hasattr(ev.grader, "source") else None
+        ev.embedded = hardcoding.findings(source.read_bytes(), source.name) if source is not None else []
+    return ev.embedded
 
 
 def credited_if_learned(ev, what: str) -> None:
     """Fail, naming the cause, unless the grader has seen this file's model learn (see the module's docstring)."""
     if getattr(ev, "grader", None) is None:
         return  # no test labels here (the expected values)
-    embedded = embeds_data(ev)
-    if embedded:  # predictions from a table of the public test set would pass for learning
-        another_cause(f"{what} is credited only for a model the grader has seen learn, and {ev.file}.py embeds what "
-                      f"looks like data ({'; '.join(embedded)}), so its predictions show nothing.")
     seen = accuracies(ev)
+    embedded = embeds_data(ev)
+    if embedded:
+        # Predictions from a table of the public test set would pass for learning: only what the grader computes
+        # itself counts then (numpy_ann's small fit, from its parameters); the student's predictions do not.
+        seen = {how: acc for how, acc in seen.items() if ev.file == "numpy_ann" and how == "small fit"}
+        if not any(acc >= LEARNED for acc in seen.values()):
+            another_cause(f"{what} is credited only for a model the grader has seen learn, and {ev.file}.py embeds "
+                          f"what looks like data ({'; '.join(embedded)}), so its predictions show nothing.")
     if any(acc >= LEARNED for acc in seen.values()):
         return
     shown = "; ".join(f"after the {how} it got {acc:.0%} of held-out test images right" for how, acc in seen.items())
