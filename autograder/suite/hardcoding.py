@@ -74,10 +74,16 @@ def findings(source: bytes, filename: str) -> list[str]:
     more, comments = _beside_the_code(source, filename)
     found += more
     text = strings + names + comments
-    if text > TEXT_IN_ALL and strings <= STRINGS_IN_ALL and names <= NAMES_IN_ALL and comments <= COMMENTS_IN_ALL:
-        found.append(f"{filename}: {text:,} bytes of strings, comments and names in all (more than the "
-                     f"{TEXT_IN_ALL:,} a model needs): that looks like embedded data")
+    if strings <= STRINGS_IN_ALL and names <= NAMES_IN_ALL and comments <= COMMENTS_IN_ALL:  # else reported
+        found += _over(filename, text, "bytes of strings, comments and names", TEXT_IN_ALL)
     return found
+
+
+def _over(filename: str, amount: int, what: str, cap: int) -> list[str]:
+    """The finding for a total over its cap, or none."""
+    if amount <= cap:
+        return []
+    return [f"{filename}: {amount:,} {what} in all (more than the {cap:,} a model needs): that looks like embedded data"]
 
 
 def _utf8(text: str) -> int:
@@ -100,13 +106,8 @@ def _beside_the_code(source: bytes, filename: str) -> tuple[list[str], int]:
             previous = token
     except (tokenize.TokenError, SyntaxError, ValueError):
         return [], 0  # parsed as a whole, so this does not happen; if it does, the literal checks stand
-    found = []
-    if comments > COMMENTS_IN_ALL:
-        found.append(f"{filename}: {comments:,} bytes of comments in all "
-                     f"(more than the {COMMENTS_IN_ALL:,} a model needs): that looks like embedded data")
-    if layout > LAYOUT_IN_ALL:
-        found.append(f"{filename}: {layout:,} characters of blank lines and extra spaces in all "
-                     f"(more than the {LAYOUT_IN_ALL:,} a model needs): that looks like embedded data")
+    found = _over(filename, comments, "bytes of comments", COMMENTS_IN_ALL)
+    found += _over(filename, layout, "characters of blank lines and extra spaces", LAYOUT_IN_ALL)
     return found, comments
 
 
@@ -174,16 +175,9 @@ def _scan(tree: ast.AST, filename: str) -> tuple[list[str], int, int]:
             stack.append((node, (numbers, not_labels, len(found))))
         children = list(ast.iter_child_nodes(node))
         stack.extend((child, None) for child in reversed(children))  # reversed: visited in source order
-    if characters > STRINGS_IN_ALL:
-        found.append(f"{filename}: {characters:,} bytes of string and bytes literals in all "
-                     f"(more than the {STRINGS_IN_ALL:,} a model needs): that looks like embedded data")
-    if numbers > NUMBERS_IN_ALL:
-        found.append(f"{filename}: {numbers:,} numbers written as literals in all "
-                     f"(more than the {NUMBERS_IN_ALL:,} a model needs): that looks like embedded data")
-    if (named := sum(map(_utf8, names))) > NAMES_IN_ALL:
-        found.append(f"{filename}: {named:,} bytes of distinct names in all "
-                     f"(more than the {NAMES_IN_ALL:,} a model needs): that looks like embedded data")
-    if elements > ELEMENTS_IN_ALL:
-        found.append(f"{filename}: {elements:,} elements of list, tuple, set and dict literals in all "
-                     f"(more than the {ELEMENTS_IN_ALL:,} a model needs): that looks like embedded data")
+    named = sum(map(_utf8, names))
+    found += _over(filename, characters, "bytes of string and bytes literals", STRINGS_IN_ALL)
+    found += _over(filename, numbers, "numbers written as literals", NUMBERS_IN_ALL)
+    found += _over(filename, named, "bytes of distinct names", NAMES_IN_ALL)
+    found += _over(filename, elements, "elements of list, tuple, set and dict literals", ELEMENTS_IN_ALL)
     return found, characters, named
