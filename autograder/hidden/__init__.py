@@ -34,10 +34,7 @@ def numpy_probes(mod, numpy_model, batch, backward_probe):
     """(call, probe) pairs for numpy_ann, built with the helpers of probes.py."""
     import numpy as np
 
-    def forward():
-        return {"out": np.asarray(numpy_model(mod, OTHER).forward(batch(OTHER, 1)[0]))}
-
-    yield "forward_other", forward
+    yield "forward_other", lambda: {"out": np.asarray(numpy_model(mod, OTHER).forward(batch(OTHER, 1)[0]))}
     yield "backward_other", lambda: backward_probe(OTHER, 1)
 
 

@@ -104,6 +104,11 @@ BACKWARD_SEED = 12  # backward's batch, apart from forward's and predict's (11):
 CACHE_FILE = "backward_cache.npz"  # in the worker's data folder: the grader's right forward cache for that batch
 
 
+def cache_key(sizes) -> str:
+    """The name of a network's arrays in CACHE_FILE: '6-5-4_z1' and so on."""
+    return "-".join(map(str, sizes))
+
+
 def correct_the_cache(model, X, key: str) -> None:
     """After the student's forward: put the right values, which the grader computed and wrote for this batch
     (CACHE_FILE, `key`), in the attributes the stub tells forward to keep (self.z1, self.a1, self.a2, and z2
@@ -187,7 +192,7 @@ def numpy_probes(mod, ctx):
         X, y = batch(sizes, n, BACKWARD_SEED)
         before = {k: getattr(model, k).copy() for k in ("W1", "b1", "W2", "b2")}
         model.forward(X)
-        correct_the_cache(model, X, f"{sizes[0]}-{sizes[1]}-{sizes[2]}")
+        correct_the_cache(model, X, cache_key(sizes))
         grads = model.backward(X, y)
         out = {f"d{k}": np.asarray(v) for k, v in grads.items()} if isinstance(grads, dict) else {"returned": repr(grads)[:200]}
         out.update({f"before_{k}": v for k, v in before.items()})
@@ -239,9 +244,6 @@ def numpy_probes(mod, ctx):
     def predict_probe():
         return {"pred": np.asarray(numpy_model(mod, SMALL).predict(batch(SMALL, 8)[0]))}
 
-    def forward_probe():
-        return {"out": np.asarray(numpy_model(mod, SMALL).forward(batch(SMALL, 8)[0]))}
-
     yield "relu", lambda: {"out": np.asarray(mod.relu(z))}
     yield "relu_3d", lambda: {"out": np.asarray(mod.relu(z3))}
     yield "relu_prime", lambda: {"out": np.asarray(mod.relu_prime(z))}
@@ -252,7 +254,7 @@ def numpy_probes(mod, ctx):
     yield "cross_entropy", lambda: {"out": float(mod.cross_entropy(p, y))}
     yield "cross_entropy_zero", lambda: {"out": float(mod.cross_entropy(p0, y))}
     yield "init", init_probe
-    yield "forward", forward_probe
+    yield "forward", lambda: {"out": np.asarray(numpy_model(mod, SMALL).forward(batch(SMALL, 8)[0]))}
     yield "backward", lambda: backward_probe(SMALL, 8)
     yield "step", step_probe
     yield "predict", predict_probe

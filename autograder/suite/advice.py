@@ -84,8 +84,7 @@ def root_cause(ev, file: str, train, failing) -> str | None:
 def large_initial_weights(ev) -> str | None:
     """For numpy_ann: W1 as NumpyANN() initialises it (the small fit reads it off the model, before fitting), when
     its values are far larger than any usual initialisation gives (He: a standard deviation of sqrt(2 / 784))."""
-    loaded = getattr(ev, "loaded", {}) if ev is not None else {}
-    small = loaded.get("fit_small")
+    small = getattr(ev, "loaded", {}).get("fit_small")
     W1 = small.get("before_W1") if small is not None else None
     if not isinstance(W1, np.ndarray) or W1.ndim != 2 or not W1.size:
         return None

@@ -19,6 +19,13 @@ from autograder.runtime import datacache, probes
 from autograder.suite import measure, results
 
 
+def backward_caches() -> list[tuple[tuple, dict]]:
+    """(sizes, the right forward cache) of each batch backward's probes use, under the current probe seed."""
+    shapes = [(probes.SMALL, 8)] + ([(config.hidden.OTHER, 1)] if config.hidden else [])
+    return [(sizes, measure.forward(probes.fixed_params(sizes), probes.batch(sizes, n, probes.BACKWARD_SEED)[0]))
+            for sizes, n in shapes]
+
+
 def pytest_addoption(parser):
     """--submission, --expected, --work."""
     group = parser.getgroup("grading")
@@ -49,7 +56,8 @@ class Grader:
         self._expected = {f: evidence.Evidence(f, expected_dir / f).preload()
                           for f in expected.FILES if (expected_dir / f).exists()}
         images, labels = utils.load_fashion_mnist("test")
-        rng = np.random.default_rng(self.test_set_seed(expected_dir))
+        secret_seed = self.test_set_seed(expected_dir)
+        rng = np.random.default_rng(secret_seed)
         order = rng.permutation(len(images))
         noisy = images[order].astype(np.int16)
         noisy += rng.integers(-1, 2, size=images.shape, dtype=np.int8)
@@ -59,7 +67,7 @@ class Grader:
         self.sandbox_env = sandbox.prepare(work, noisy, datacache.worker_files())
         # The unit probes' inputs, new for each grading: the grader uses them here too (probes reads the variable)
         # and computes what they should give itself.
-        self.sandbox_env[probes.SEED_ENV] = os.environ[probes.SEED_ENV] = str(self.probe_seed(expected_dir))
+        self.sandbox_env[probes.SEED_ENV] = os.environ[probes.SEED_ENV] = str(self.probe_seed(secret_seed))
         self.write_backward_cache(Path(self.sandbox_env["GRADER_DATA"]) / probes.CACHE_FILE)
         del images, noisy
         probes.release_memory()  # the grader stays small while the workers train
@@ -78,27 +86,19 @@ class Grader:
     def write_backward_cache(path: Path) -> None:
         """The right forward cache (z1, a1, z2, a2) of backward's batches, computed here from the contract's formulas:
         the worker puts it in place of the student's before backward (probes.correct_the_cache)."""
-        arrays = {}
-        for sizes, n in [(probes.SMALL, 8)] + ([(config.hidden.OTHER, 1)] if config.hidden else []):
-            params = probes.fixed_params(sizes)
-            X = probes.batch(sizes, n, probes.BACKWARD_SEED)[0]
-            z1 = X @ params["W1"] + params["b1"]
-            a1 = np.maximum(z1, 0)
-            z2 = a1 @ params["W2"] + params["b2"]
-            key = "-".join(map(str, sizes))
-            arrays.update({f"{key}_z1": z1, f"{key}_a1": a1, f"{key}_z2": z2, f"{key}_a2": measure.softmax(z2)})
+        arrays = {f"{probes.cache_key(sizes)}_{name}": value for sizes, cache in backward_caches()
+                  for name, value in cache.items()}
         np.savez(path, **arrays)
         path.chmod(0o644)
 
-    def probe_seed(self, expected_dir: Path) -> int:
+    @staticmethod
+    def probe_seed(secret_seed: int) -> int:
         """The unit probes' seed: from the test set's, and the first after it whose networks keep every hidden
         pre-activation at least 1e-3 from relu's kink, where finite differences would not be the gradient."""
-        start = self.test_set_seed(expected_dir) % (1 << 62) + 1  # 0 is the expected values' build
-        shapes = [(probes.SMALL, 8)] + ([(config.hidden.OTHER, 1)] if config.hidden else [])
+        start = secret_seed % (1 << 62) + 1  # 0 is the expected values' build
         for seed in range(start, start + 1000):
             os.environ[probes.SEED_ENV] = str(seed)
-            if all(np.min(np.abs(probes.batch(sizes, n, probes.BACKWARD_SEED)[0] @ params["W1"] + params["b1"])) > 1e-3
-                   for sizes, n in shapes for params in [probes.fixed_params(sizes)]):
+            if all(np.min(np.abs(cache["z1"])) > 1e-3 for _, cache in backward_caches()):
                 return seed
         return start
 

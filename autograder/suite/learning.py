@@ -32,11 +32,9 @@ def accuracies(ev) -> dict[str, float]:
     if grader is None:
         return {}
     found = {}
-    for call, how in (("fit_small", "small fit"),):
-        small = ev.entries.get(call)
-        if small is None or not small["ok"]:
-            continue
-        result = ev.loaded.get(call) if hasattr(ev, "loaded") else None
+    small = ev.entries.get("fit_small")
+    if small is not None and small["ok"]:
+        result = ev.loaded.get("fit_small") if hasattr(ev, "loaded") else None
         pred = None
         if ev.file == "numpy_ann" and result is not None:
             params = {k: result.get("after_" + k) for k in measure.PARAMS}
@@ -48,7 +46,7 @@ def accuracies(ev) -> dict[str, float]:
                     pred = None
         elif result is not None:
             pred = result.get("heldout_pred")
-        found[how] = score(pred, grader.test_labels[:probes.HELDOUT])
+        found["small fit"] = score(pred, grader.test_labels[:probes.HELDOUT])
     trained = ev.entries.get("test_predictions")
     if trained is not None and trained["ok"]:
         result = ev.loaded.get("test_predictions") if hasattr(ev, "loaded") else None

@@ -14,16 +14,28 @@ import numpy as np
 PARAMS = ("W1", "b1", "W2", "b2")
 
 
+def forward(params: dict, X: np.ndarray) -> dict:
+    """z1 = X W1 + b1, a1 = relu(z1), z2 = a1 W2 + b2, a2 = softmax(z2), in float64: what a right forward keeps."""
+    W1, b1, W2, b2 = (np.asarray(params[k], dtype=np.float64) for k in PARAMS)
+    z1 = np.asarray(X, dtype=np.float64) @ W1 + b1
+    a1 = np.maximum(0, z1)
+    z2 = a1 @ W2 + b2
+    return {"z1": z1, "a1": a1, "z2": z2, "a2": softmax(z2)}
+
+
 def probabilities(params: dict, X: np.ndarray) -> np.ndarray:
     """softmax(relu(X W1 + b1) W2 + b2), in float64."""
-    W1, b1, W2, b2 = (np.asarray(params[k], dtype=np.float64) for k in PARAMS)
-    return softmax(np.maximum(0, np.asarray(X, dtype=np.float64) @ W1 + b1) @ W2 + b2)
+    return forward(params, X)["a2"]
+
+
+def cross_entropy(p: np.ndarray, y: np.ndarray) -> float:
+    """The mean over rows of -sum(y * log(p)), for one-hot y."""
+    return float(-np.mean(np.sum(y * np.log(np.clip(p, 1e-300, None)), axis=1)))
 
 
 def loss(params: dict, X: np.ndarray, y: np.ndarray) -> float:
     """The mean cross-entropy of the network on (X, one-hot y)."""
-    p = probabilities(params, X)
-    return float(-np.mean(np.sum(y * np.log(np.clip(p, 1e-300, None)), axis=1)))
+    return cross_entropy(probabilities(params, X), y)
 
 
 def accuracy(params: dict, X: np.ndarray, y: np.ndarray) -> float:
