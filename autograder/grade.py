@@ -127,8 +127,14 @@ def main(argv=None) -> int:
         print(f"error: the submission folder {args.submission} does not exist", file=sys.stderr)
         return 2
     print(f"Grading {args.submission} ({'visible tests' if args.visible_only else 'all tests'}) ...", flush=True)
+    # The suite stops each file's workers by config.GRADING_DEADLINE; this stop, a minute after it, is the last resort.
     code = run_suite(args.submission.resolve(), args.results.resolve(), args.visible_only, args.expected,
-                     quiet=not args.verbose, only=args.only, progress=not args.verbose)
+                     quiet=not args.verbose, only=args.only, progress=not args.verbose,
+                     timeout=config.GRADING_DEADLINE + 60)
+    if code is None:
+        print(f"error: grading took more than {config.GRADING_DEADLINE + 60:.0f} s and was stopped",
+              file=sys.stderr)
+        return 1
     if not args.results.exists():
         print(f"error: grading failed to write {args.results} (pytest exit status {code})", file=sys.stderr)
         return 1

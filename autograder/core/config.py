@@ -128,6 +128,12 @@ CALL_BUDGET = settings.seconds("GRADER_CALL_BUDGET")
 # 600 s. There, training gets this much of it (`run_autograder` sets GRADER_TRAIN_DEADLINE to it, unless set);
 # the rest is imports and unit tests.
 TRAIN_DEADLINE_ON_GRADESCOPE = 420
+# The whole grading's deadline, in seconds of wall-clock time from its start (GRADER_DEADLINE; run_autograder sets
+# it to GRADESCOPE_DEADLINE less FILE_RESERVE): whatever a worker does or writes, each file's workers are stopped
+# in time for the files after it to keep FILE_RESERVE seconds each, and results.json is written. A file that
+# overruns is charged alone; the files graded before it keep their points.
+GRADING_DEADLINE = settings.seconds("GRADER_DEADLINE")
+FILE_RESERVE = 30.0
 # How long the grader waits on a worker beyond what its calls may use.
 GRACE = 10.0  # seconds past a call's budget before the worker is killed
 IDLE = 120.0  # seconds a worker may spend between calls (loading data, importing torch)

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import math
 import os
 import re
 import select
@@ -30,6 +31,7 @@ import pytest
 from autograder.core import config, settings
 from autograder.core.atomic import replacing
 from autograder.harness import sandbox
+from autograder.runtime import probes
 
 MAX_RESTARTS = 8
 # utils.progress lines, with or without the epoch's seconds at the end
@@ -145,35 +147,61 @@ def worker_env(sandbox_env: dict, user) -> dict:
 
 
 # What the grader accepts from a worker's pipe before it stops believing it.
-HEADER_BYTES = 1 << 20
-ARRAY_BYTES = 64 << 20  # one array
-RECORD_BYTES = 256 << 20  # every array of one worker
-DTYPE = re.compile(r"[<>|][biufcUS]\d{1,4}")
+HEADER_BYTES = 256 << 10  # one record's JSON header (a call's values: lists of floats, short texts)
+CALL_BYTES = 48 << 20  # all the frames of one call (a trained model's state, at most STATE_BYTES, and its values)
+GRADING_BYTES = 160 << 20  # all the frames of one grading, every worker of every file
+MAX_DIMENSION = 1 << 31  # of one axis of an array
+KEY = re.compile(r"[A-Za-z0-9_.\-]{1,200}")  # an array's name: probes' keys and state_dict names
+# The dtypes a probe's arrays have: booleans, integers, floats, complex numbers, and texts of 1 to 9999 characters.
+DTYPE = re.compile(r"\|b1|[<>|]([iu][1248]|f[248]|c(8|16))|[<>|][US][1-9]\d{0,3}")
 
 
 class ChannelError(Exception):
     """The worker's pipe carried something that is not a record: the code wrote into it, or it was cut short."""
 
 
+class Allowance:
+    """Bytes a grading may still receive from its workers (GRADING_BYTES), shared by all its files' workers."""
+
+    def __init__(self, total: int = GRADING_BYTES):
+        self.left = total
+
+    def take(self, nbytes: int) -> None:
+        if nbytes > self.left:
+            raise ChannelError(f"more than {GRADING_BYTES >> 20} MB in all for one grading")
+        self.left -= nbytes
+
+
 class Records:
     """The grader's side of a worker's pipe: frames in, records kept in `out`, budgets from the grader's table.
 
-    Only the first record of each call counts, and only in order: a start,
-    its arrays, then its done. Anything else (a second done, a record for a
-    call already finished or not started) is dropped, and a frame that is not
-    one ends the channel.
+    The grader holds the file's plan (probes.plan: every call, in order) and
+    accepts exactly that: for the next planned call a start, its arrays, then
+    its done. Anything else (a record for another call, a second start, an
+    unknown event), a frame that cannot be read, or more bytes than a call or
+    the grading may send, ends the channel: the worker is stopped and the call
+    charged, with the cause named. So a worker can neither add calls nor make
+    a call's clock start again, and every restart moves the plan forward.
     """
 
-    def __init__(self, file: str, out: Path, fd: int, done: set):
-        self.file, self.out, self.fd, self.done = file, out, fd, set(done)
+    def __init__(self, file: str, out: Path, fd: int, plan: list[str], done: set,
+                 allowance: Allowance | None = None):
+        self.file, self.out, self.fd = file, out, fd
+        self.done = set(done)
+        self.pending = [call for call in plan if call not in self.done]  # the calls still to come, in order
+        self.allowance = allowance or Allowance()
         self.buffer = bytearray()
         self.current: str | None = None
         self.arrays: dict = {}
-        self.received = 0
+        self.call_bytes = 0
         self.broken: str | None = None
         self.new: list[dict] = []  # records accepted since the caller last looked
         self.read_cpu = lambda: 0.0  # CPU-seconds the worker's processes have used so far (watch() sets it)
         self.started_cpu = self.last_cpu = 0.0
+
+    def expected(self) -> str | None:
+        """The call the grader waits on: the one running, else the next planned one (None when all are done)."""
+        return self.current or (self.pending[0] if self.pending else None)
 
     def read(self) -> None:
         """Take in whatever the worker has written so far."""
@@ -189,54 +217,60 @@ class Records:
                 self.parse()
             except ChannelError as e:
                 self.broken = str(e)
+                self.buffer.clear()
+                self.arrays = {}
 
     def parse(self) -> None:
+        """Take every whole frame in the buffer; a partial one waits for its bytes, counted once when whole."""
         while len(self.buffer) >= 4:
             size = int.from_bytes(self.buffer[:4], "big")
             if size > HEADER_BYTES:
-                raise ChannelError(f"a record header of {size} bytes")
+                raise ChannelError(f"a record header of {size} bytes (at most {HEADER_BYTES >> 10} KB)")
             if len(self.buffer) < 4 + size:
                 return
-            try:
-                header = json.loads(bytes(self.buffer[4:4 + size]))
-            except (ValueError, UnicodeDecodeError):
-                raise ChannelError("a record that is not JSON") from None
-            if not isinstance(header, dict):
-                raise ChannelError("a record that is not a JSON object")
-            nbytes = self.payload_size(header)
+            header = decode(bytes(self.buffer[4:4 + size]))
+            nbytes = payload_size(header)
+            if self.call_bytes + 4 + size + nbytes > CALL_BYTES:
+                raise ChannelError(f"more than {CALL_BYTES >> 20} MB for one call")
             if len(self.buffer) < 4 + size + nbytes:
                 return
             payload = bytes(self.buffer[4 + size:4 + size + nbytes])
             del self.buffer[:4 + size + nbytes]
+            self.allowance.take(4 + size + nbytes)
+            self.call_bytes += 4 + size + nbytes
             self.accept(header, payload)
-
-    def payload_size(self, header: dict) -> int:
-        if header.get("event") != "array":
-            return 0
-        dtype, shape, nbytes = header.get("dtype"), header.get("shape"), header.get("nbytes")
-        if not (isinstance(dtype, str) and DTYPE.fullmatch(dtype) and isinstance(shape, list) and len(shape) <= 8
-                and all(isinstance(n, int) and n >= 0 for n in shape) and isinstance(nbytes, int)):
-            raise ChannelError("an array record of a kind the grader does not take")
-        if nbytes != int(np.prod(shape, dtype=object)) * np.dtype(dtype).itemsize:
-            raise ChannelError("an array record whose size does not match its shape")
-        if nbytes > ARRAY_BYTES or self.received + nbytes > RECORD_BYTES:
-            raise ChannelError(f"arrays of more than {ARRAY_BYTES >> 20} MB each or {RECORD_BYTES >> 20} MB in all")
-        self.received += nbytes
-        return nbytes
 
     def accept(self, header: dict, payload: bytes) -> None:
         event, call = header.get("event"), header.get("call")
-        if not isinstance(call, str) or call in self.done:
-            return
-        if event == "start" and self.current is None:
+        if event == "start" and self.current is None and self.pending and call == self.pending[0]:
             output_at = header.get("output_at")
             self.current, self.arrays, self.started_cpu = call, {}, self.cpu()
             self.keep({"event": "start", "call": call, "budget": config.budget(self.file, call),
-                       "output_at": output_at if isinstance(output_at, int) and output_at >= 0 else 0})
-        elif event == "array" and call == self.current and isinstance(header.get("key"), str):
-            self.arrays[header["key"]] = np.frombuffer(payload, dtype=header["dtype"]).reshape(header["shape"])
-        elif event == "done" and call == self.current:
+                       "output_at": self.output_at(output_at)})
+        elif event == "array" and self.current is not None and call == self.current:
+            key = header.get("key")
+            if not isinstance(key, str) or not KEY.fullmatch(key) or key in self.arrays:
+                raise ChannelError("an array record without a name of its own")
+            self.arrays[key] = to_array(payload, header)
+        elif event == "done" and self.current is not None and call == self.current:
             self.finish(header)
+        else:
+            raise ChannelError(f"a record the grader did not ask for ({describe_record(header)}, while it "
+                               f"waited for {self.waiting()})")
+
+    def waiting(self) -> str:
+        if self.current is not None:
+            return f"the arrays or the end of the call {self.current!r}"
+        return f"the start of the call {self.pending[0]!r}" if self.pending else "nothing more"
+
+    def output_at(self, claimed) -> int:
+        """Where the call's printed output begins in output.txt: the worker's word, never past what the grader
+        sees there (a claim can only make a message read more of the call's own output)."""
+        try:
+            size = os.stat(self.out / "output.txt").st_size
+        except OSError:
+            size = 0
+        return min(claimed, size) if isinstance(claimed, int) and claimed >= 0 else size
 
     def finish(self, header: dict) -> None:
         call, ok = self.current, header.get("ok") is True
@@ -254,15 +288,19 @@ class Records:
             entry["error"] = {key: str(error.get(key, ""))[:4000] for key in ("type", "message", "where")}
             entry["error"]["type"] = entry["error"]["type"] or "Error"
         self.keep(entry)
-        self.done.add(call)
-        self.current, self.arrays = None, {}
+        self.close_call(call)
 
     def fail(self, call: str, why: str) -> None:
         """What the grader saw happen to `call`: the worker died in it, or outran its budget."""
         self.keep({"event": "done", "call": call, "ok": False, "seconds": None, "cpu_seconds": self.cpu_used(),
                    "error": {"type": "WorkerDied", "message": why, "where": ""}})
+        self.close_call(call)
+
+    def close_call(self, call: str) -> None:
         self.done.add(call)
-        self.current, self.arrays = None, {}
+        if call in self.pending:
+            self.pending.remove(call)
+        self.current, self.arrays, self.call_bytes = None, {}, 0
 
     def cpu(self) -> float:
         """CPU-seconds the worker's processes have used so far: the last reading while they were still there."""
@@ -279,11 +317,53 @@ class Records:
         self.new.append(entry)
 
 
-def collect(file: str, submission: Path, out: Path, sandbox_env: dict, unit_only: bool = False) -> None:
-    """Run FILE's probes from `submission` in workers until every call is recorded.
+def decode(data: bytes) -> dict:
+    """A frame's JSON header, or ChannelError: never the parser's own exception (deep nesting, bad text)."""
+    try:
+        header = json.loads(data)
+    except (ValueError, UnicodeDecodeError, RecursionError, MemoryError):
+        raise ChannelError("a record that is not readable JSON") from None
+    if not isinstance(header, dict):
+        raise ChannelError("a record that is not a JSON object")
+    return header
+
+
+def payload_size(header: dict) -> int:
+    """The bytes that follow an array record's header, checked against its dtype and shape; 0 for others."""
+    if header.get("event") != "array":
+        return 0
+    dtype, shape, nbytes = header.get("dtype"), header.get("shape"), header.get("nbytes")
+    if not (isinstance(dtype, str) and DTYPE.fullmatch(dtype) and isinstance(shape, list) and len(shape) <= 8
+            and all(type(n) is int and 0 <= n < MAX_DIMENSION for n in shape) and type(nbytes) is int):
+        raise ChannelError("an array record of a kind the grader does not take")
+    if nbytes != math.prod(shape) * np.dtype(dtype).itemsize:
+        raise ChannelError("an array record whose size does not match its shape")
+    return nbytes
+
+
+def to_array(payload: bytes, header: dict) -> np.ndarray:
+    try:
+        return np.frombuffer(payload, dtype=header["dtype"]).reshape(header["shape"])
+    except (ValueError, TypeError, MemoryError):
+        raise ChannelError("an array record the grader cannot read") from None
+
+
+def describe_record(header: dict) -> str:
+    """A record, in a few words, for a message: its event and call, cut short and made printable."""
+    event, call = header.get("event"), header.get("call")
+    words = [f"{name} {value!r}"[:60] for name, value in (("event", event), ("call", call)) if value is not None]
+    return ", ".join(words).encode("ascii", "backslashreplace").decode() or "no event"
+
+
+def collect(file: str, submission: Path, out: Path, sandbox_env: dict, unit_only: bool = False,
+            evaluate: bool = False, until: float | None = None, allowance: Allowance | None = None) -> None:
+    """Run FILE's probes from `submission` in workers until every planned call is recorded.
 
     `sandbox_env` comes from `sandbox.prepare`: where the worker code and the data are.
     The records and the printed output go into `out`, which only the grader can write.
+    `until` is the time (time.monotonic) by which this file must be done, whatever its workers
+    write: at that time the worker is stopped, and the call in progress and every call after it
+    are charged. `evaluate` runs a fresh worker that only evaluates saved states (probes.EVALUATE).
     """
     user = sandbox.student_user()
     sandbox.become_subreaper()
@@ -292,56 +372,71 @@ def collect(file: str, submission: Path, out: Path, sandbox_env: dict, unit_only
         shutil.rmtree(out)
     out.mkdir(parents=True, mode=0o700)
     sandbox.make_writable(submission, user)
+    plan = probes.plan(file, unit_only, evaluate)
+    allowance = allowance or Allowance()
     done: set = set()
     for _ in range(MAX_RESTARTS):
-        entries = read_log(out)
-        if any(e["call"] == "import" and not e["ok"] for e in entries if e["event"] == "done"):
+        if any(e["call"] == "import" and not e["ok"] for e in read_log(out) if e["event"] == "done"):
             return
-        read_end, write_end = os.pipe()
-        os.set_blocking(read_end, False)
-        cmd = [sys.executable, "-s", "-m", "autograder.runtime.worker", file, str(submission), "--records-fd",
-               str(write_end), "--skip", *sorted(done)]
-        if unit_only:
-            cmd.append("--unit-only")
-        output = os.open(out / "output.txt", os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_NOFOLLOW, 0o600)
-        records = Records(file, out, read_end, done)
-        try:
-            with sandbox.exclusive(user):  # killing the user's processes afterwards must not hit another grading's
-                proc = subprocess.Popen(sandbox.command(user, cmd, sandbox_env, submission),
-                                        cwd=sandbox_env["GRADER_LIB"], env=worker_env(sandbox_env, user),
-                                        stdin=subprocess.DEVNULL, stdout=output, stderr=output,
-                                        start_new_session=True, pass_fds=(write_end,),
-                                        preexec_fn=sandbox.limit_processes if user else sandbox.limit)
-                os.close(write_end)
-                write_end = None
-                try:
-                    outcome = watch(proc, records, TrainingEcho(file, out))
-                finally:
-                    kill(proc)
-                    sandbox.kill_user_processes(user)
-                    sandbox.remove_user_files(user)
-                    sandbox.reap_zombie_children(patience=2.0 if sandbox.confined() else 0.0)
-        finally:
-            for fd in (read_end, write_end, output):
-                if fd is not None:
-                    os.close(fd)
+        records = run_worker(file, submission, out, sandbox_env, plan, done, allowance, until,
+                             [*(["--unit-only"] if unit_only else []), *(["--evaluate"] if evaluate else [])])
         done = set(records.done)
-        if outcome is None:
+        if not records.pending:
             return
+
+
+def run_worker(file: str, submission: Path, out: Path, sandbox_env: dict, plan: list[str], done: set,
+               allowance: Allowance, until: float | None, flags: list[str]) -> Records:
+    """One worker, from the first planned call not in `done` until it ends or is stopped; its Records."""
+    user = sandbox.student_user()
+    read_end, write_end = os.pipe()
+    os.set_blocking(read_end, False)
+    cmd = [sys.executable, "-s", "-m", "autograder.runtime.worker", file, str(submission), "--records-fd",
+           str(write_end), *flags, "--skip", *sorted(done)]
+    output = os.open(out / "output.txt", os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_NOFOLLOW, 0o600)
+    records = Records(file, out, read_end, plan, done, allowance)
+    try:
+        with sandbox.exclusive(user):  # killing the user's processes afterwards must not hit another grading's
+            proc = subprocess.Popen(sandbox.command(user, cmd, sandbox_env, submission),
+                                    cwd=sandbox_env["GRADER_LIB"], env=worker_env(sandbox_env, user),
+                                    stdin=subprocess.DEVNULL, stdout=output, stderr=output,
+                                    start_new_session=True, pass_fds=(write_end,),
+                                    preexec_fn=sandbox.limit_processes if user else sandbox.limit)
+            os.close(write_end)
+            write_end = None
+            try:
+                outcome = watch(proc, records, TrainingEcho(file, out), until)
+            finally:
+                kill(proc)
+                sandbox.kill_user_processes(user)
+                sandbox.remove_user_files(user)
+                sandbox.reap_zombie_children(patience=2.0 if sandbox.confined() else 0.0)
+    finally:
+        for fd in (read_end, write_end, output):
+            if fd is not None:
+                os.close(fd)
+    if outcome is not None:
         call, why = outcome
-        if call is None:
-            return  # died outside any call: nothing more to learn
         records.fail(call, why)
-        done = set(records.done)
+        if why == OUT_OF_TIME:
+            for later in list(records.pending):
+                records.fail(later, f"not run: {OUT_OF_TIME}")
+    return records
 
 
-def watch(proc: subprocess.Popen, records: Records, echo: TrainingEcho | None = None):
-    """Wait for the worker. None when it finished; else (call in progress, what happened).
+OUT_OF_TIME = ("this file's share of the grading's time ran out (config.GRADING_DEADLINE), so the grader "
+               "stopped its worker")
+
+
+def watch(proc: subprocess.Popen, records: Records, echo: TrainingEcho | None = None,
+          until: float | None = None):
+    """Wait for the worker. None when it finished its plan; else (call to charge, what happened).
 
     A call is stopped when its worker's processes have used its CPU budget
     (config.cpu_budget, from the grader's own table) and config.GRACE more, or, for
     code that waits instead of computing, after WALL_FACTOR times its budget
-    in wall-clock time.
+    in wall-clock time. Every clock here is the grader's own, started when the
+    grader accepts a call's start; and the whole file stops at `until`.
     """
     deadline, cpu_limit, checked = time.monotonic() + config.IDLE, None, 0.0
     records.read_cpu = lambda: sandbox.tree_cpu_seconds(proc.pid)
@@ -359,40 +454,56 @@ def watch(proc: subprocess.Popen, records: Records, echo: TrainingEcho | None = 
                 echo.finished()
         records.new.clear()
         echo.poll()
-        current = records.current
+        expected = records.expected()
         if records.broken is not None:
             kill(proc)
-            return current, (f"the process running it wrote {records.broken} into the grader's record channel, "
-                             "so the grader stopped listening to it")
+            return expected, (f"the worker sent malformed data: {records.broken} came through the grader's "
+                              "record channel, so the grader stopped the worker and charged this call")
         if code is not None:
             records.read()
-            if records.current is None and not records.new:
-                return None  # finished, or died between calls: nothing is in progress to blame
-            if records.new:
+            if records.new or records.broken is not None:
                 continue
-            if sandbox.confined() and code > 128:  # bubblewrap exits with 128 + the signal that killed the worker
-                code = 128 - code
-            how = f"exited with status {code}" if code >= 0 else f"was killed by signal {signal.Signals(-code).name}"
-            if code == -signal.SIGXFSZ:
-                how += f" (the code printed or wrote more than {sandbox.FILE_BYTES >> 20} MB)"
-            elif code == -signal.SIGXCPU:
-                how += f" (it used more than {sandbox.cpu_seconds()} s of CPU time)"
-            elif code == -signal.SIGKILL:
-                how += " (most often because the machine ran out of memory)"
-            return current, f"the process running it {how} before the call returned (sys.exit, os._exit or a crash?)"
-        if cpu_limit is not None and current is not None and time.monotonic() - checked > 0.5:
+            if records.expected() is None:
+                return None  # every planned call is recorded
+            return expected, died(code, records.current is not None)
+        if until is not None and time.monotonic() > until:
+            kill(proc)
+            return expected, OUT_OF_TIME
+        if cpu_limit is not None and records.current is not None and time.monotonic() - checked > 0.5:
             checked = time.monotonic()
             if records.cpu() > cpu_limit:
                 kill(proc)
-                return current, (f"used more than its budget of CPU time ({records.cpu_used():.0f} CPU-seconds) "
-                                 "and did not stop when interrupted, so it was killed")
+                return expected, (f"used more than its budget of CPU time ({records.cpu_used():.0f} CPU-seconds) "
+                                  "and did not stop when interrupted, so it was killed")
         if time.monotonic() > deadline:
             kill(proc)
-            if current is None:
-                return None
-            return current, (f"did not finish within {config.WALL_FACTOR:g} times its budget in wall-clock time, "
-                             "mostly waiting rather than computing (sleep, input(), a lock?), so it was killed")
+            if records.current is None:
+                return expected, (f"the worker did nothing for {config.IDLE:.0f} s before this call started "
+                                  "(code at import, or a thread, that waits?), so it was stopped")
+            return expected, (f"did not finish within {config.WALL_FACTOR:g} times its budget in wall-clock "
+                              "time, mostly waiting rather than computing (sleep, input(), a lock?), so it was "
+                              "killed")
         select.select([records.fd], [], [], 0.05)
+
+
+def died(code: int, in_call: bool = True) -> str:
+    """How a worker that ended by itself with calls still to come ended, for the call it owed."""
+    if sandbox.confined() and code > 128:  # bubblewrap exits with 128 + the signal that killed the worker
+        code = 128 - code
+    try:
+        name = signal.Signals(-code).name
+    except ValueError:
+        name = str(-code)
+    how = f"exited with status {code}" if code >= 0 else f"was killed by signal {name}"
+    if code == -signal.SIGXFSZ:
+        how += f" (the code printed or wrote more than {sandbox.FILE_BYTES >> 20} MB)"
+    elif code == -signal.SIGXCPU:
+        how += f" (it used more than {sandbox.cpu_seconds()} s of CPU time)"
+    elif code == -signal.SIGKILL:
+        how += " (most often because the machine ran out of memory)"
+    if not in_call:
+        return f"the process running the code {how} between two calls, before this one started"
+    return f"the process running it {how} before the call returned (sys.exit, os._exit or a crash?)"
 
 
 def kill(proc: subprocess.Popen) -> None:

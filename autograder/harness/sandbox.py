@@ -467,7 +467,29 @@ def proc_file(pid: int, name: str) -> bytes:
         return b""
 
 
-SHARED_TMP = ("/tmp", "/var/tmp", "/dev/shm")
+SHARED_TMP = ("/tmp", "/var/tmp", "/dev/shm", "/run/lock")  # where any user may write
+
+
+def close_folder(path: Path) -> None:
+    """As root: give a worker's run folder back to root, closed, once its worker has ended: nothing a worker
+    left there can be read or changed by a later one (the same sandbox user, in this grading or another)."""
+    if not is_root():
+        return
+    for p in [path, *path.rglob("*")]:
+        with contextlib.suppress(OSError):
+            os.lchown(p, 0, 0)
+    path.chmod(0o700)
+
+
+@contextlib.contextmanager
+def closed_folder(path: Path):
+    """Close a folder of the grader's (the training data) to every worker while the block runs."""
+    mode = path.stat().st_mode & 0o777
+    path.chmod(0o700)
+    try:
+        yield
+    finally:
+        path.chmod(mode)
 
 
 def remove_user_files(user: pwd.struct_passwd | None) -> None:

@@ -16,7 +16,9 @@ NUMPY_ROWS = [
 TORCH_ROWS = [("{part}.judgement: follows the rule on three textbook histories", 2)]
 
 # The recorded calls that only the hidden tests read (their expected values stay out of the handout too).
-CALLS = ("forward_other", "backward_other", "judgement_textbook")
+NUMPY_CALLS = ("forward_other", "backward_other")
+TORCH_CALLS = ("judgement_textbook",)
+CALLS = NUMPY_CALLS + TORCH_CALLS
 
 OTHER = (3, 7, 5)  # another shape (input, hidden, output sizes), and a batch of 1
 

@@ -109,6 +109,8 @@ def run(root: Path) -> int:
         except (json.JSONDecodeError, AttributeError):
             print("submission_metadata.json is not readable JSON")
     os.environ.setdefault("GRADER_TRAIN_DEADLINE", str(config.TRAIN_DEADLINE_ON_GRADESCOPE))
+    # The grading's own deadline ends each file in time; DEADLINE, just after it, is the last resort.
+    os.environ.setdefault("GRADER_DEADLINE", str(DEADLINE - config.FILE_RESERVE))
     if os.geteuid() == 0:
         results.parent.chmod(0o700)  # student code runs as grader-student and must not touch the results
     graded = results.with_name("graded.json")

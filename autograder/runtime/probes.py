@@ -348,7 +348,7 @@ def torch_probes(mod, ctx, file):
         loss_after, train_acc = measure(model, X[:n_train], y[:n_train])
         val_loss, val_acc = measure(model, X[n_train:], y[n_train:])
         # The values themselves, not a verdict: the grader compares them (student code may patch torch.equal).
-        return {"heldout_pred": heldout_predictions(model, ctx, layout),
+        return {"heldout_pred": heldout_predictions(model, ctx, layout), **state_of(model),
                 "history": history_values(history), "grad_deviation": deviations, "step_moved": moved,
                 "params_before": parameter_sample(before), "params_after": parameter_sample(params),
                 "measured": {"loss_before": loss_before, "train_loss": loss_after, "train_acc": train_acc,
@@ -494,7 +494,8 @@ def train_probes(mod, ctx, file):
         seconds = time.perf_counter() - started
         state.update(model=model, history=history)
         result = {"history": history_values(history), "seconds": seconds,
-                  "epochs": len(history.get("train_loss", [])) if isinstance(history, dict) else 0}
+                  "epochs": len(history.get("train_loss", [])) if isinstance(history, dict) else 0,
+                  **(parameters(model, STATE) if kind == "numpy" else state_of(model))}
         if kind != "numpy":  # what the trained model really does, to hold the history against
             val_loss, val_acc = measure(model, X_val, y_val)
             _, train_acc = measure(model, X_train[:MEASURED_TRAIN], y_train[:MEASURED_TRAIN])
@@ -552,6 +553,48 @@ def train_probes(mod, ctx, file):
 
 
 MEASURED_TRAIN = 2_000  # training images on which the grader measures a trained model's accuracy
+STATE = "state."  # the prefix of a trained model's saved state in a call's record: "state.fc1.weight"
+
+
+def state_of(model) -> dict:
+    """The model's state_dict (parameters and buffers), as STATE-prefixed tensors on the CPU: what a fresh
+    worker loads into a new instance to predict the test set (`evaluate_probes`). bfloat16 and other dtypes
+    NumPy lacks travel as float32."""
+    import torch
+
+    state = {}
+    for name, value in model.state_dict().items():
+        if isinstance(value, torch.Tensor):
+            value = value.detach().cpu()
+            state[STATE + name] = value.float() if value.dtype == torch.bfloat16 else value
+    return state
+
+
+def evaluate_probes(mod, ctx, file):
+    """A fresh worker's calls: a new instance of the student's class takes a saved state (the small fit's, the
+    trained model's) and classifies test images. This worker has no training data in reach, and nothing the
+    training worker kept: predictions from stored samples or lookups have nothing to draw on here."""
+    import torch
+
+    cls, layout = getattr(mod, config.CLASSES[file]), config.LAYOUTS[file]
+
+    def evaluate(which: str, count: int | None):
+        path = os.path.join(os.environ[DATA_ENV], f"{which}_state.npz")
+        if not os.path.isfile(path):
+            raise Skipped(f"there is no saved state of the {which} model to evaluate")
+        with np.load(path, allow_pickle=False) as saved:
+            state = {key: torch.from_numpy(np.array(saved[key])) for key in saved.files}
+        model = cls()
+        model.load_state_dict(state)
+        X = ctx.test_data(layout)
+        X = X if count is None else X[:count]
+        model.eval()
+        with torch.no_grad():
+            logits = [model(X[i:i + MEASURE_BATCH]) for i in range(0, len(X), MEASURE_BATCH)]
+        return {"pred": torch.cat([part.detach().float().argmax(dim=1) for part in logits])}
+
+    yield "evaluate_small", lambda: evaluate("small", HELDOUT)
+    yield "evaluate_trained", lambda: evaluate("trained", None)
 
 
 def curves(fig) -> list:
@@ -622,8 +665,29 @@ def configure_threads():
         sys.modules["torch"].set_num_threads(threads)
 
 
-def run(file: str, recorder, skip: set, unit_only: bool = False):
-    """Import the student's file, then run every probe not in `skip`, recording each."""
+NUMPY_UNIT = ("relu", "relu_3d", "relu_prime", "relu_prime_3d", "softmax", "softmax_large", "softmax_shifted",
+              "cross_entropy", "cross_entropy_zero", "init", "forward", "backward", "step", "predict", "fit_small",
+              "fit_tracking")
+TORCH_UNIT = ("construct", "forward_flat", "forward_image", "fit_small", "predict")
+EVALUATE = ("evaluate_small", "evaluate_trained")  # a fresh worker's calls (`evaluate_probes`)
+
+
+def plan(file: str, unit_only: bool = False, evaluate: bool = False) -> list[str]:
+    """Every call a worker of FILE records, in the order it records them. The grader accepts records for
+    these calls alone, in this order (evidence.Records): it needs no student code to know them."""
+    if evaluate:
+        return ["import", *EVALUATE]
+    hidden = config.hidden
+    if file == "numpy_ann":
+        unit = [*NUMPY_UNIT, *(hidden.NUMPY_CALLS if hidden else ()), "modules"]
+    else:
+        unit = [*TORCH_UNIT, *(hidden.TORCH_CALLS if hidden else ())]
+    train = ["train", "test_predictions"] + (["plot", "judgement_own"] if file != "numpy_ann" else [])
+    return ["import", *unit, *([] if unit_only else train)]
+
+
+def run(file: str, recorder, skip: set, unit_only: bool = False, evaluate: bool = False):
+    """Import the student's file, then run every probe not in `skip`, recording each, in `plan`'s order."""
     ctx = Context()
     utils.set_seed(0)
     if "import" in skip:
@@ -633,14 +697,18 @@ def run(file: str, recorder, skip: set, unit_only: bool = False):
         return
     mod = sys.modules[file]
     configure_threads()
-    unit = numpy_probes(mod, ctx) if file == "numpy_ann" else torch_probes(mod, ctx, file)
-    calls = [(name, probe, config.cpu_budget(file, name)) for name, probe in unit]
-    if not unit_only:
-        calls += [(name, probe, config.cpu_budget(file, name)) for name, probe in train_probes(mod, ctx, file)]
-    for name, probe, budget in calls:
+    if evaluate:
+        calls = list(evaluate_probes(mod, ctx, file))
+    else:
+        calls = list(numpy_probes(mod, ctx) if file == "numpy_ann" else torch_probes(mod, ctx, file))
+        calls += [] if unit_only else list(train_probes(mod, ctx, file))
+    names = ["import", *(name for name, _ in calls)]
+    if names != plan(file, unit_only, evaluate):  # the grader's plan and the probes must agree: a bug of ours
+        raise RuntimeError(f"probes.plan disagrees with the probes: {names}")
+    for name, probe in calls:
         if name in skip:
             continue
         utils.set_seed(0)
         configure_threads()
-        recorder.run(name, probe, budget)
+        recorder.run(name, probe, config.cpu_budget(file, name))
     sys.stdout.flush()

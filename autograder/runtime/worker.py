@@ -131,6 +131,7 @@ def main(argv=None) -> int:
     parser.add_argument("--records-fd", type=int, required=True, help="the pipe for the records")
     parser.add_argument("--skip", nargs="*", default=[], help="calls already recorded")
     parser.add_argument("--unit-only", action="store_true", help="skip training (for expected values)")
+    parser.add_argument("--evaluate", action="store_true", help="a fresh worker: evaluate saved states only")
     args = parser.parse_args(argv)
 
     from autograder.runtime import datacache, probes  # after argument parsing: utils must come from the grader
@@ -141,7 +142,7 @@ def main(argv=None) -> int:
     recorder = Recorder(args.records_fd, f"{args.file}.py")
     sys.path.insert(0, str(args.submission.resolve()))
     os.chdir(args.submission)
-    probes.run(args.file, recorder, set(args.skip), unit_only=args.unit_only)
+    probes.run(args.file, recorder, set(args.skip), unit_only=args.unit_only, evaluate=args.evaluate)
     return 0
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import hmac
 import os
 import shutil
 import tempfile
@@ -55,32 +56,40 @@ class Grader:
         results.EXTRA["defences"] = sandbox.defences()
         self._expected = {f: evidence.Evidence(f, expected_dir / f).preload()
                           for f in expected.FILES if (expected_dir / f).exists()}
+        self.started = time.monotonic()  # the grading's clock: config.GRADING_DEADLINE counts from here
+        self.allowance = evidence.Allowance()  # bytes all this grading's workers may send
         images, labels = utils.load_fashion_mnist("test")
-        secret_seed = self.test_set_seed(expected_dir)
-        rng = np.random.default_rng(secret_seed)
+        secret = self.secret(expected_dir)
+        rng = np.random.default_rng(derive(secret, "test set"))
         order = rng.permutation(len(images))
         noisy = images[order].astype(np.int16)
         noisy += rng.integers(-1, 2, size=images.shape, dtype=np.int8)
         noisy = np.clip(noisy, 0, 255).astype(np.uint8)
         self.test_labels = labels[order]
-        self.heldout_images = noisy[:probes.HELDOUT].copy()  # the grader's own look at learning (tests/learning.py)
+        self.test_images = noisy  # what workers see, in their order: the grader evaluates numpy_ann on them itself
+        self.heldout_images = noisy[:probes.HELDOUT]  # the grader's own look at learning (suite/learning.py)
         self.sandbox_env = sandbox.prepare(work, noisy, datacache.worker_files())
         # The unit probes' inputs, new for each grading: the grader uses them here too (probes reads the variable)
         # and computes what they should give itself.
-        self.sandbox_env[probes.SEED_ENV] = os.environ[probes.SEED_ENV] = str(self.probe_seed(secret_seed))
+        seed = self.probe_seed(derive(secret, "probes"))
+        self.sandbox_env[probes.SEED_ENV] = os.environ[probes.SEED_ENV] = str(seed)
         self.write_backward_cache(Path(self.sandbox_env["GRADER_DATA"]) / probes.CACHE_FILE)
-        del images, noisy
+        del images
         probes.release_memory()  # the grader stays small while the workers train
         self._evidence: dict[str, evidence.Evidence] = {}
+        self._evaluation: dict[str, evidence.Evidence] = {}
+        self.state_problems: dict[str, dict[str, str]] = {}
 
-    def test_set_seed(self, expected_dir: Path) -> int:
-        """A seed from the submission's bytes and a secret the students lack (GRADER_SALT, hidden expected values)."""
+    def secret(self, expected_dir: Path) -> bytes:
+        """The grading's secret: a digest of a secret the students lack (GRADER_SALT, the hidden expected
+        values) and the submission's bytes, so that a regrade draws the same. It never leaves this process:
+        workers get only values derived from it one way (`derive`), each for one purpose."""
         digest = hashlib.sha256(settings.text("GRADER_SALT").encode())
         for secret in sorted(expected_dir.glob("*/*_other.npz")):
             digest.update(secret.read_bytes())
         for name in sorted(self.found):
             digest.update(name.encode() + self.found[name].read_bytes())
-        return int.from_bytes(digest.digest()[:8], "big")
+        return digest.digest()
 
     @staticmethod
     def write_backward_cache(path: Path) -> None:
@@ -92,10 +101,11 @@ class Grader:
         path.chmod(0o644)
 
     @staticmethod
-    def probe_seed(secret_seed: int) -> int:
-        """The unit probes' seed: from the test set's, and the first after it whose networks keep every hidden
-        pre-activation at least 1e-3 from relu's kink, where finite differences would not be the gradient."""
-        start = secret_seed % (1 << 62) + 1  # 0 is the expected values' build
+    def probe_seed(derived: int) -> int:
+        """The unit probes' seed: from the grading's secret (its own derivation, which tells nothing of the
+        test set's), and the first after it whose networks keep every hidden pre-activation at least 1e-3
+        from relu's kink, where finite differences would not be the gradient."""
+        start = derived % (1 << 62) + 1  # 0 is the expected values' build
         for seed in range(start, start + 1000):
             os.environ[probes.SEED_ENV] = str(seed)
             if all(np.min(np.abs(cache["z1"])) > 1e-3 for _, cache in backward_caches()):
@@ -115,7 +125,9 @@ class Grader:
                 shutil.copyfile(source, scratch / f"{file}.py")
                 evidence.progress(f"{file}.py: running your code ...")
                 started = time.monotonic()
-                evidence.collect(file, scratch, out, self.sandbox_env)
+                until = self.file_deadline(file) - (EVALUATION_RESERVE if file in EVALUATED else 0)
+                evidence.collect(file, scratch, out, self.sandbox_env, until=until, allowance=self.allowance)
+                sandbox.close_folder(scratch)  # nothing written there reaches a later worker
                 self._evidence[file] = evidence.Evidence(file, out).preload()
                 train = self._evidence[file].entries.get("train") or {}
                 used = (f"; training used {evidence.seconds(train['cpu_seconds'])} of its "
@@ -124,6 +136,58 @@ class Grader:
                 evidence.progress(f"{file}.py: all its calls finished in {time.monotonic() - started:.0f} s{used}")
             self._evidence[file].grader = self
         return self._evidence[file]
+
+    def file_deadline(self, file: str) -> float:
+        """When FILE's workers must be done (time.monotonic): the grading's deadline, less a reserve for each
+        file graded after it, so that a file that overruns is charged alone."""
+        later = [f for f in config.FILES[config.FILES.index(file) + 1:] if f"{f}.py" in self.found]
+        return self.started + config.GRADING_DEADLINE - config.FILE_RESERVE * len(later)
+
+    def evaluation(self, file: str) -> evidence.Evidence:
+        """A PyTorch file's saved states (the small fit's, the trained model's) evaluated in a fresh worker,
+        which has no training data and nothing the training worker kept in reach (probes.evaluate_probes)."""
+        if file not in self._evaluation:
+            trained = self.evidence(file)
+            if trained.missing:
+                return evidence.Evidence(file, self.work, missing=trained.missing)
+            folder = self.work / "evaluate" / file
+            data, scratch = folder / "data", folder / "run"
+            data.mkdir(parents=True, exist_ok=True)
+            scratch.mkdir(parents=True, exist_ok=True)
+            os.link(Path(self.sandbox_env["GRADER_DATA"]) / "test_x.npy", data / "test_x.npy")
+            self.state_problems[file] = self.write_states(trained, data)
+            shutil.copyfile(self.found[f"{file}.py"], scratch / f"{file}.py")
+            for path in (folder, data, *data.iterdir()):
+                path.chmod(0o755 if path.is_dir() else 0o644)
+            env = dict(self.sandbox_env, GRADER_DATA=str(data))
+            out = self.work / "evidence" / f"{file}.evaluate"
+            evidence.progress(f"{file}.py: evaluating the trained network's state in a fresh process ...")
+            with sandbox.closed_folder(Path(self.sandbox_env["GRADER_DATA"])):  # the training data
+                evidence.collect(file, scratch, out, env, evaluate=True, until=self.file_deadline(file),
+                                 allowance=self.allowance)
+            sandbox.close_folder(scratch)
+            self._evaluation[file] = evidence.Evidence(file, out).preload()
+        return self._evaluation[file]
+
+    @staticmethod
+    def write_states(ev: evidence.Evidence, data: Path) -> dict[str, str]:
+        """Write each saved state the training worker sent (STATE-prefixed arrays) where the fresh worker
+        reads it; what kept one from being written, by state ("small", "trained")."""
+        problems = {}
+        for which, call in (("small", "fit_small"), ("trained", "train")):
+            result = getattr(ev, "loaded", {}).get(call)
+            if result is None:
+                continue
+            state = {k[len(probes.STATE):]: v for k, v in result.arrays.items() if k.startswith(probes.STATE)}
+            size = sum(v.nbytes for v in state.values())
+            if not state:
+                problems[which] = "its record holds no saved state (state_dict)"
+            elif size > STATE_BYTES:
+                problems[which] = (f"its state_dict holds {size / 2**20:.0f} MB, more than the "
+                                   f"{STATE_BYTES >> 20} MB any network of this assignment needs")
+            else:
+                np.savez(data / f"{which}_state.npz", **state)
+        return problems
 
     def train_subset(self, n: int) -> tuple[np.ndarray, np.ndarray]:
         """The first n training images and one-hot labels, as numpy_ann's unit probes hand them to fit."""
@@ -140,6 +204,17 @@ class Grader:
     def png(self, file: str) -> Path | None:
         """The grader's copy of FILE's PNG (a regular file of at most intake.MAX_PNG_BYTES), or None."""
         return self.found.get(config.PNG_FILES[file])
+
+
+def derive(secret: bytes, purpose: str) -> int:
+    """A seed for one purpose, derived one way from the grading's secret (HMAC-SHA256): knowing one tells
+    nothing of the secret or of another purpose's seed."""
+    return int.from_bytes(hmac.new(secret, purpose.encode(), hashlib.sha256).digest()[:8], "big")
+
+
+EVALUATED = {"pytorch_ann", "pytorch_cnn"}  # files whose saved state a fresh worker evaluates (numpy_ann: the grader)
+EVALUATION_RESERVE = 30.0  # seconds of a file's time kept for its fresh worker
+STATE_BYTES = 32 << 20  # the largest saved state evaluated: far above any network this assignment trains
 
 
 @pytest.fixture(scope="session")

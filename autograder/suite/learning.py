@@ -27,31 +27,73 @@ REPORTED = "What this test checks is reported by your code itself, so it"  # how
 
 
 def accuracies(ev) -> dict[str, float]:
-    """Accuracy on the grader's held-out labels, by what it was measured after ('small fit', 'training')."""
+    """Accuracy on the grader's held-out labels, by what it was measured after ('small fit', 'training').
+
+    Only the network's own predictions count: for numpy_ann the grader's forward on the parameters the
+    worker read off the model; for a PyTorch file a new instance of the student's class, given the saved
+    state in a fresh worker with no training data in reach (fixtures.Grader.evaluation).
+    """
     grader = getattr(ev, "grader", None)
     if grader is None:
         return {}
     found = {}
-    small = ev.entries.get("fit_small")
-    if small is not None and small["ok"]:
-        result = ev.loaded.get("fit_small") if hasattr(ev, "loaded") else None
-        pred = None
-        if ev.file == "numpy_ann" and result is not None:
-            params = {k: result.get("after_" + k) for k in measure.PARAMS}
-            if all(isinstance(v, np.ndarray) for v in params.values()):
-                try:
-                    X = utils.to_model_format(grader.heldout_images, None, "numpy")[0]
-                    pred = measure.probabilities(params, X).argmax(axis=1)
-                except (ValueError, FloatingPointError):
-                    pred = None
-        elif result is not None:
-            pred = result.get("heldout_pred")
-        found["small fit"] = score(pred, grader.test_labels[:probes.HELDOUT])
-    trained = ev.entries.get("test_predictions")
-    if trained is not None and trained["ok"]:
-        result = ev.loaded.get("test_predictions") if hasattr(ev, "loaded") else None
-        found["training"] = score(result.get("pred") if result else None, grader.test_labels)
+    for which, how, labels in (("small", "small fit", grader.test_labels[:probes.HELDOUT]),
+                               ("trained", "training", grader.test_labels)):
+        pred, _ = network_predictions(ev, which)
+        if pred is not None:
+            found[how] = score(pred, labels)
     return found
+
+
+SOURCES = {"small": ("fit_small", "after_", "heldout_images", "evaluate_small"),
+           "trained": ("train", probes.STATE, "test_images", "evaluate_trained")}
+
+
+def network_predictions(ev, which: str) -> tuple[np.ndarray | None, str]:
+    """The classes the network itself gives ('small': after the small fit, on the held-out images;
+    'trained': after training, on the test set), as the grader obtained them; else None and why not."""
+    cache = ev.__dict__.setdefault("network_predictions", {})
+    if which not in cache:
+        cache[which] = numpy_predictions(ev, which) if ev.file == "numpy_ann" else evaluated(ev, which)
+    return cache[which]
+
+
+def numpy_predictions(ev, which: str) -> tuple[np.ndarray | None, str]:
+    """numpy_ann: the contract's forward, computed by the grader on the parameters read off the model."""
+    call, prefix, images, _ = SOURCES[which]
+    result = getattr(ev, "loaded", {}).get(call)
+    if result is None:
+        return None, f"{call} did not finish"
+    params = {k: result.get(prefix + k) for k in measure.PARAMS}
+    if not all(isinstance(v, np.ndarray) and v.dtype.kind in "iuf" for v in params.values()):
+        return None, "the model holds no numeric W1, b1, W2 and b2 after fit"
+    X = utils.to_model_format(getattr(ev.grader, images), None, "numpy")[0]
+    for W1, W2 in ((params["W1"], params["W2"]), (params["W1"].T, params["W2"].T)):  # (in, out) or (out, in)
+        try:
+            with np.errstate(all="ignore"):
+                z = measure.forward(dict(params, W1=W1, W2=W2), X)["z2"]
+            return np.asarray(z).argmax(axis=1), ""
+        except (ValueError, FloatingPointError):
+            continue
+    shapes = ", ".join(f"{k} {tuple(v.shape)}" for k, v in params.items())
+    return None, f"the contract's network cannot be computed from parameters of shapes {shapes}"
+
+
+def evaluated(ev, which: str) -> tuple[np.ndarray | None, str]:
+    """A PyTorch file: what the fresh worker's new instance, given the saved state, predicted."""
+    call, _, _, evaluation_call = SOURCES[which]
+    if call not in getattr(ev, "loaded", {}):
+        return None, f"{call} did not finish"
+    grader = ev.grader
+    evaluation = grader.evaluation(ev.file)
+    problem = grader.state_problems.get(ev.file, {}).get(which)
+    if problem:
+        return None, f"the grader did not evaluate it: {problem}"
+    why = evaluation.failure(evaluation_call, f"the {ev.file} network evaluated in a fresh process")
+    if why:
+        return None, why
+    pred = evaluation.loaded[evaluation_call].get("pred")
+    return (np.asarray(pred), "") if isinstance(pred, np.ndarray) else (None, "it returned no predictions")
 
 
 def score(pred, labels) -> float:
