@@ -203,7 +203,9 @@ MAKE_VARIABLES = ("SUBMISSION", "SUBMISSIONS", "RESULTS", "GRADES", "ONLY")
 
 
 def make(*args: str, env: dict | None = None, timeout: float = 1200) -> subprocess.CompletedProcess:
-    return subprocess.run(["make", *args, f"PY={sys.executable}"], cwd=ROOT, capture_output=True, text=True,
+    """make in the repository; quiet about folders also when run under `make test` (make[1])."""
+    return subprocess.run(["make", "--no-print-directory", *args, f"PY={sys.executable}"], cwd=ROOT,
+                          capture_output=True, text=True,
                           env=dict(os.environ, GRADER_TRAIN_DEADLINE="1500", **(env or {})),
                           timeout=timeout)
 
