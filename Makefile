@@ -18,6 +18,22 @@ else
 SETUP :=
 endif
 
+# The paths a user passes reach the grader through the environment, never pasted into a recipe's
+# text: a recipe names them as "$$GIVEN_...", which the shell expands as one word whatever the value
+# holds (spaces, parentheses, quotes, $, a backtick), and they follow `--` or an `--option=`, so a
+# leading - is no option. $(value ...) takes each as written: make expands nothing in it
+# (`make grade SUBMISSION='a$b'` grades a$b). The variables themselves are not exported: make would
+# expand them for the environment, and run a $(shell ...) written in a folder's name.
+export GIVEN_SUBMISSION = $(value SUBMISSION)
+export GIVEN_RESULTS = $(value RESULTS)
+export GIVEN_ONLY = $(value ONLY)
+export GIVEN_SUBMISSIONS = $(value SUBMISSIONS)
+export GIVEN_GRADES = $(value GRADES)
+unexport SUBMISSION RESULTS ONLY SUBMISSIONS GRADES FORCE
+# An empty value leaves its argument out (the grader's default): ${X:+"..."} is nothing when X is.
+RESULTS_ARG = $${GIVEN_RESULTS:+"--results=$$GIVEN_RESULTS"}
+ONLY_ARG = $${GIVEN_ONLY:+"--only=$$GIVEN_ONLY"}
+
 .PHONY: help venv data check grade test test-fast gradescope submission seeds bench lint clean handout grade-all
 
 help:
@@ -49,10 +65,10 @@ data: $(SETUP)
 	@$(PY) utils.py data
 
 check: $(SETUP) data
-	@$(PY) -m autograder.grade student --visible-only --results $(RESULTS) $(if $(ONLY),--only $(ONLY))
+	@$(PY) -m autograder.grade --visible-only $(RESULTS_ARG) $(ONLY_ARG) -- student
 
 grade: $(SETUP) data
-	@$(PY) -m autograder.grade $(SUBMISSION) --results $(RESULTS) $(if $(ONLY),--only $(ONLY))
+	@$(PY) -m autograder.grade $(RESULTS_ARG) $(ONLY_ARG) -- $${GIVEN_SUBMISSION:+"$$GIVEN_SUBMISSION"}
 
 # make test runs TEST_JOBS pytest processes at once (pytest-xdist, from requirements-dev.txt), each grading as its
 # own sandbox user, each test file in one of them (its module fixtures grade once); the reference's grading is
@@ -76,7 +92,8 @@ handout: $(SETUP) data
 	$(PY) -m autograder.packaging.handout
 
 grade-all: $(SETUP) data
-	@$(PY) -m autograder.batch "$(SUBMISSIONS)" --out "$(GRADES)" $(if $(filter-out 0,$(FORCE)),--force)
+	@$(PY) -m autograder.batch $${GIVEN_GRADES:+"--out=$$GIVEN_GRADES"} \
+		$(if $(filter-out 0,$(value FORCE)),--force) -- "$$GIVEN_SUBMISSIONS"
 
 # The benchmark grades with a CPU build of torch, as Gradescope's image would (torchvision is not needed to grade):
 # the version on the `# bench: torch==` line of requirements.txt.

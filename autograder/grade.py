@@ -5,6 +5,11 @@
 Runs the grading suite (autograder/suite, and autograder/hidden where present) with pytest, writes Gradescope's
 results.json and prints one row per test: number, points, name, and for a
 failed test the reason. Exits 0 whenever grading ran, whatever the score.
+
+What it prints holds text a student chose (exception messages, printed epoch
+lines, names of files and folders): every such line passes through
+`core.text.printable`, so that an escape sequence shows as text instead of
+redrawing the terminal.
 """
 
 from __future__ import annotations
@@ -22,6 +27,7 @@ from pathlib import Path
 
 from autograder import ROOT
 from autograder.core import config
+from autograder.core.text import printable
 from autograder.harness import sandbox
 
 SUITE = ROOT / "autograder" / "suite"  # the graded tests; their settings are its pytest.ini
@@ -78,15 +84,18 @@ def run_suite(submission: Path, results: Path, visible_only: bool = False, expec
             echo.join(timeout=5)
         sandbox.reap_zombie_children()  # what the suite's workers left to us, a subreaper
     if quiet and proc.returncode not in (0, 1):
-        print(output[-5000:])
+        print(printable(output[-5000:]))
     return proc.returncode
 
 
 def echo_lines(fd: int) -> None:
-    """Print each line that arrives on `fd`, indented, until it closes."""
-    with open(fd, errors="replace") as lines:
+    """Print each line that arrives on `fd`, indented, until it closes.
+
+    Lines end at a newline only: a carriage return inside one is shown, not obeyed.
+    """
+    with open(fd, errors="replace", newline="\n") as lines:
         for line in lines:
-            print("  " + line.rstrip(), flush=True)
+            print("  " + printable(line.rstrip()), flush=True)
 
 
 def table(results: dict, width: int = 100) -> str:
@@ -101,9 +110,10 @@ def table(results: dict, width: int = 100) -> str:
             top = sum(x["max_score"] for x in results["tests"] if x["name"].startswith(part + "."))
             lines.append(f"\n{part}.py  {got:g}/{top:g}")
         mark = "PASS" if t["status"] == "passed" else "FAIL"
-        lines.append(f"  {mark} {t['number']:>5} {t['score']:>2g}/{t['max_score']:<2g} {t['name']}")
+        name = printable(t["name"], lines=False)
+        lines.append(f"  {mark} {t['number']:>5} {t['score']:>2g}/{t['max_score']:<2g} {name}")
         if t["status"] != "passed" or (t["output"] and "accuracy" in t["name"]):
-            text = t["output"].strip() or "(no message)"
+            text = printable(t["output"]).strip() or "(no message)"
             first = text.splitlines()[0] if t["status"] == "passed" else " ".join(text.split())
             lines += textwrap.wrap(first, width, initial_indent=" " * 18, subsequent_indent=" " * 18)[:6]
     total = sum(t["max_score"] for t in results["tests"])
@@ -124,10 +134,12 @@ def main(argv=None) -> int:
         with contextlib.suppress(AttributeError, ValueError):
             stream.reconfigure(errors="replace")
     if not args.submission.is_dir():
-        print(f"error: the submission folder {args.submission} does not exist", file=sys.stderr)
+        print(f"error: the submission folder {printable(args.submission)} does not exist",
+              file=sys.stderr)
         return 2
-    print(f"Grading {args.submission} ({'visible tests' if args.visible_only else 'all tests'}) ...", flush=True)
-    # The suite stops each file's workers by config.GRADING_DEADLINE; this stop, a minute after it, is the last resort.
+    tests = "visible tests" if args.visible_only else "all tests"
+    print(f"Grading {printable(args.submission)} ({tests}) ...", flush=True)
+    # The suite stops each file's workers by config.GRADING_DEADLINE; this stop, a minute later, is the last resort.
     code = run_suite(args.submission.resolve(), args.results.resolve(), args.visible_only, args.expected,
                      quiet=not args.verbose, only=args.only, progress=not args.verbose,
                      timeout=config.GRADING_DEADLINE + 60)
@@ -136,7 +148,8 @@ def main(argv=None) -> int:
               file=sys.stderr)
         return 1
     if not args.results.exists():
-        print(f"error: grading failed to write {args.results} (pytest exit status {code})", file=sys.stderr)
+        print(f"error: grading failed to write {printable(args.results)} "
+              f"(pytest exit status {code})", file=sys.stderr)
         return 1
     results = json.loads(args.results.read_text())
     print(table(results))
@@ -144,7 +157,7 @@ def main(argv=None) -> int:
         if config.HIDDEN_POINTS:
             print(f"(Hidden tests worth {config.HIDDEN_POINTS:g} more points run only on Gradescope; they are shown after "
                   "the due date.)")
-    print(f"Results written to {args.results} in {results['execution_time']:.0f} s.")
+    print(f"Results written to {printable(args.results)} in {results['execution_time']:.0f} s.")
     return 0
 
 

@@ -16,8 +16,10 @@ root can give say so in their assertions.
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import subprocess
+import sys
 import time
 from dataclasses import dataclass, field
 
@@ -26,6 +28,7 @@ import pytest
 
 import utils
 from autograder.core import config
+from autograder.core.text import printable
 from autograder.harness import sandbox
 from tests.conftest import ROOT, accuracy_test, failed
 from tests.gradescope_schema import problems
@@ -451,3 +454,48 @@ def test_a_confined_worker_sees_no_other_process_and_none_of_the_graders_files(r
     text = str(grade_hostile(run_grader, reference_copy, Hostile("look", "import", code, NUMPY_TESTS, "RuntimeError")))
     assert "files=[]" in text
     assert "pids=1 " in text or "pids=2 " in text or "pids=3 " in text
+
+
+# What a message may hold to forge the table: escape sequences that erase the line and paint a
+# green PASS, a carriage return, bidi overrides and isolates, C1 controls and DEL, Markdown, HTML.
+FORGED = ("\x1b[2K\r\x1b[1A\x1b[32m  PASS   1.1  1/1  numpy_ann.relu: max(0, z) elementwise"
+          "\x1b[0m\n"
+          "\u202eSSAP\u202c \u2066hidden\u2069 \u200b\ufeff\x9b31m\x7f\x85\u2028"
+          "\n# Injected heading <img src=x onerror=alert(1)> [click](http://evil.example)")
+
+
+def strings(value) -> list[str]:
+    """Every string in a JSON document, keys included."""
+    if isinstance(value, dict):
+        return [s for k, v in value.items() for s in [k, *strings(v)]]
+    if isinstance(value, list):
+        return [s for v in value for s in strings(v)]
+    return [value] if isinstance(value, str) else []
+
+
+def test_escape_sequences_cannot_forge_the_table(expected_dir, reference_copy, tmp_path):
+    """relu raises with FORGED, fit prints it on an epoch line: the table still says FAIL, and
+    neither the terminal nor results.json receives a control or bidi character, only escapes."""
+    path = reference_copy / "numpy_ann.py"
+    source = inject(path.read_text(), "relu", f"raise RuntimeError({FORGED!r})")
+    path.write_text(inject(source, "fit", f"print('epoch 1/2 ' + {FORGED!r}, flush=True)"))
+    results_path = tmp_path / "results.json"
+    done = subprocess.run([sys.executable, "-m", "autograder.grade", str(reference_copy),
+                           "--only", "numpy_ann", "--expected", str(expected_dir),
+                           "--results", str(results_path)],
+                          cwd=ROOT, capture_output=True, text=True,
+                          env={**os.environ, "GRADER_TRAIN_DEADLINE": "1500"})
+    assert done.returncode == 0, done.stdout + done.stderr
+    results = json.loads(results_path.read_text())
+    assert problems(results) == []
+    for text in [done.stdout, done.stderr, *strings(results)]:
+        assert printable(text) == text, [ch for ch in text if printable(ch) != ch]
+    relu = {t["number"] for t in results["tests"] if t["name"].startswith("numpy_ann.relu:")}
+    assert relu and all(t["status"] == "failed" for t in results["tests"] if t["number"] in relu)
+    lines = done.stdout.splitlines()
+    rows = [line.split()[:2] for line in lines if line.startswith(("  PASS ", "  FAIL "))]
+    marks = [["PASS" if t["status"] == "passed" else "FAIL", t["number"]] for t in results["tests"]]
+    assert sorted(rows) == sorted(marks)  # one row per test, and no other line that looks like one
+    assert all(mark == "FAIL" for mark, number in rows if number in relu)
+    assert "\\x1b[32m  PASS" in done.stdout and "\\u202eSSAP" in done.stdout  # shown, as text
+    assert any(line.strip().startswith("epoch 1/2 \\x1b[2K\\r") for line in lines)

@@ -29,6 +29,10 @@ The output folder (default grades/) receives
 - report.md: the distribution of totals, the pass rate of every test from
   the hardest, the most common failure messages and the spread of the
   accuracies; report.png: a histogram of totals and the pass rates.
+Names of folders and of students, and failure messages, are the students' own
+text: the console shows them through core.text.printable, grades.csv through
+core.text.csv_cell (no cell is a formula) and report.md through
+core.text.markdown (no tag, link or heading of theirs); see report.py.
 Every one of them is written atomically (a mkstemp file beside it, then
 os.replace), which replaces a symlink found in its place instead of writing
 through it. A submission whose results.json is already there, for the same
@@ -46,6 +50,7 @@ from pathlib import Path
 
 from autograder.batch import report, run, submissions
 from autograder.core import config, settings
+from autograder.core.text import printable
 
 
 def main(argv=None) -> int:
@@ -66,13 +71,14 @@ def main(argv=None) -> int:
         source, subs = submissions.discover(Path(args.submissions), args.out)
         args.out.mkdir(parents=True, exist_ok=True)
         todo = [sub for sub in subs if args.force or not run.is_graded(args.out, sub)]
-        print(f"{len(subs)} submission(s) in {source}; results go to {args.out}/.")
+        where = f"{printable(source)}; results go to {printable(args.out)}/"
+        print(f"{len(subs)} submission(s) in {where}.")
         if len(todo) < len(subs):
             print(f"{len(subs) - len(todo)} already graded there: skipped (FORCE=1 regrades them).")
         if todo:
             run.grade_many(todo, args.out, max(1, min(args.jobs, len(todo))), args.timeout)
     except submissions.InputError as e:
-        print(f"error: {e}", file=sys.stderr)
+        print(f"error: {printable(e)}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("\nInterrupted. Finished submissions are kept: run the same command again to grade the rest.",
@@ -83,7 +89,8 @@ def main(argv=None) -> int:
     totals = [r["score"] for _, r in graded]
     print(f"{len(graded)} submission(s): " + ", ".join(f"{n} {s}" for s, n in sorted(counts.items()))
           + (f"; mean total {statistics.mean(totals):.1f}" if totals else ""))
-    print(f"Wrote {args.out}/grades.csv, {args.out}/report.md and {args.out}/report.png.")
+    out = printable(args.out)
+    print(f"Wrote {out}/grades.csv, {out}/report.md and {out}/report.png.")
     return 0
 
 

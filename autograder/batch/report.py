@@ -1,8 +1,13 @@
-"""What a batch's grades say: grades.csv, report.md (totals, pass rates, common failures) and report.png."""
+"""What a batch's grades say: grades.csv, report.md (totals, pass rates, failures), report.png.
+
+Students choose the names of their folders and, on Gradescope, their names and emails, and their
+code chooses its failure messages. Such text enters grades.csv only through core.text.csv_cell (no
+cell is a formula to a spreadsheet) and report.md only through core.text.markdown (no newline, tag,
+link or heading of theirs acts); report.png draws the grader's own text alone (counts, test names).
+"""
 
 from __future__ import annotations
 
-import csv
 import io
 import re
 import statistics
@@ -13,6 +18,7 @@ from autograder.batch.run import batch_info, is_graded, read_json
 from autograder.batch.submissions import Submission
 from autograder.core import config
 from autograder.core.atomic import write_bytes_atomically, write_text_atomically
+from autograder.core.text import csv_table, markdown
 from autograder.suite.results import in_order, number_key
 
 # Leaderboard names of the three test accuracies, as the accuracy tests report them.
@@ -44,21 +50,19 @@ def status(results: dict) -> tuple[str, str]:
 
 
 def csv_text(graded: list[tuple[Submission, dict]]) -> str:
-    """grades.csv: one row per student (per submitter of a group submission)."""
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(["student", "email", "sid", "submission", "status", "reason", "total",
-                     *(f"{name} (%)" for name in ACCURACIES.values()),
-                     *(f"{config.POINTS[name][0]} {name}" for name in TESTS)])
+    """grades.csv: one row per student (per submitter of a group submission), through csv_cell."""
+    table = [["student", "email", "sid", "submission", "status", "reason", "total",
+              *(f"{name} (%)" for name in ACCURACIES.values()),
+              *(f"{config.POINTS[name][0]} {name}" for name in TESTS)]]
     for sub, results in graded:
         scores = {t["name"]: t["score"] for t in results["tests"]}
         acc = accuracies(results)
         for student in sub.students or [{"name": sub.key}]:
-            writer.writerow([student.get("name", ""), student.get("email", ""), student.get("sid", ""), sub.key,
-                             *status(results), f"{results['score']:g}",
-                             *(f"{acc[file]:g}" if file in acc else "" for file in ACCURACIES),
-                             *(f"{scores[name]:g}" if name in scores else "" for name in TESTS)])
-    return buffer.getvalue()
+            table.append([student.get("name", ""), student.get("email", ""), student.get("sid", ""),
+                          sub.key, *status(results), f"{results['score']:g}",
+                          *(f"{acc[file]:g}" if file in acc else "" for file in ACCURACIES),
+                          *(f"{scores[name]:g}" if name in scores else "" for name in TESTS)])
+    return csv_table(table)
 
 
 def message_pattern(output: str) -> str:
@@ -82,9 +86,9 @@ def report_md(graded: list[tuple[Submission, dict]], source: Path) -> str:
     full = [(sub, r) for sub, r in graded if status(r)[0] == "graded"]
     top = sum(p for _, p, _ in config.POINTS.values())
     lines = [f"# Grade report: {len(graded)} submissions", "",
-             f"From `{source}`. A submission that was empty, hung or broke the grader scores 0 and is listed under "
-             "*Not graded*; pass rates, failure messages and accuracies are over the "
-             f"{len(full)} submissions graded to the end.", "",
+             f"From {markdown(source)}. A submission that was empty, hung or broke the grader "
+             "scores 0 and is listed under *Not graded*; pass rates, failure messages and "
+             f"accuracies are over the {len(full)} submissions graded to the end.", "",
              f"## Totals (out of {top:g})", "",
              "| submissions | mean | median | sd | min | max |", "| --- | --- | --- | --- | --- | --- |",
              f"| {len(totals)} " + spread(totals), "",
@@ -97,7 +101,8 @@ def report_md(graded: list[tuple[Submission, dict]], source: Path) -> str:
     lines += ["", "## Not graded", ""]
     if broken:
         lines += ["| submission | status | reason |", "| --- | --- | --- |"]
-        lines += [f"| {sub.key} | {status(r)[0]} | {status(r)[1].replace('|', '/')} |" for sub, r in broken]
+        lines += [f"| {markdown(sub.key)} | {markdown(status(r)[0])} | {markdown(status(r)[1])} |"
+                  for sub, r in broken]
     else:
         lines.append("Every submission was graded to the end.")
     lines += ["", "## Pass rate of every test, hardest first", ""]
@@ -125,8 +130,9 @@ def report_md(graded: list[tuple[Submission, dict]], source: Path) -> str:
         for pattern in sorted(failures, key=lambda p: (-len(who[p]), -failures[p], p))[:15]:
             count = failures[pattern]
             tests = sorted(where[pattern], key=lambda n: number_key(config.POINTS.get(n, ("0",))[0]))
-            shown = ", ".join(config.POINTS[n][0] if n in config.POINTS else n for n in tests)
-            lines.append(f"| {count} | {len(who[pattern])} | {pattern.replace('|', '/')} | {shown} |")
+            shown = ", ".join(config.POINTS[n][0] if n in config.POINTS else markdown(n)
+                              for n in tests)
+            lines.append(f"| {count} | {len(who[pattern])} | {markdown(pattern)} | {shown} |")
     else:
         lines.append("No test failed.")
     lines += ["", "## Test accuracy (%)", "",

@@ -20,6 +20,7 @@ from autograder.batch.accounts import Scratch, release, sandbox_users
 from autograder.batch.submissions import METADATA, Submission
 from autograder.core import config, settings
 from autograder.core.atomic import write_json_atomically
+from autograder.core.text import printable
 from autograder.harness import expected, intake, sandbox
 from autograder.suite.results import error_results
 
@@ -50,8 +51,10 @@ def fingerprint(sub: Submission) -> str:
 
 
 def finish(sub: Submission, results: dict, status: str, reason: str, started: float) -> dict:
+    """`results` with grade-all's record; its reason may quote a folder's name or printed output."""
     results.setdefault("extra_data", {})["grade_all"] = {
-        "status": status, "reason": reason, "seconds": round(time.monotonic() - started, 1),
+        "status": status, "reason": printable(reason),
+        "seconds": round(time.monotonic() - started, 1),
         "fingerprint": fingerprint(sub)}
     return results
 
@@ -166,7 +169,8 @@ class Progress:
         top = sum(t["max_score"] for t in results["tests"])
         what = f"{results['score']:g}/{top:g}" if info["status"] == "graded" else info["status"]
         eta = f"~{duration(left)} left" if self.done < self.total else f"done in {duration(elapsed)}"
-        return f"[{bar}] {self.done}/{self.total}  {eta}  | {sub.key}: {what} ({info['seconds']:.0f} s)"
+        key = printable(sub.key, lines=False)  # a folder's name may hold a newline or an escape
+        return f"[{bar}] {self.done}/{self.total}  {eta}  | {key}: {what} ({info['seconds']:.0f} s)"
 
 
 def grade_many(todo: list[Submission], out: Path, jobs: int, timeout: float) -> None:

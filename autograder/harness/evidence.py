@@ -30,6 +30,7 @@ import pytest
 
 from autograder.core import config, settings
 from autograder.core.atomic import replacing
+from autograder.core.text import printable
 from autograder.harness import sandbox
 from autograder.runtime import probes
 
@@ -51,7 +52,10 @@ def progress(line: str) -> None:
 
 
 class TrainingEcho:
-    """Passes on the per-epoch progress lines that training prints, while it runs."""
+    """Passes on the per-epoch progress lines that training prints, while it runs.
+
+    The lines are the student's: they go on as printable text (core.text), never as escapes.
+    """
 
     def __init__(self, file: str, out: Path):
         self.file, self.path = file, out / "output.txt"
@@ -77,7 +81,7 @@ class TrainingEcho:
         for line in lines:
             text = line.decode(errors="replace").strip()
             if PROGRESS.search(text):
-                progress("    " + text[:160])
+                progress("    " + printable(text[:160]))
 
     def finished(self) -> None:
         self.poll()

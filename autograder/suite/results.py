@@ -12,6 +12,13 @@ Test functions carry their metadata through gradescope-utils decorators
 (`autograder.suite.graded`). A test's `output` is its failure message, or what it
 recorded with the `record_property("output", ...)` fixture.
 
+Every `output` is text a student can choose (an exception's message, a
+file's name), so it is written through `shown`: for the output format
+Gradescope is told (`OUTPUT_FORMAT`), control and invisible format
+characters escaped (`core.text.printable`), and for Markdown its markup
+escaped too (`core.text.markdown`), so that no output redraws a terminal,
+reorders a line or adds a link.
+
 `error_results` is the same document with every test failed: what
 `run_autograder` leaves when grading cannot finish. This module imports
 pluggy, not pytest, so the processes that only wait on a grading stay small.
@@ -26,11 +33,18 @@ import pluggy
 
 from autograder.core import config as points
 from autograder.core.atomic import write_json_atomically  # noqa: F401  (also used here)
+from autograder.core.text import markdown, printable
 
 hookimpl = pluggy.HookimplMarker("pytest")  # what pytest.hookimpl is
 
 NOTES: list[str] = []  # remarks for the student about the submission as a whole (intake)
 EXTRA: dict = {}  # results.json's top-level extra_data (the defences in force)
+OUTPUT_FORMAT = "text"  # how Gradescope renders every `output` ("text", or "md" for Markdown)
+
+
+def shown(output: str) -> str:
+    """`output` made inert for OUTPUT_FORMAT: printable text, and for Markdown, escaped Markdown."""
+    return markdown(output, lines=True) if OUTPUT_FORMAT == "md" else printable(output)
 
 
 def pytest_addoption(parser):
@@ -141,15 +155,15 @@ def test_entry(name: str, row: tuple, passed: bool, output: str) -> dict:
     """One test of results.json, from its row (number, points, visibility) of the points table."""
     number, score, visibility = row
     return {"name": name, "number": number, "score": score if passed else 0, "max_score": score,
-            "status": "passed" if passed else "failed", "output": output, "visibility": visibility,
-            "tags": [name.split(".")[0]], "extra_data": {}}
+            "status": "passed" if passed else "failed", "output": shown(output),
+            "visibility": visibility, "tags": [name.split(".")[0]], "extra_data": {}}
 
 
 def document(tests: list[dict], output: str, seconds: float, leaderboard: list[dict]) -> dict:
     """The whole of results.json: the total is the sum of the tests' scores."""
-    doc = {"score": sum(t["score"] for t in tests), "execution_time": round(seconds, 1), "output": output,
-           "output_format": "text", "visibility": "visible", "stdout_visibility": "hidden",
-           "tests": tests, "leaderboard": leaderboard}
+    doc = {"score": sum(t["score"] for t in tests), "execution_time": round(seconds, 1),
+           "output": shown(output), "output_format": OUTPUT_FORMAT, "visibility": "visible",
+           "stdout_visibility": "hidden", "tests": tests, "leaderboard": leaderboard}
     if EXTRA:
         doc["extra_data"] = dict(EXTRA)
     return doc
