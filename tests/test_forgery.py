@@ -257,5 +257,5 @@ def test_forged_parameters_that_lower_the_loss_do_not_earn_the_fit_tests(run_gra
         "import utils  # noqa: E402\n", "import utils  # noqa: E402\n" + PARAMETER_FORGER))
     reasons = failed(run_grader(reference_copy, only="numpy_ann"))
     assert fit_tests <= set(reasons)
-    for name in fit_tests:
-        assert "credited only for a model the grader has seen learn" in reasons[name], reasons[name]
+    for name in fit_tests:  # the forged records are refused: the code that wrote them is named
+        assert "record the grader did not ask for" in reasons[name], reasons[name]

@@ -277,11 +277,13 @@ def test_labels_read_at_run_time_are_worthless(run_grader, reference_copy):
         "        if len(X) >= 500:\n"
         f"            _labels = utils.load_fashion_mnist('test', {raw!r})[1].astype(int)\n"
         "            _SEEN[0] += len(X)\n"
-        "            return _labels[_SEEN[0] - len(X):_SEEN[0]]\n") + "\n_SEEN = [0]\n")
+        "            return _labels[_SEEN[0] - len(X):_SEEN[0]]\n") + "\n_SEEN = [0]\n"
+        # and a network that learns nothing: only what predict answers could pass
+        "NumpyANN.fit = lambda self, *args, **kwargs: utils.new_history()\n")
     fails = failed(run_grader(reference_copy, only="numpy_ann"))
-    assert set(fails) == {accuracy_test("numpy_ann")}
     why = fails[accuracy_test("numpy_ann")]
-    assert ("raised" in why) if ISOLATED or sandbox.confined() else ("test accuracy" in why)  # unreadable, or shuffled
+    # Accuracy is the network's own, computed by the grader from its parameters: what predict read is ignored.
+    assert "computed by the grader from W1, b1, W2 and b2" in why
 
 
 @pytest.mark.slow

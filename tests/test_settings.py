@@ -25,6 +25,7 @@ USES = {
     "GRADER_STUDENT_USER": ("from autograder.harness import sandbox", "sandbox.USER"),
     "GRADER_NO_BWRAP": ("from autograder.core import settings", "settings.flag('GRADER_NO_BWRAP')"),
     "GRADER_SALT": ("from autograder.core import settings", "settings.text('GRADER_SALT')"),
+    "GRADER_DEADLINE": ("from autograder.core import config", "config.GRADING_DEADLINE"),
     # grade_all reads these two when it builds its options (test_grade_all_takes_... below)
     "GRADE_JOBS": ("from autograder.core import settings", "settings.whole('GRADE_JOBS')"),
     "GRADE_TIMEOUT": ("from autograder.core import settings", "settings.seconds('GRADE_TIMEOUT')"),
@@ -36,12 +37,12 @@ BAD = [
     ("GRADER_THREADS", "abc"), ("GRADER_THREADS", "0"), ("GRADER_THREADS", "1.5"),
     ("GRADER_WORKER_MEMORY_MB", "4G"),
     ("GRADER_STUDENT_USER", "-rf"), ("GRADER_STUDENT_USER", "a b"),
-    ("GRADE_JOBS", "many"), ("GRADE_TIMEOUT", "15 min"), ("GRADESCOPE_DEADLINE", "inf"),
+    ("GRADE_JOBS", "many"), ("GRADE_TIMEOUT", "15 min"), ("GRADER_DEADLINE", "never"), ("GRADESCOPE_DEADLINE", "inf"),
 ]
 VALID = {"GRADER_TRAIN_DEADLINE": ("1500", 1500.0), "GRADER_CALL_BUDGET": ("2.5", 2.5), "GRADER_THREADS": ("3", 3),
          "GRADER_WORKER_MEMORY_MB": ("512", 512), "GRADER_STUDENT_USER": ("grader-student-7", "grader-student-7"),
          "GRADER_NO_BWRAP": ("1", True), "GRADER_SALT": ("s3cr3t", "s3cr3t"), "GRADE_JOBS": ("4", 4),
-         "GRADE_TIMEOUT": ("30", 30.0), "GRADESCOPE_DEADLINE": ("600", 600.0)}
+         "GRADE_TIMEOUT": ("30", 30.0), "GRADER_DEADLINE": ("120", 120.0), "GRADESCOPE_DEADLINE": ("600", 600.0)}
 
 
 def python(code: str, env: dict[str, str]) -> subprocess.CompletedProcess:

@@ -202,6 +202,7 @@ class Records:
         self.new: list[dict] = []  # records accepted since the caller last looked
         self.read_cpu = lambda: 0.0  # CPU-seconds the worker's processes have used so far (watch() sets it)
         self.started_cpu = self.last_cpu = 0.0
+        self.started_any = False  # whether this worker started a planned call (else: it broke while importing)
 
     def expected(self) -> str | None:
         """The call the grader waits on: the one running, else the next planned one (None when all are done)."""
@@ -247,6 +248,7 @@ class Records:
     def accept(self, header: dict, payload: bytes) -> None:
         event, call = header.get("event"), header.get("call")
         if event == "start" and self.current is None and self.pending and call == self.pending[0]:
+            self.started_any = True
             output_at = header.get("output_at")
             self.current, self.arrays, self.started_cpu = call, {}, self.cpu()
             self.keep({"event": "start", "call": call, "budget": config.budget(self.file, call),
@@ -425,6 +427,12 @@ def run_worker(file: str, submission: Path, out: Path, sandbox_env: dict, plan: 
         if why == OUT_OF_TIME:
             for later in list(records.pending):
                 records.fail(later, f"not run: {OUT_OF_TIME}")
+        elif records.broken is not None and not records.started_any:
+            # It broke the channel before any call began: the file's own code does it whenever it is loaded,
+            # so every restart would end the same way.
+            for later in list(records.pending):
+                records.fail(later, f"not run: when {file}.py is imported, its code writes into the grader's "
+                                    f"record channel ({records.broken})")
     return records
 
 

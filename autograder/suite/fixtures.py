@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import json
 import os
 import shutil
 import tempfile
@@ -179,6 +180,7 @@ class Grader:
             if result is None:
                 continue
             state = {k[len(probes.STATE):]: v for k, v in result.arrays.items() if k.startswith(probes.STATE)}
+            state.update({k: v for k, v in result.arrays.items() if k.startswith(probes.ATTRIBUTE)})
             size = sum(v.nbytes for v in state.values())
             if not state:
                 problems[which] = "its record holds no saved state (state_dict)"
@@ -187,6 +189,10 @@ class Grader:
                                    f"{STATE_BYTES >> 20} MB any network of this assignment needs")
             else:
                 np.savez(data / f"{which}_state.npz", **state)
+                numbers = result.values.get("attributes")
+                numbers = {k: v for k, v in numbers.items() if isinstance(k, str) and k.isidentifier()
+                           and type(v) in (int, float, bool)} if isinstance(numbers, dict) else {}
+                (data / f"{which}_numbers.json").write_text(json.dumps(numbers))
         return problems
 
     def train_subset(self, n: int) -> tuple[np.ndarray, np.ndarray]:

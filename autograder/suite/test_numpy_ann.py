@@ -456,7 +456,7 @@ def accuracy_test(grader, ev, file, record_property, set_leaderboard_value):
     train = ev.result("train", f"training {file} on 55,000 images with your defaults")
     pred, why = learning.network_predictions(ev, "trained")
     where = ("computed by the grader from W1, b1, W2 and b2 with the contract's forward" if file == "numpy_ann"
-             else f"of a new {config.CLASSES[file]}() given the trained state_dict, in a fresh process")
+             else f"a new {config.CLASSES[file]}() given the trained state_dict, in a fresh process")
     check(pred is not None, f"the trained network's test accuracy ({where}) could not be measured: {why}")
     acc = float(np.mean(pred == grader.test_labels))
     set_leaderboard_value(round(100 * acc, 2))
@@ -464,14 +464,14 @@ def accuracy_test(grader, ev, file, record_property, set_leaderboard_value):
     # The time is the grader's own measure, in the unit of the budget: CPU time.
     used = f"{evidence.seconds(train.cpu_seconds)} of CPU time" if train.cpu_seconds is not None else "an unknown time"
     epochs = train.get("epochs")  # the length of the history fit returned: none for a fit that returns none
-    summary = (f"test accuracy {acc:.2%} (threshold {threshold:.0%}); training used {used}"
+    summary = (f"test accuracy {acc:.2%} (threshold {threshold:.0%}; {where}); training used {used}"
                + (f" for {epochs} epochs" if isinstance(epochs, int) and epochs > 0 else ""))
     record_property("output", summary)
     if acc < threshold:
         own = process_accuracy(ev, grader.test_labels)
         if own is not None and own >= threshold:
-            check(False, f"{summary}: that is the network's own accuracy ({where}). Your predict, in the "
-                         f"process that trained it, got {own:.2%}: its answers do not come from the network's "
+            check(False, f"{summary}. That is the network's own accuracy. Your predict, in the process "
+                         f"that trained it, got {own:.2%}: its answers do not come from the network's "
                          "parameters alone (data, lookups or another classifier kept beside it?). Accuracy "
                          "counts the network the file asks for.")
     check(acc >= threshold, f"{summary}. {advice.accuracy_advice(ev, file, train, pred, FAILED)}")
