@@ -606,7 +606,8 @@ class Evidence:
             if pace:
                 message += f", at about {float(pace):.0f} s per epoch ({float(pace) * int(total):.0f} s for all {total})"
         else:
-            message += " before its first epoch ended"
+            message += (" before it printed an epoch's utils.progress line (the grader counts epochs from those "
+                        "lines alone, so it cannot tell how far training got)")
         return message + ". Use fewer epochs, a larger batch or a smaller model, so that training fits the budget."
 
     def printed(self, call: str) -> str:
