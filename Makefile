@@ -77,10 +77,10 @@ TEST_JOBS ?= 2
 XDIST = $(shell $(PY) -c "import xdist" 2>/dev/null && echo "-n $(TEST_JOBS) --dist loadfile")
 
 test: $(SETUP) data
-	$(PY) -m pytest tests $(XDIST) --durations=20
+	$(PY) -m pytest tests $(XDIST) --durations=20 -rs
 
 test-fast: $(SETUP) data
-	$(PY) -m pytest tests -m "not slow"
+	$(PY) -m pytest tests -m "not slow" -rs
 
 gradescope: $(SETUP) data
 	$(PY) -m autograder.packaging.gradescope build
