@@ -34,6 +34,7 @@ DATA_DIR = Path(os.environ.get("FASHION_MNIST_DATA", ROOT / "data"))
 RAW_DIR = DATA_DIR / "FashionMNIST" / "raw"
 DEBIAN_DIR = Path("/usr/share/datasets/fashion-mnist")
 DEBIAN_PACKAGE = "dataset-fashion-mnist"
+APT_ARCHIVES = Path("/var/cache/apt/archives")  # apt keeps its .deb here, test labels inside
 
 CLASSES = ("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
            "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot")

@@ -92,3 +92,4 @@ def test_setup_sh_closes_every_copy_of_the_test_labels(autograder):
     debian = Path("/usr/share/datasets/fashion-mnist")
     if debian.is_dir():
         assert debian.stat().st_mode & 0o077 == 0
+    assert not list(Path("/var/cache/apt/archives").glob("dataset-fashion-mnist_*.deb"))  # apt's

@@ -190,9 +190,10 @@ def grader_secrets() -> list[Path]:
     """The grader's folders a worker must not read (results.json is written only after the last worker)."""
     import utils
 
-    # The Debian package's files hold the test labels, readable by everyone: closed to grader-student for good.
+    # The Debian package's files hold the test labels, readable by everyone, and so does its .deb in
+    # apt's cache (unless someone ran `apt-get clean`): closed to grader-student for good.
     return [ROOT / "autograder", ROOT / "solutions", ROOT / "build", ROOT / "expected", ROOT / "data", ROOT / "dist",
-            ROOT / "grades", utils.DEBIAN_DIR, utils.DATA_DIR]
+            ROOT / "grades", utils.DEBIAN_DIR, utils.DATA_DIR, utils.APT_ARCHIVES]
 
 
 def prepare(work: Path, test_images: np.ndarray | None, files: dict[str, Path]) -> dict:
@@ -303,7 +304,7 @@ def HIDDEN_PATHS() -> list[Path]:  # noqa: N802 - a constant, computed late (uti
     import utils
 
     given = [Path("/usr"), Path("/etc"), *python_prefixes()]
-    return [p for p in (utils.DEBIAN_DIR, ROOT, utils.DATA_DIR)
+    return [p for p in (utils.DEBIAN_DIR, ROOT, utils.DATA_DIR, utils.APT_ARCHIVES)
             if p.is_dir() and any(p.resolve().is_relative_to(g) for g in given)]
 
 

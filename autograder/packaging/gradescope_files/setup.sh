@@ -28,6 +28,10 @@ PIP=("$VENV/bin/python" -m pip install --quiet --no-cache-dir --disable-pip-vers
 
 # Fashion-MNIST, now, so that grading never needs the network.
 $APT_GET install -y -q dataset-fashion-mnist || echo "dataset-fashion-mnist unavailable: torchvision will download"
+# apt keeps the .deb it installed in its cache, readable by everyone, test labels inside: delete
+# it (that package's alone: `apt-get clean` would empty the cache of a machine where
+# tests/test_setup.py runs this script). The grader also closes that folder while it grades.
+rm -f /var/cache/apt/archives/dataset-fashion-mnist_*.deb
 "$VENV/bin/python" utils.py data
 "$VENV/bin/python" -m autograder.runtime.datacache  # the float32 training images every worker maps
 
