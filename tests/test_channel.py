@@ -89,11 +89,13 @@ def test_the_planned_calls_in_order_are_taken(channel):
     (start("not_a_call"), "did not ask for"),
     (frame({"event": "restart", "call": "import"}), "did not ask for"),
     (frame(b"[" * 200_000 + b"]" * 200_000), "header of"),
-    (frame(b"[" * 100_000 + b"]" * 100_000), "not readable JSON"),  # nested deeper than the parser recurses
+    (frame(b"[" * 100_000 + b"]" * 100_000), "nested more than"),  # deeper than the parser recurses
+    (done("import", v=[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[1]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]),
+     "nested more than"),  # parsed, then too deep for the log's writer
     (frame(b"\xff\xfe not json"), "not readable JSON"),
     (frame(b"[1, 2]"), "not a JSON object"),
 ], ids=["out of order", "second start", "done of another call", "unknown call", "unknown event", "huge header",
-        "deep nesting", "bytes", "a list"])
+        "deep nesting", "deep values", "bytes", "a list"])
 def test_anything_else_ends_the_channel_with_its_cause(channel, data, cause):
     records = channel().send(data)
     assert records.broken is not None and cause in records.broken

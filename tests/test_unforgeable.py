@@ -8,13 +8,15 @@ grader did: the score, the message, the time it took.
 from __future__ import annotations
 
 import re
+import shutil
 import time
 
+import numpy as np
 import pytest
 
 from autograder.harness import sandbox
-from autograder.suite import fixtures
-from tests.conftest import accuracy_test, failed
+from autograder.suite import fixtures, measure
+from tests.conftest import ROOT, accuracy_test, failed
 from tests.gradescope_schema import problems
 from tests.test_hostile import FAST, Hostile, grade_hostile, once
 
@@ -258,3 +260,51 @@ def test_a_file_that_overruns_the_gradings_deadline_is_charged_alone(run_grader,
     assert not [name for name in lost if name.startswith("numpy_ann.")], lost
     overran = [name for name, message in lost.items() if "grading's time ran out" in message]
     assert accuracy_test("pytorch_ann") in overran and "pytorch_ann.fit: the loss falls" in overran, lost
+
+
+def test_a_nearest_neighbour_table_in_buffers_is_refused(run_grader, tmp_path):
+    """Buffers that grew in fit into a table of the training set (and a load_state_dict of the class's own
+    that takes them) do not reach the fresh worker's network: its accuracy cannot be measured."""
+    folder = tmp_path / "knn"
+    folder.mkdir()
+    shutil.copy(ROOT / "tests" / "submissions" / "knn_buffers" / "pytorch_ann.py", folder)
+    results = run_grader(folder, only="pytorch_ann")
+    assert problems(results) == []
+    lost = failed(results)
+    assert "the buffer knn_" in lost[accuracy_test("pytorch_ann")], lost[accuracy_test("pytorch_ann")]
+    assert "pytorch_ann.fit: the loss falls" in lost
+
+
+def test_no_numpy_parameter_can_broadcast_into_a_table():
+    """A b1 with one row per test image would add a lookup table to X W1: the grader takes the contract's
+    shapes only, and says which one is wrong."""
+    rng = np.random.default_rng(0)
+    params = {"W1": np.zeros((784, 10)), "b1": rng.normal(size=(10000, 10)), "W2": np.eye(10),
+              "b2": np.zeros((1, 10))}
+    with pytest.raises(ValueError, match="b1 has shape"):
+        measure.network(params, 784, 10)
+    params["b1"] = np.zeros((100, 1, 10))
+    with pytest.raises(ValueError, match="b1 has shape"):
+        measure.network(params, 784, 10)
+    params["b1"] = np.zeros(10)
+    network = measure.network({**params, "W1": np.zeros((10, 784)), "W2": np.eye(10)}, 784, 10)
+    assert network["W1"].shape == (784, 10) and network["b1"].shape == (1, 10)
+
+
+def test_without_a_salt_the_secret_rests_on_random_bytes_made_here(tmp_path, monkeypatch):
+    """The hidden expected values and the submission are no secret from a student who holds the reference's
+    outputs: without GRADER_SALT, 32 random bytes made once (mode 0600) make the difference."""
+    monkeypatch.delenv("GRADER_SALT", raising=False)
+    monkeypatch.setattr(fixtures, "SALT", tmp_path / "build" / "salt")
+    first = fixtures.salt()
+    assert len(first) == 32 and fixtures.SALT.stat().st_mode & 0o777 == 0o600
+    assert fixtures.salt() == first  # a regrade draws the same
+    grader = fixtures.Grader.__new__(fixtures.Grader)
+    grader.found = {}
+    expected_dir = tmp_path / "expected"
+    expected_dir.mkdir()
+    secret = grader.secret(expected_dir)
+    fixtures.SALT.unlink()
+    assert grader.secret(expected_dir) != secret  # another machine's salt, another secret
+    monkeypatch.setenv("GRADER_SALT", "given")
+    assert fixtures.salt() == b"given"

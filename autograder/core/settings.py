@@ -48,7 +48,8 @@ VARIABLES = {v.name: v for v in [
     Variable("GRADER_DEADLINE", "seconds", 900.0,
              "wall-clock seconds for a whole grading, shared out among its files (config.GRADING_DEADLINE; "
              "run_autograder: GRADESCOPE_DEADLINE less 30)"),
-    Variable("GRADER_SALT", "text", "", "a secret mixed into the seed of the test images' order and noise (conftest)"),
+    Variable("GRADER_SALT", "text", "",
+             "the grading's salt (fixtures.salt); unset: 32 random bytes made once in build/salt"),
     Variable("GRADE_JOBS", "whole", None, "make grade-all: gradings at once (--jobs); unset: one per CPU (config.cpus)"),
     Variable("GRADE_TIMEOUT", "seconds", 900.0,
              "make grade-all: seconds after which one submission's grading is stopped (--timeout)"),

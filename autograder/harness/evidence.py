@@ -107,7 +107,7 @@ def read_log(out: Path) -> list[dict]:
     for line in path.read_text(errors="replace").splitlines():
         try:
             entries.append(json.loads(line))
-        except json.JSONDecodeError:
+        except (ValueError, RecursionError):
             continue
     return entries
 
@@ -123,7 +123,7 @@ def save_npz(path: Path, arrays: dict) -> None:
         for key in sorted(arrays):
             info = zipfile.ZipInfo(f"{key}.npy", date_time=(1980, 1, 1, 0, 0, 0))
             with zf.open(info, "w") as member:
-                np.lib.format.write_array(member, np.ascontiguousarray(arrays[key]), allow_pickle=False)
+                np.lib.format.write_array(member, np.asarray(arrays[key], order="C"), allow_pickle=False)
 
 # glibc's malloc in the worker. By default its mmap threshold rises with every large block freed, so the
 # evaluation chunks of a CNN end up on the heap and fragment it: the peak wanders between about 540 and 575 MB
@@ -222,6 +222,9 @@ class Records:
                 self.parse()
             except ChannelError as e:
                 self.broken = str(e)
+            except Exception as e:  # noqa: BLE001 - whatever a frame does to the reader, the worker sent it
+                self.broken = f"a record the grader could not take ({type(e).__name__})"
+            if self.broken is not None:
                 self.buffer.clear()
                 self.arrays = {}
 
@@ -323,8 +326,13 @@ class Records:
         self.new.append(entry)
 
 
+MAX_DEPTH = 32  # of nested lists and objects in a header: a probe's values nest three or four deep
+
+
 def decode(data: bytes) -> dict:
     """A frame's JSON header, or ChannelError: never the parser's own exception (deep nesting, bad text)."""
+    if nesting(data) > MAX_DEPTH:
+        raise ChannelError(f"a record nested more than {MAX_DEPTH} deep")
     try:
         header = json.loads(data)
     except (ValueError, UnicodeDecodeError, RecursionError, MemoryError):
@@ -332,6 +340,29 @@ def decode(data: bytes) -> dict:
     if not isinstance(header, dict):
         raise ChannelError("a record that is not a JSON object")
     return header
+
+
+def nesting(data: bytes) -> int:
+    """How deep the brackets of a JSON text nest, outside its strings: measured before it is parsed, in linear
+    time, so that nothing deeper than MAX_DEPTH ever reaches a recursive parser or writer."""
+    depth = deepest = 0
+    in_string = escaped = False
+    for byte in data:
+        if in_string:
+            if escaped:
+                escaped = False
+            elif byte == 0x5C:  # backslash
+                escaped = True
+            elif byte == 0x22:  # quote
+                in_string = False
+        elif byte == 0x22:
+            in_string = True
+        elif byte in (0x5B, 0x7B):  # [ {
+            depth += 1
+            deepest = max(deepest, depth)
+        elif byte in (0x5D, 0x7D):
+            depth -= 1
+    return deepest
 
 
 def payload_size(header: dict) -> int:

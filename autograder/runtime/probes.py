@@ -557,7 +557,9 @@ STATE = "state."  # the prefix of a trained model's saved state in a call's reco
 
 
 ATTRIBUTE = "attribute."  # the prefix of a small tensor kept as a plain attribute: "attribute.mean"
-ATTRIBUTE_ELEMENTS = 4096  # the largest such tensor carried over (a normalisation's mean and std, per pixel)
+ATTRIBUTE_ELEMENTS = 2 * 784  # the largest such tensor carried over (a normalisation's mean and std, per pixel)
+BUFFER_ELEMENTS = 2 * 784  # the largest buffer other than BatchNorm's statistics a saved state may hold
+STATISTICS = ("running_mean", "running_var", "num_batches_tracked")  # what batch normalisation keeps
 
 
 def state_of(model) -> dict:
@@ -598,7 +600,9 @@ def evaluate_probes(mod, ctx, file):
         with np.load(path, allow_pickle=False) as saved:
             state = {key: torch.from_numpy(np.array(saved[key])) for key in saved.files}
         model = cls()
-        model.load_state_dict({k: v for k, v in state.items() if not k.startswith(ATTRIBUTE)})
+        tensors = {k: v for k, v in state.items() if not k.startswith(ATTRIBUTE)}
+        check_buffers(model, tensors)
+        torch.nn.Module.load_state_dict(model, tensors)  # the base class's: a class's own may take anything
         for key, value in state.items():  # what fit kept in plain attributes: numbers, then small tensors
             if key.startswith(ATTRIBUTE):
                 setattr(model, key[len(ATTRIBUTE):], value)
@@ -611,6 +615,24 @@ def evaluate_probes(mod, ctx, file):
         with torch.no_grad():
             logits = [model(X[i:i + MEASURE_BATCH]) for i in range(0, len(X), MEASURE_BATCH)]
         return {"pred": torch.cat([part.detach().float().argmax(dim=1) for part in logits])}
+
+    def check_buffers(model, tensors):
+        """A network keeps what it learns in its parameters. Its buffers are BatchNorm's statistics or a
+        normalisation's mean and std, of the shapes a new instance gives them: a buffer that grew in fit
+        (a table of training images, say) is refused."""
+        fresh = {f"{prefix}.{name}".lstrip("."): buffer for prefix, module in
+                 torch.nn.Module.named_modules(model) for name, buffer in module._buffers.items()
+                 if buffer is not None}
+        for name, value in tensors.items():
+            if name not in fresh:
+                continue
+            if tuple(value.shape) != tuple(fresh[name].shape):
+                raise ValueError(f"the buffer {name} has shape {tuple(value.shape)} after fit, "
+                                 f"{tuple(fresh[name].shape)} in a new {cls.__name__}()")
+            if not name.endswith(STATISTICS) and value.numel() > BUFFER_ELEMENTS:
+                raise ValueError(f"the buffer {name} holds {value.numel()} values; a buffer other than "
+                                 f"BatchNorm's statistics may hold {BUFFER_ELEMENTS} (a mean and std per "
+                                 "pixel): a network keeps what it learns in its parameters")
 
     yield "evaluate_small", lambda: evaluate("small", HELDOUT)
     yield "evaluate_trained", lambda: evaluate("trained", None)

@@ -93,7 +93,7 @@ class Recorder:
 
     def send_arrays(self, call: str, arrays: dict) -> None:
         for key in sorted(arrays):
-            a = np.ascontiguousarray(arrays[key])
+            a = np.asarray(arrays[key], order="C")  # keeps a 0-d array 0-d (ascontiguousarray makes it 1-d)
             self.frame({"event": "array", "call": call, "key": key, "dtype": a.dtype.str, "shape": list(a.shape),
                         "nbytes": a.nbytes}, a.data if a.nbytes else b"")
 

@@ -65,18 +65,15 @@ def numpy_predictions(ev, which: str) -> tuple[np.ndarray | None, str]:
     if result is None:
         return None, f"{call} did not finish"
     params = {k: result.get(prefix + k) for k in measure.PARAMS}
-    if not all(isinstance(v, np.ndarray) and v.dtype.kind in "iuf" for v in params.values()):
-        return None, "the model holds no numeric W1, b1, W2 and b2 after fit"
+    if not all(isinstance(v, np.ndarray) for v in params.values()):
+        return None, "the model holds no W1, b1, W2 and b2 after fit"
     X = utils.to_model_format(getattr(ev.grader, images), None, "numpy")[0]
-    for W1, W2 in ((params["W1"], params["W2"]), (params["W1"].T, params["W2"].T)):  # (in, out) or (out, in)
-        try:
-            with np.errstate(all="ignore"):
-                z = measure.forward(dict(params, W1=W1, W2=W2), X)["z2"]
-            return np.asarray(z).argmax(axis=1), ""
-        except (ValueError, FloatingPointError):
-            continue
-    shapes = ", ".join(f"{k} {tuple(v.shape)}" for k, v in params.items())
-    return None, f"the contract's network cannot be computed from parameters of shapes {shapes}"
+    try:
+        network = measure.network(params, X.shape[1], 10)
+    except ValueError as e:
+        return None, f"the contract's network cannot be computed from these parameters: {e}"
+    with np.errstate(all="ignore"):
+        return measure.forward(network, X)["z2"].argmax(axis=1), ""
 
 
 def evaluated(ev, which: str) -> tuple[np.ndarray | None, str]:

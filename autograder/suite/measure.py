@@ -23,6 +23,33 @@ def forward(params: dict, X: np.ndarray) -> dict:
     return {"z1": z1, "a1": a1, "z2": z2, "a2": softmax(z2)}
 
 
+def network(params: dict, inputs: int, classes: int) -> dict:
+    """The four parameters as the contract's network of `inputs` inputs and `classes` outputs: W1 (inputs, H),
+    b1 (1, H), W2 (H, classes), b2 (1, classes), in float64. A bias may come as (H,), and a weight matrix
+    transposed, (out, in); any other shape raises ValueError, so that no parameter can broadcast into a table
+    (a b1 with one row per test image) or blow up the grader's arrays."""
+    arrays = {k: np.asarray(params[k]) for k in PARAMS}
+    if not all(a.dtype.kind in "iuf" for a in arrays.values()):
+        raise ValueError("the parameters are not all numeric arrays")
+    W1, W2 = arrays["W1"], arrays["W2"]
+    if W1.ndim != 2 or W2.ndim != 2:
+        raise ValueError(f"W1 {W1.shape} and W2 {W2.shape} must be matrices")
+    W1 = W1 if W1.shape[0] == inputs else W1.T
+    W2 = W2 if W2.shape[1] == classes else W2.T
+    hidden = W1.shape[1]
+    wanted = {"W1": (inputs, hidden), "W2": (hidden, classes)}
+    if W1.shape != wanted["W1"] or W2.shape != wanted["W2"]:
+        raise ValueError(f"W1 {arrays['W1'].shape} and W2 {arrays['W2'].shape} are not the weights of a "
+                         f"{inputs}-H-{classes} network")
+    found = {"W1": W1, "W2": W2}
+    for name, size in (("b1", hidden), ("b2", classes)):
+        b = arrays[name]
+        if b.shape not in ((size,), (1, size)):
+            raise ValueError(f"{name} has shape {b.shape}, not (1, {size}) or ({size},)")
+        found[name] = b.reshape(1, size)
+    return {k: found[k].astype(np.float64) for k in PARAMS}
+
+
 def probabilities(params: dict, X: np.ndarray) -> np.ndarray:
     """softmax(relu(X W1 + b1) W2 + b2), in float64."""
     return forward(params, X)["a2"]
