@@ -8,8 +8,11 @@ reference earns every point.
 - `busywork`: degenerate code that looks busy: the input returned (plus a bias, in the CNN), a one-hot
   "softmax", the parameters returned as gradients, shuffled batches that never train, every parameter nudged
   by hand, predict in eval mode over logits that ignore the model, no Conv2d, no PNG;
-- `variant_a`, `variant_b`: correct, and written unlike the reference (float64, other initialisations,
-  architectures, optimisers, batch sizes, plots in percent): 100/100.
+- `variant_a`, `variant_b`, `variant_c`: correct, and written unlike the reference (float64, float32 and
+  momentum, other initialisations, architectures, optimisers, batch sizes, plots in percent, buffers that
+  fit fills in, lazy layers): 100/100. `unusual_state` holds MLPs that keep their normalisation elsewhere
+  (NumPy scalars, a buffer registered in fit, a placeholder buffer of another shape): each keeps every
+  point, graded in the fresh worker that measures accuracy.
 
 TWINS names, for every graded test, the degenerate submissions that must earn 0 on it.
 """
@@ -79,7 +82,7 @@ def test_degenerate_failures_say_what_was_measured(graded):
     assert "do not depend on the input" in reasons["pytorch_cnn.forward: returns logits, not probabilities"]
 
 
-@pytest.mark.parametrize("variant", ["variant_a", "variant_b"])
+@pytest.mark.parametrize("variant", ["variant_a", "variant_b", "variant_c"])
 def test_a_correct_submission_unlike_the_reference_scores_100(variant, graded):
     results = graded(variant)
     assert failed(results) == {}
@@ -90,3 +93,13 @@ def test_a_forward_that_adds_a_parameter_to_the_input_is_named(graded):
     reasons = failed(graded("busywork"))
     for test in ("forward: logits of shape (n, 10) for (n, 784) input", "forward: returns logits, not probabilities"):
         assert "without applying the model's weights to the input" in reasons[f"pytorch_cnn.{test}"]
+
+
+@pytest.mark.parametrize("kind", ["d", "f", "h"])
+def test_normalisation_kept_outside_the_usual_buffers_keeps_every_point(kind, run_grader, tmp_path):
+    folder = tmp_path / kind
+    folder.mkdir()
+    shutil.copy(SUBMISSIONS / "unusual_state" / f"pytorch_ann_{kind}.py", folder / "pytorch_ann.py")
+    shutil.copy(ROOT / "solutions" / config.PNG_FILES["pytorch_ann"], folder)
+    results = run_grader(folder, only="pytorch_ann")
+    assert failed(results) == {}

@@ -296,8 +296,9 @@ def torch_probes(mod, ctx, file):
 
     def construct():
         model = cls()
-        return {"conv2d": sum(isinstance(m, nn.Conv2d) for m in model.modules()),
-                "parameters": sum(p.numel() for p in model.parameters())}
+        lazy = torch.nn.parameter.is_lazy
+        return {"conv2d": sum(isinstance(m, (nn.Conv2d, nn.LazyConv2d)) for m in model.modules()),
+                "parameters": sum(0 if lazy(p) else p.numel() for p in model.parameters())}
 
     def forward(layout):
         model = cls()
@@ -311,6 +312,7 @@ def torch_probes(mod, ctx, file):
         X, y = ctx.train_subset(n_train + n_val, layout)
         model = cls()
         ctx.small_model = model  # predict and plot use it, trained or not
+        materialise(model, X[:2])
         params = [p for p in model.parameters() if p.requires_grad]
         before = [p.detach().clone() for p in params]
         loss_before, _ = measure(model, X[:n_train], y[:n_train])
@@ -556,17 +558,28 @@ MEASURED_TRAIN = 2_000  # training images on which the grader measures a trained
 STATE = "state."  # the prefix of a trained model's saved state in a call's record: "state.fc1.weight"
 
 
-ATTRIBUTE = "attribute."  # the prefix of a small tensor kept as a plain attribute: "attribute.mean"
+ATTRIBUTE = "attribute."  # the prefix of a small tensor kept as a plain attribute: "attribute.norm.mean"
+ARRAY_ATTRIBUTE = "array."  # likewise, a NumPy array
 ATTRIBUTE_ELEMENTS = 2 * 784  # the largest such tensor carried over (a normalisation's mean and std, per pixel)
 BUFFER_ELEMENTS = 2 * 784  # the largest buffer other than BatchNorm's statistics a saved state may hold
 STATISTICS = ("running_mean", "running_var", "num_batches_tracked")  # what batch normalisation keeps
 
 
+def materialise(model, X) -> None:
+    """Give lazy layers (nn.LazyLinear, ...) their parameters with one forward pass, as training would."""
+    import torch
+
+    if any(torch.nn.parameter.is_lazy(p) for p in model.parameters()):
+        with torch.no_grad():
+            model(X)
+
+
 def state_of(model) -> dict:
-    """The model's state_dict (parameters and buffers), as STATE-prefixed tensors on the CPU: what a fresh
-    worker loads into a new instance to predict the test set (`evaluate_probes`). Small tensors the model
-    keeps as plain attributes (a mean and std that fit computed) come along, ATTRIBUTE-prefixed, and
-    numbers as `attributes`. bfloat16, which NumPy lacks, travels as float32."""
+    """What a fresh worker needs to rebuild the trained network in a new instance (`evaluate_probes`): the
+    state_dict (parameters and buffers) as STATE-prefixed tensors, and the small values fit may have kept
+    as plain attributes of the model or of any of its modules (a normalisation's mean and std): tensors
+    (ATTRIBUTE-prefixed) and NumPy arrays (ARRAY_ATTRIBUTE) of at most ATTRIBUTE_ELEMENTS values, and
+    numbers or short tuples and lists of numbers (in `attributes`). bfloat16 travels as float32."""
     import torch
 
     state, numbers = {}, {}
@@ -574,15 +587,53 @@ def state_of(model) -> dict:
         if isinstance(value, torch.Tensor):
             value = value.detach().cpu()
             state[STATE + name] = value.float() if value.dtype == torch.bfloat16 else value
-    for name, value in vars(model).items():
-        if name.startswith("_") or not name.isidentifier():
-            continue
-        if isinstance(value, torch.Tensor) and value.numel() <= ATTRIBUTE_ELEMENTS:
-            value = value.detach().cpu()
-            state[ATTRIBUTE + name] = value.float() if value.dtype == torch.bfloat16 else value
-        elif type(value) in (int, float, bool):
-            numbers[name] = value
+    for prefix, module in torch.nn.Module.named_modules(model):
+        for name, value in vars(module).items():
+            if name.startswith("_") or not name.isidentifier() or name == "training":
+                continue
+            key = f"{prefix}.{name}".lstrip(".")
+            if isinstance(value, torch.Tensor) and not isinstance(value, torch.nn.Parameter):
+                if value.numel() <= ATTRIBUTE_ELEMENTS:
+                    value = value.detach().cpu()
+                    state[ATTRIBUTE + key] = value.float() if value.dtype == torch.bfloat16 else value
+            elif isinstance(value, np.ndarray) and value.dtype.kind in "biuf" and value.size <= ATTRIBUTE_ELEMENTS:
+                state[ARRAY_ATTRIBUTE + key] = value
+            elif (number := plain_number(value)) is not None:
+                numbers[key] = number
     return {**state, "attributes": numbers}
+
+
+def plain_number(value):
+    """A number, NumPy scalar, or short tuple or list of them, as JSON: {"kind", "value"}; else None."""
+    if type(value) in (int, float, bool):
+        return {"kind": type(value).__name__, "value": value}
+    if isinstance(value, np.generic) and value.dtype.kind in "biuf":
+        return {"kind": "numpy", "dtype": value.dtype.str, "value": value.item()}
+    if isinstance(value, (tuple, list)) and len(value) <= 16 and all(type(v) in (int, float) for v in value):
+        return {"kind": type(value).__name__, "value": list(value)}
+    return None
+
+
+def restore_number(number: dict):
+    """The value `plain_number` described."""
+    kind, value = number.get("kind"), number.get("value")
+    if kind == "numpy":
+        return np.dtype(number.get("dtype", "<f8")).type(value)
+    if kind == "tuple":
+        return tuple(value)
+    return value
+
+
+def set_attribute(model, key: str, value) -> None:
+    """Set `key` ("norm.mean") on the model or the submodule it names; nothing where that module is gone."""
+    owner, _, name = key.rpartition(".")
+    try:
+        import torch
+
+        target = torch.nn.Module.get_submodule(model, owner)
+    except AttributeError:
+        return
+    setattr(target, name, value)
 
 
 def evaluate_probes(mod, ctx, file):
@@ -600,15 +651,17 @@ def evaluate_probes(mod, ctx, file):
         with np.load(path, allow_pickle=False) as saved:
             state = {key: torch.from_numpy(np.array(saved[key])) for key in saved.files}
         model = cls()
-        tensors = {k: v for k, v in state.items() if not k.startswith(ATTRIBUTE)}
-        check_buffers(model, tensors)
+        materialise(model, ctx.test_data(layout)[:2])
+        tensors = {k: v for k, v in state.items() if not k.startswith((ATTRIBUTE, ARRAY_ATTRIBUTE))}
+        place_buffers(model, tensors)
         torch.nn.Module.load_state_dict(model, tensors)  # the base class's: a class's own may take anything
-        for key, value in state.items():  # what fit kept in plain attributes: numbers, then small tensors
+        for key, value in state.items():  # what fit kept in plain attributes: small tensors and arrays
             if key.startswith(ATTRIBUTE):
-                setattr(model, key[len(ATTRIBUTE):], value)
-        numbers = ctx.numbers(which)
-        for name, value in numbers.items():
-            setattr(model, name, value)
+                set_attribute(model, key[len(ATTRIBUTE):], value)
+            elif key.startswith(ARRAY_ATTRIBUTE):
+                set_attribute(model, key[len(ARRAY_ATTRIBUTE):], value.numpy())
+        for key, number in ctx.numbers(which).items():
+            set_attribute(model, key, restore_number(number))
         X = ctx.test_data(layout)
         X = X if count is None else X[:count]
         model.eval()
@@ -616,23 +669,26 @@ def evaluate_probes(mod, ctx, file):
             logits = [model(X[i:i + MEASURE_BATCH]) for i in range(0, len(X), MEASURE_BATCH)]
         return {"pred": torch.cat([part.detach().float().argmax(dim=1) for part in logits])}
 
-    def check_buffers(model, tensors):
-        """A network keeps what it learns in its parameters. Its buffers are BatchNorm's statistics or a
-        normalisation's mean and std, of the shapes a new instance gives them: a buffer that grew in fit
-        (a table of training images, say) is refused."""
-        fresh = {f"{prefix}.{name}".lstrip("."): buffer for prefix, module in
-                 torch.nn.Module.named_modules(model) for name, buffer in module._buffers.items()
-                 if buffer is not None}
+    def place_buffers(model, tensors):
+        """Make room in a new instance for the buffers fit left: one registered in fit, a placeholder (None,
+        or another shape) filled in fit. A network keeps what it learns in its parameters, so a buffer may
+        hold at most BUFFER_ELEMENTS values (a mean and std per pixel), BatchNorm's statistics aside: a
+        table of training images kept in buffers is refused."""
+        parameters = {name for name, _ in torch.nn.Module.named_parameters(model)}
         for name, value in tensors.items():
-            if name not in fresh:
+            if name in parameters:
                 continue
-            if tuple(value.shape) != tuple(fresh[name].shape):
-                raise ValueError(f"the buffer {name} has shape {tuple(value.shape)} after fit, "
-                                 f"{tuple(fresh[name].shape)} in a new {cls.__name__}()")
-            if not name.endswith(STATISTICS) and value.numel() > BUFFER_ELEMENTS:
-                raise ValueError(f"the buffer {name} holds {value.numel()} values; a buffer other than "
-                                 f"BatchNorm's statistics may hold {BUFFER_ELEMENTS} (a mean and std per "
-                                 "pixel): a network keeps what it learns in its parameters")
+            owner, _, leaf = name.rpartition(".")
+            module = torch.nn.Module.get_submodule(model, owner)
+            current = module._buffers.get(leaf)
+            if leaf in STATISTICS and current is not None and current.shape == value.shape:
+                continue
+            if value.numel() > BUFFER_ELEMENTS:
+                raise ValueError(f"the saved state holds {name}, a buffer of {value.numel()} values; beyond "
+                                 f"BatchNorm's statistics a buffer may hold {BUFFER_ELEMENTS} (a mean and a "
+                                 "standard deviation per pixel): a network keeps what it learns in its "
+                                 "parameters")
+            module._buffers[leaf] = value.clone()
 
     yield "evaluate_small", lambda: evaluate("small", HELDOUT)
     yield "evaluate_trained", lambda: evaluate("trained", None)
@@ -676,7 +732,7 @@ class Context:
 
         with open(path) as f:
             found = json.load(f)
-        return {k: v for k, v in found.items() if type(v) in (int, float, bool)} if isinstance(found, dict) else {}
+        return {k: v for k, v in found.items() if isinstance(v, dict)} if isinstance(found, dict) else {}
 
     def __init__(self):
         self._train = None

@@ -181,7 +181,8 @@ class Grader:
             if result is None:
                 continue
             state = {k[len(probes.STATE):]: v for k, v in result.arrays.items() if k.startswith(probes.STATE)}
-            state.update({k: v for k, v in result.arrays.items() if k.startswith(probes.ATTRIBUTE)})
+            state.update({k: v for k, v in result.arrays.items()
+                          if k.startswith((probes.ATTRIBUTE, probes.ARRAY_ATTRIBUTE))})
             size = sum(v.nbytes for v in state.values())
             if not state:
                 problems[which] = "its record holds no saved state (state_dict)"
@@ -191,8 +192,8 @@ class Grader:
             else:
                 evidence.save_npz(data / f"{which}_state.npz", state)
                 numbers = result.values.get("attributes")
-                numbers = {k: v for k, v in numbers.items() if isinstance(k, str) and k.isidentifier()
-                           and type(v) in (int, float, bool)} if isinstance(numbers, dict) else {}
+                numbers = {k: v for k, v in numbers.items() if isinstance(k, str) and isinstance(v, dict)
+                           and v.get("kind") in NUMBER_KINDS} if isinstance(numbers, dict) else {}
                 (data / f"{which}_numbers.json").write_text(json.dumps(numbers))
         return problems
 
@@ -248,6 +249,7 @@ def derive(secret: bytes, purpose: str) -> int:
     return int.from_bytes(hmac.new(secret, purpose.encode(), hashlib.sha256).digest()[:8], "big")
 
 
+NUMBER_KINDS = {"int", "float", "bool", "numpy", "tuple", "list"}  # probes.plain_number's
 EVALUATED = {"pytorch_ann", "pytorch_cnn"}  # files whose saved state a fresh worker evaluates (numpy_ann: the grader)
 EVALUATION_RESERVE = 30.0  # seconds of a file's time kept for its fresh worker
 STATE_BYTES = 32 << 20  # the largest saved state evaluated: far above any network this assignment trains

@@ -127,6 +127,10 @@ def credited_if_learned(ev, what: str) -> None:
     if any(acc >= LEARNED for acc in seen.values()):
         return
     shown = "; ".join(f"after the {how} it got {acc:.0%} of held-out test images right" for how, acc in seen.items())
+    if not shown:  # nothing measured: say why, where a fit finished
+        reasons = [f"after the {how}, {why}" for which, how in (("small", "small fit"), ("trained", "training"))
+                   if (why := network_predictions(ev, which)[1]) and "did not finish" not in why]
+        shown = "; ".join(reasons)
     loaded = getattr(ev, "loaded", {})
     cause = advice.root_cause(ev, ev.file, loaded.get("train"), FAILED)
     accuracy = next(name for name in config.POINTS if name.startswith(f"{ev.file}.accuracy:"))

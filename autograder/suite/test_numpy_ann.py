@@ -471,10 +471,14 @@ def accuracy_test(grader, ev, file, record_property, set_leaderboard_value):
     if acc < threshold:
         own = process_accuracy(ev, grader.test_labels)
         if own is not None and own >= threshold:
+            keep = ("predict must be the argmax of forward(X), the contract's network on W1, b1, W2 and b2"
+                    if file == "numpy_ann" else
+                    "keep what forward needs in the model: layers, buffers (self.register_buffer, for a "
+                    "normalisation's mean and std) or small attributes")
             check(False, f"{summary}. That is the network's own accuracy. Your predict, in the process "
-                         f"that trained it, got {own:.2%}: its answers do not come from the network's "
-                         "parameters alone (data, lookups or another classifier kept beside it?). Accuracy "
-                         "counts the network the file asks for.")
+                         f"that trained it, got {own:.2%}: its answers depend on more than the network "
+                         f"itself (a normalisation done outside it, data or another classifier kept beside "
+                         f"it?). Accuracy counts the network the file asks for: {keep}.")
     check(acc >= threshold, f"{summary}. {advice.accuracy_advice(ev, file, train, pred, FAILED)}")
 
 
