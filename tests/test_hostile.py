@@ -4,9 +4,12 @@ Each hostile is the reference numpy_ann.py with one bad behaviour injected,
 at import or inside a function. The part it breaks must score 0 with a
 message naming the cause, and the parts it leaves alone must still pass.
 Every behaviour is bounded (loops stop after two minutes, forks after 400,
-files are touched only inside pytest's temporary folders or, when the
-grader's files belong to another user, where the sandbox must refuse), so a
-failed defence cannot harm the machine.
+the process that outlives its grading after 60 s and 6000 forks; files are
+touched only inside pytest's temporary folders or, when the grader's files
+belong to another user, where the sandbox must refuse; the submitted files
+of other gradings are written only where their sandbox user may write, and
+never by an ordinary user's unconfined workers, whose tests are skipped),
+so a failed defence cannot harm the machine.
 
 Run as root, workers are grader-student without network; run as a normal
 user, they share the user's rights, and the tests of defences that only
@@ -155,14 +158,17 @@ def assert_next_grading_runs(run_grader, folder):
 
 
 def user_processes(uid: int) -> list[str]:
-    """Processes of `uid`, zombies included, each as 'pid state command'."""
+    """Processes whose real, effective or saved user is `uid`, zombies included, each as
+    'pid state command', from /proc/PID/status (the owner of /proc/PID is the effective user alone).
+    """
     found = []
     for pid in filter(str.isdigit, os.listdir("/proc")):
         try:
-            if os.stat(f"/proc/{pid}").st_uid == uid:
-                found.append(f"{pid} {open(f'/proc/{pid}/stat').read().rsplit(')', 1)[1].split()[0]} "
-                             f"{open(f'/proc/{pid}/comm').read().strip()}")
-        except (FileNotFoundError, ProcessLookupError, IndexError):
+            with open(f"/proc/{pid}/status") as f:
+                fields = dict(line.split(":", 1) for line in f.read().splitlines() if ":" in line)
+            if uid in [int(u) for u in fields["Uid"].split()[:3]]:
+                found.append(f"{pid} {fields['State'].split()[0]} {fields['Name'].strip()}")
+        except (OSError, KeyError, IndexError, ValueError):
             pass
     return found
 
@@ -501,3 +507,199 @@ def test_escape_sequences_cannot_forge_the_table(expected_dir, reference_copy, t
     assert all(mark == "FAIL" for mark, number in rows if number in relu)
     assert "\\x1b[32m  PASS" in done.stdout and "\\u202eSSAP" in done.stdout  # shown, as text
     assert any(line.strip().startswith("epoch 1/2 \\x1b[2K\\r") for line in lines)
+
+
+# ------------------------------------------------------------ processes that outlive their grading
+
+# A process that outlives its grading. The worker's last call (predict, on the test set's first
+# chunk) starts it in a small Python of its own, out of the worker's process group (setsid). Not
+# dumpable (its files in /proc are root's), it forks a successor and exits, again and again, each
+# generation living a millisecond or two, so that a look at /proc rarely finds it where the look
+# before saw it: for 6 s and 6000 forks at most. Then it rewrites, every 5 ms, any submitted file it
+# can reach in another grading's run folder, until 60 s after it started.
+HOP = """
+import ctypes, glob, os, time
+def victims():
+    found = set()
+    for top in {'/tmp', os.environ.get('TMPDIR') or '/tmp'}:
+        for depth in ('*', '*/*'):
+            found.update(glob.glob(f'{top}/{depth}/run/*/*_*.py'))
+    return found
+def rewrite():
+    for path in victims():
+        try:
+            with open(path) as f:
+                text = f.read()
+            if 'hostile-hopper' in text or 'an earlier grading' in text:
+                continue  # its own file, or one it rewrote already
+            with open(path, 'a') as f:
+                f.write("\\nraise RuntimeError('rewritten by a process of an earlier grading')\\n")
+        except OSError:
+            pass
+ctypes.CDLL(None).prctl(15, b'hostile-hopper', 0, 0, 0)  # PR_SET_NAME: how the tests find it
+ctypes.CDLL(None).prctl(4, 0, 0, 0, 0)  # PR_SET_DUMPABLE 0
+start, forks = time.time(), 0
+while time.time() - start < 60:
+    if forks < 6000 and time.time() - start < 6:
+        try:
+            child = os.fork()
+        except OSError:  # the user's process limit, full of zombies: try again
+            time.sleep(0.001)
+            continue
+        forks += 1
+        if child:
+            os._exit(0)
+    else:
+        rewrite()
+        time.sleep(0.005)
+"""
+HOPPER = f"""
+if len(X) >= 1000 and not globals().get('_h_started'):  # the test set, its first chunk
+    globals()['_h_started'] = True
+    import os as _ho, sys as _hs
+    if _ho.fork() == 0:
+        try:
+            _ho.setsid()
+            _ho.closerange(3, 1 << 16)
+            _ho.execv(_hs.executable, [_hs.executable, '-S', '-c', {HOP!r}])
+        finally:
+            _ho._exit(0)
+"""
+
+
+def skip_where_leftovers_end_with_the_process_group():
+    if not ISOLATED and not sandbox.confined():
+        pytest.skip("as an ordinary user without bubblewrap, what a worker leaves behind is killed "
+                    "with its process group only, which a process can leave: the README's stated "
+                    "degradation")
+
+
+def leftovers_of(user) -> list[str]:
+    """What is left of a grading's processes: every process of its sandbox user, or (no user switch,
+    as an ordinary user) the hostile processes, by the name they give themselves."""
+    if user is not None:
+        return user_processes(user.pw_uid)
+    return threads_named("hostile-hopper")
+
+
+def kept_work(name: str):
+    """A folder for a grading's work (run_grader's `work`), which the test reads afterwards: where
+    workers, and the processes of earlier gradings, reach it as they would a grading's own."""
+    import uuid
+
+    from tests.conftest import shared_folder
+
+    return shared_folder(f"{name}-{uuid.uuid4().hex[:8]}")
+
+
+def files_of(folder) -> dict[str, bytes]:
+    return {p.name: p.read_bytes() for p in folder.iterdir()}
+
+
+@pytest.mark.parametrize("without_cgroups", [False, True], ids=["as here", "without cgroups"])
+def test_a_hopper_outlives_no_grading_and_changes_nothing_of_the_next(run_grader, reference_copy,
+                                                                      tmp_path, without_cgroups):
+    """The hopper, graded; then the reference, by the same sandbox user. Nothing of the first
+    grading runs after it (zombies count: they would fill the user's process limit), and the second
+    grading's run folder holds the reference's file as it was submitted, which earns every point."""
+    skip_where_leftovers_end_with_the_process_group()
+    env = {}
+    if without_cgroups:
+        if sandbox.leftovers() != "cgroup":
+            pytest.skip(f"no cgroup to do without here: leftovers end by {sandbox.leftovers()}")
+        env = {"GRADER_NO_CGROUP": "1"}  # as in a container whose /sys/fs/cgroup is read-only
+    hopper = Hostile("hopper", "predict", HOPPER, set(), env=env)
+    grade_hostile(run_grader, reference_copy, hopper)
+    survivors = leftovers_of(sandbox.student_user())
+    victim = tmp_path / "victim"
+    victim.mkdir()
+    (victim / "numpy_ann.py").write_bytes((ROOT / "solutions" / "numpy_ann.py").read_bytes())
+    work = kept_work("hopper-victim")
+    results = run_grader(victim, only="numpy_ann", work=work, env=env)
+    assert survivors == [], f"left running after the grading: {survivors}"
+    assert failed(results) == {} and results["score"] == 49, failed(results)
+    assert files_of(work / "run" / "numpy_ann") == files_of(victim)
+
+
+def test_a_worker_cannot_write_into_the_run_folder_of_a_grading_at_the_same_time(run_grader,
+                                                                                  reference_copy,
+                                                                                  tmp_path):
+    """Two gradings at once by the same sandbox user: the hostile one's worker runs first and, for
+    3 s after it sees the other grading's run folder, tries to change the file there and add one."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    skip_where_leftovers_end_with_the_process_group()
+    writer = (
+        "import glob as _wg, os as _wo, time as _wt\n"
+        "open('started', 'w').close()  # in its own run folder, where the test looks for it\n"
+        "_w_start, _w_seen = _wt.time(), None\n"
+        "while _wt.time() - _w_start < 15 and (_w_seen is None or _wt.time() - _w_seen < 3):\n"
+        "    _w_tops = {'/tmp', _wo.environ.get('TMPDIR') or '/tmp'}\n"
+        "    _w_found = {p for t in _w_tops for p in _wg.glob(t + '/*/*/run/*/numpy_ann.py')}\n"
+        "    for _w_path in _w_found:\n"
+        "        if _wo.path.samefile(_w_path, 'numpy_ann.py'):\n"
+        "            continue\n"
+        "        _w_seen = _w_seen or _wt.time()\n"
+        "        try:\n"
+        "            with open(_w_path, 'a') as _w_f:\n"
+        "                _w_f.write(\"\\nraise RuntimeError('written by another grading')\\n\")\n"
+        "        except OSError:\n"
+        "            pass\n"
+        "        try:\n"
+        "            open(_wo.path.join(_wo.path.dirname(_w_path), 'planted.py'), 'w').close()\n"
+        "        except OSError:\n"
+        "            pass\n"
+        "    _wt.sleep(0.02)\n")
+    path = reference_copy / "numpy_ann.py"
+    path.write_text(inject(path.read_text(), "import", once(writer)))
+    victim = tmp_path / "victim"
+    victim.mkdir()
+    (victim / "numpy_ann.py").write_bytes((ROOT / "solutions" / "numpy_ann.py").read_bytes())
+    hostile_work, victim_work = kept_work("concurrent-hostile"), kept_work("concurrent-victim")
+    with ThreadPoolExecutor(2) as pool:
+        hostile = pool.submit(run_grader, reference_copy, only="numpy_ann", work=hostile_work)
+        started, deadline = hostile_work / "run" / "numpy_ann" / "started", time.monotonic() + 300
+        while not started.exists() and not hostile.done() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert started.exists(), "the hostile worker never started"
+        graded = pool.submit(run_grader, victim, only="numpy_ann", work=victim_work).result()
+        assert problems(hostile.result()) == []
+    assert failed(graded) == {} and graded["score"] == 49, failed(graded)
+    assert files_of(victim_work / "run" / "numpy_ann") == files_of(victim)
+
+
+def test_the_output_says_how_what_a_worker_leaves_running_is_ended(run_grader, tmp_path):
+    """results.json's output states the defence against processes that outlive their worker, or its
+    absence (as an ordinary user without bubblewrap), as extra_data.defences does."""
+    folder = tmp_path / "nothing"
+    folder.mkdir()
+    results = run_grader(folder, only="numpy_ann")  # no file to run: the statement alone
+    assert sandbox.isolation() in results["output"]
+    assert results["extra_data"]["defences"]["processes"] == sandbox.leftovers()
+    assert sandbox.ENDED[sandbox.leftovers()] in results["output"]
+    if not ISOLATED and not sandbox.confined():
+        assert "process group" in results["output"] and "outlive the grading" in results["output"]
+
+
+def test_kill_minus_one_is_never_sent_with_a_capability_left():
+    """kill_as's child kills as the sandbox user only once it holds no capability: one kept across
+    the switch of user (here by PR_SET_KEEPCAPS) would let kill -1 reach every process of the
+    machine. It sends nothing then."""
+    import sys
+
+    account = sandbox.student_user()
+    if account is None:
+        pytest.skip("no sandbox user here (not root): nothing is killed by user")
+    sleeper = subprocess.Popen([*sandbox.setpriv(account), "sleep", "60"])
+    code = ("import ctypes\nctypes.CDLL(None).prctl(8, 1, 0, 0, 0)  # PR_SET_KEEPCAPS\n"
+            "from autograder.harness import sandbox\n"
+            "print(sandbox.kill_as(sandbox.student_user(), 0.5))")
+    try:
+        done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True,
+                              text=True, timeout=120, env=dict(os.environ, PYTHONPATH=str(ROOT)))
+        assert done.stdout.split() == [str(sandbox.UNSAFE)], done.stderr[-2000:]
+        time.sleep(0.2)
+        assert sleeper.poll() is None, "kill -1 was sent"
+    finally:
+        sleeper.kill()
+        sleeper.wait()

@@ -24,6 +24,8 @@ USES = {
     "GRADER_WORKER_MEMORY_MB": ("from autograder.harness import sandbox", "sandbox.MEMORY_BYTES >> 20"),
     "GRADER_STUDENT_USER": ("from autograder.harness import sandbox", "sandbox.USER"),
     "GRADER_NO_BWRAP": ("from autograder.core import settings", "settings.flag('GRADER_NO_BWRAP')"),
+    "GRADER_NO_CGROUP": ("from autograder.core import settings",
+                         "settings.flag('GRADER_NO_CGROUP')"),
     "GRADER_SALT": ("from autograder.core import settings", "settings.text('GRADER_SALT')"),
     "GRADER_DEADLINE": ("from autograder.core import config", "config.GRADING_DEADLINE"),
     # grade_all reads these two when it builds its options (test_grade_all_takes_... below)
@@ -41,8 +43,9 @@ BAD = [
 ]
 VALID = {"GRADER_TRAIN_DEADLINE": ("1500", 1500.0), "GRADER_CALL_BUDGET": ("2.5", 2.5), "GRADER_THREADS": ("3", 3),
          "GRADER_WORKER_MEMORY_MB": ("512", 512), "GRADER_STUDENT_USER": ("grader-student-7", "grader-student-7"),
-         "GRADER_NO_BWRAP": ("1", True), "GRADER_SALT": ("s3cr3t", "s3cr3t"), "GRADE_JOBS": ("4", 4),
-         "GRADE_TIMEOUT": ("30", 30.0), "GRADER_DEADLINE": ("120", 120.0), "GRADESCOPE_DEADLINE": ("600", 600.0)}
+         "GRADER_NO_BWRAP": ("1", True), "GRADER_NO_CGROUP": ("1", True),
+         "GRADER_SALT": ("s3cr3t", "s3cr3t"), "GRADE_JOBS": ("4", 4), "GRADE_TIMEOUT": ("30", 30.0),
+         "GRADER_DEADLINE": ("120", 120.0), "GRADESCOPE_DEADLINE": ("600", 600.0)}
 
 
 def python(code: str, env: dict[str, str]) -> subprocess.CompletedProcess:

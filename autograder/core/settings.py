@@ -45,6 +45,8 @@ VARIABLES = {v.name: v for v in [
     Variable("GRADER_WORKER_MEMORY_MB", "whole", 4096, "memory limit of a worker, in MB (sandbox.MEMORY_BYTES)"),
     Variable("GRADER_STUDENT_USER", "user", "grader-student", "the user workers run as when grading as root (sandbox.USER)"),
     Variable("GRADER_NO_BWRAP", "flag", False, "any non-empty value turns bubblewrap off (sandbox.confined)"),
+    Variable("GRADER_NO_CGROUP", "flag", False,
+             "any non-empty value keeps workers out of cgroups of their own (cgroup.available)"),
     Variable("GRADER_DEADLINE", "seconds", 900.0,
              "wall-clock seconds for a whole grading, shared out among its files (config.GRADING_DEADLINE; "
              "run_autograder: GRADESCOPE_DEADLINE less 30)"),

@@ -402,13 +402,11 @@ def collect(file: str, submission: Path, out: Path, sandbox_env: dict, unit_only
     write: at that time the worker is stopped, and the call in progress and every call after it
     are charged. `evaluate` runs a fresh worker that only evaluates saved states (probes.EVALUATE).
     """
-    user = sandbox.student_user()
     sandbox.become_subreaper()
     sandbox.cpu_seconds()  # computed here, not between fork and exec
     if out.exists():
         shutil.rmtree(out)
     out.mkdir(parents=True, mode=0o700)
-    sandbox.make_writable(submission, user)
     plan = probes.plan(file, unit_only, evaluate)
     allowance = allowance or Allowance()
     done: set = set()
@@ -433,21 +431,19 @@ def run_worker(file: str, submission: Path, out: Path, sandbox_env: dict, plan: 
     output = os.open(out / "output.txt", os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_NOFOLLOW, 0o600)
     records = Records(file, out, read_end, plan, done, allowance)
     try:
-        with sandbox.exclusive(user):  # killing the user's processes afterwards must not hit another grading's
+        # The user's lock and the run folder, for this worker alone; afterwards nothing of it runs.
+        with sandbox.worker(user, submission) as preexec:
             proc = subprocess.Popen(sandbox.command(user, cmd, sandbox_env, submission),
                                     cwd=sandbox_env["GRADER_LIB"], env=worker_env(sandbox_env, user),
                                     stdin=subprocess.DEVNULL, stdout=output, stderr=output,
                                     start_new_session=True, pass_fds=(write_end,),
-                                    preexec_fn=sandbox.limit_processes if user else sandbox.limit)
+                                    preexec_fn=preexec)
             os.close(write_end)
             write_end = None
             try:
                 outcome = watch(proc, records, TrainingEcho(file, out), until)
             finally:
                 kill(proc)
-                sandbox.kill_user_processes(user)
-                sandbox.remove_user_files(user)
-                sandbox.reap_zombie_children(patience=2.0 if sandbox.confined() else 0.0)
     finally:
         for fd in (read_end, write_end, output):
             if fd is not None:

@@ -10,9 +10,14 @@ When the grader runs as root (Gradescope, CI), a worker also
 - cannot read the grader's files (the autograder package, expected values,
   solutions, data with the test labels, results): an ACL denies that user;
 - has no network (a new, empty network namespace, where `unshare` works);
-- has every process of that user killed when it ends.
+- gets its run folder only while it runs (`worker`): one worker of that user
+  at a time, every process of that user ended before the folder is lent and
+  again before it is handed back, closed, to root.
 As any user, a worker runs with limits on memory, file size, core dumps and
 (as grader-student) processes, in its own session, and dies with the grader.
+How a worker's processes are ended where it is not confined by bubblewrap is
+`end_user_processes` and `autograder/harness/cgroup.py`; `isolation()` says
+which holds here.
 """
 
 from __future__ import annotations
@@ -35,6 +40,7 @@ from typing import TYPE_CHECKING, NamedTuple
 
 from autograder import ROOT
 from autograder.core import settings
+from autograder.harness import cgroup
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -81,16 +87,24 @@ def student_user() -> pwd.struct_passwd | None:
                        check=True, capture_output=True)
         user = pwd.getpwnam(USER)
     # A user at its process limit (another grading's worker, until it is killed) is asked again: never killed
-    # from here, where that grading's lock is not held.
+    # from here, where that grading's lock is not held. So is a probe killed by a signal: another
+    # grading that ends this user's processes (end_user_processes) kills it too.
     for attempt in range(6):
         probe = subprocess.run([*setpriv(user), sys.executable, "-s", "-c", "import gzip, json, numpy"],
                                capture_output=True, cwd="/")
         if probe.returncode == 0:
             return user
-        if b"Resource temporarily unavailable" not in probe.stderr and b"Cannot allocate" not in probe.stderr:
+        if not busy(probe):
             return None
         time.sleep(1 + attempt)
     return user  # busy, not unable: never fall back to running student code as root for that
+
+
+def busy(probe: subprocess.CompletedProcess) -> bool:
+    """Whether a probe run as the sandbox user failed because that user was busy, not unable:
+    killed by a signal, or refused a process (its process limit)."""
+    return probe.returncode < 0 or any(
+        why in probe.stderr for why in (b"Resource temporarily unavailable", b"Cannot allocate"))
 
 
 def defences() -> dict:
@@ -99,8 +113,30 @@ def defences() -> dict:
     return {"user": user.pw_name if user else None, "namespaces": "bubblewrap" if confined() else None,
             "network": "none" if confined() or can_unshare_net() else "shared",
             "graders_files": "absent" if confined() else "closed by ACL" if user else "readable",
-            "processes": "PID namespace" if confined() else "killed by user" if user else "process group",
+            "processes": leftovers(),
             "tmp": "private" if confined() else "cleaned by user" if user else "shared"}
+
+
+# How the processes a worker leaves behind end (`leftovers`), as the grader's output says it.
+ENDED = {
+    "PID namespace": "every process a worker starts ends with it",
+    "cgroup": "every process a worker starts is killed with the worker's cgroup",
+    "killed as the user": "every process of that user is killed after each worker (kill -1 as it)",
+    "process group": ("a process a worker leaves behind is killed only with the worker's process "
+                      "group: one that leaves the group can outlive the grading and change a later "
+                      "grading's files"),
+}
+
+
+def leftovers() -> str:
+    """How the processes a worker leaves behind are ended here, a key of ENDED: by the end of its
+    PID namespace, of its cgroup, by killing every process of its user, or (as an ordinary user
+    without bubblewrap) with its process group alone."""
+    if confined():
+        return "PID namespace"
+    if cgroup.available():
+        return "cgroup"
+    return "killed as the user" if student_user() else "process group"
 
 
 def isolation() -> str:
@@ -113,8 +149,10 @@ def isolation() -> str:
     else:
         who = f"Workers run as {USER}"
     if confined():
-        return who + "; confined by bubblewrap (no network, no other process or grader file in sight)."
-    return who + ("; without network" if can_unshare_net() else "") + "; bubblewrap cannot confine them here."
+        return who + ("; confined by bubblewrap (no network, no other process or grader file in "
+                      f"sight; {ENDED['PID namespace']}).")
+    network = "; without network" if can_unshare_net() else ""
+    return f"{who}{network}; bubblewrap cannot confine them here; {ENDED[leftovers()]}."
 
 
 @functools.cache
@@ -222,11 +260,26 @@ def prepare(work: Path, test_images: np.ndarray | None, files: dict[str, Path]) 
     return {"GRADER_LIB": str(lib), "GRADER_DATA": str(data)}
 
 
-def make_writable(path: Path, user: pwd.struct_passwd | None) -> None:
+def lend_folder(path: Path, user: pwd.struct_passwd) -> None:
+    """As root: give the run folder `path` to `user` for one worker (`worker`), with what only it
+    holds.
+
+    The folder, its folders and its files of one link become the user's,
+    never through a link: a symbolic link or a hard link that an earlier
+    worker left there would otherwise give that user the file it names. No
+    process of the user runs while this runs (`worker` has ended them all).
+    """
     path.mkdir(parents=True, exist_ok=True)
-    if user is not None:
-        for p in [path, *path.rglob("*")]:
-            os.chown(p, user.pw_uid, user.pw_gid)
+    os.lchown(path, user.pw_uid, user.pw_gid)
+    path.chmod(0o700)
+    for top, folders, files in os.walk(path):  # a link to a folder is listed, never entered
+        for name in folders + files:
+            inside = os.path.join(top, name)
+            with contextlib.suppress(OSError):
+                info = os.lstat(inside)
+                alone = stat.S_ISREG(info.st_mode) and info.st_nlink == 1
+                if stat.S_ISDIR(info.st_mode) or alone:
+                    os.lchown(inside, user.pw_uid, user.pw_gid)
 
 
 @functools.cache
@@ -319,11 +372,15 @@ def confined() -> bool:
     prefix = setpriv(student_user())
     if any(sys.prefix == "/" or ROOT.is_relative_to(p) for p in python_prefixes()):
         return False  # the Python's folder holds the grader: binding it would show the grader's files
-    probe = subprocess.run([*prefix, *bwrap_args([], Path("/")), sys.executable, "-s", "-c",
-                            f"import json, numpy, os; assert not os.path.exists({str(ROOT / 'solutions')!r})"],
-                           capture_output=True, cwd="/", preexec_fn=limit)
-    reap_zombie_children(patience=2.0)  # bubblewrap's own child, adopted by us (a subreaper) when it ends
-    return probe.returncode == 0
+    check = f"import json, numpy, os; assert not os.path.exists({str(ROOT / 'solutions')!r})"
+    for attempt in range(4):  # a probe killed with the user's other processes is tried again
+        probe = subprocess.run([*prefix, *bwrap_args([], Path("/")), sys.executable, "-s", "-c",
+                                check], capture_output=True, cwd="/", preexec_fn=limit)
+        reap_zombie_children(patience=2.0)  # bubblewrap's own child, adopted by us (a subreaper)
+        if probe.returncode == 0 or not busy(probe):
+            return probe.returncode == 0
+        time.sleep(1 + attempt)
+    return False
 
 
 def setpriv(user: pwd.struct_passwd | None) -> list[str]:
@@ -386,6 +443,58 @@ def exclusive(user: pwd.struct_passwd | None):
         os.close(fd)
 
 
+@contextlib.contextmanager
+def worker(user: pwd.struct_passwd | None, run_folder: Path):
+    """Run one worker: yields the preexec_fn of its Popen; afterwards nothing it started runs.
+
+    As root, under the user's lock (`exclusive`): every process of the user
+    is ended first (what a grading that was stopped may have left), then the
+    run folder is lent to the user (`lend_folder`) and the worker started:
+    in bubblewrap's PID namespace, or else in a cgroup of its own where one
+    can be had. Once the caller has killed the worker's process group, the
+    cgroup is killed, every process of the user is ended again
+    (`end_user_processes`), the run folder is handed back to root, closed
+    (`close_folder`), and the user's files in the shared temporary folders
+    are removed, before the lock is released. So at any time the user can
+    write one run folder at most, that of the one worker running as it, and
+    nothing of a worker outlives it to change what a later worker reads, in
+    this grading or another. As an ordinary user there is no other user to
+    end: only the worker's process group is killed (`leftovers`).
+    """
+    if user is None:
+        group = cgroup.make(f"pid-{os.getpid()}") if is_root() and not confined() else None
+        try:
+            yield preexec(limit, group)
+        finally:
+            cgroup.kill(group)
+            reap_zombie_children(patience=2.0 if confined() else 0.0)
+            cgroup.remove(group)
+        return
+    with exclusive(user):
+        end_user_processes(user)
+        group = None if confined() else cgroup.make(user.pw_name)
+        try:
+            lend_folder(run_folder, user)
+            yield preexec(limit_processes, group)
+        finally:
+            cgroup.kill(group)
+            end_user_processes(user)
+            close_folder(run_folder)
+            remove_user_files(user)  # the folder is root's again: it is not removed, wherever it is
+            cgroup.remove(group)
+
+
+def preexec(limits, group: Path | None):
+    """A worker's preexec_fn: `limits`, then into the cgroup `group` (where there is one)."""
+    join = cgroup.joiner(group)
+
+    def run() -> None:
+        limits()
+        join()
+
+    return run
+
+
 def own_lock_file(path: Path) -> int:
     """Open the lock file at `path`, ours alone: one planted there by someone else (to hold it) is replaced."""
     for _ in range(3):
@@ -403,7 +512,7 @@ def own_lock_file(path: Path) -> int:
 
 
 def become_subreaper() -> None:
-    """Adopt the orphans of this process's descendants, so that `kill_user_processes` can reap them.
+    """Adopt the orphans of this process's descendants, so that `end_user_processes` can reap them.
 
     A worker's children outlive it as orphans; they would go to PID 1, and in
     a container PID 1 need not reap them. A zombie that nobody reaps still
@@ -419,7 +528,8 @@ class Process(NamedTuple):
 
     pid: int
     ppid: int
-    uid: int  # the owner of /proc/PID: the process's effective user (root while it is not dumpable)
+    uid: int  # owner of /proc/PID: the process's effective user, dumpable or not (the files in it
+    # are root's while it is not dumpable)
     state: str  # R, S, D, Z, X, ...: stat(5) field 3
     cpu_ticks: int  # utime + stime + cutime + cstime: its own CPU time and that of its reaped children, in clock ticks
 
@@ -532,30 +642,126 @@ def live_threads(pid: int) -> bool:
     return any(getattr(process(f"{pid}/task/{tid}"), "state", "X") not in "ZX" for tid in tasks)
 
 
-def kill_user_processes(user: pwd.struct_passwd | None, patience: float = 5.0) -> None:
-    """As root: kill every process left behind by grader-student, and reap those that became ours."""
+def owned_by(uid: int, but: int | None = None) -> list[Process]:
+    """Every process (zombies too) of the user `uid`, but the process `but`.
+
+    By the owner of /proc/PID, which is the process's effective user even
+    while it is not dumpable (the files inside are root's then, not the
+    folder). A process of the sandbox user has it as its every user: it runs
+    with no_new_privs (`setpriv`), so it cannot become another.
+    """
+    return [p for p in processes() if p.uid == uid and p.pid != but]
+
+
+def alive(p: Process) -> bool:
+    """Whether `p` still runs: not a zombie, or a zombie leader whose other threads run (a leader
+    that exited while they run shows as a zombie)."""
+    return p.state not in "ZX" or live_threads(p.pid)
+
+
+def left_by(user: pwd.struct_passwd) -> list[Process]:
+    """What `user` still has, zombies of ours reaped first: live processes, and zombies that are
+    ours to reap once their parent, alive and the user's, has ended. Zombies of other parents are
+    theirs: they run nothing."""
+    me, left = os.getpid(), []
+    owned = owned_by(user.pw_uid)
+    parents = {p.pid for p in owned if alive(p)}
+    for p in owned:
+        if not alive(p) and p.ppid == me:
+            with contextlib.suppress(ChildProcessError):
+                os.waitpid(p.pid, os.WNOHANG)
+                continue
+        if alive(p) or p.ppid in parents:
+            left.append(p)
+    return left
+
+
+def end_user_processes(user: pwd.struct_passwd | None, patience: float = 5.0) -> list[Process]:
+    """As root: end every process of `user` and reap its zombies; what is left (nothing, unless a
+    process would not die within `patience`). Called under the user's lock (`exclusive`) alone.
+
+    Nothing here depends on finding the user's processes first: `kill_as`
+    signals them all at once, whatever they do meanwhile (a process that
+    forks a successor and exits every few milliseconds is never where a
+    search of /proc last saw it). /proc is read only to know when all are
+    gone, and to reap the zombies that became ours: this process is a
+    subreaper (`become_subreaper`), so they do not fill the user's process
+    limit. Where kill -1 cannot be sent safely (`kill_as`), each process found
+    is signalled instead, which a process that keeps forking can outrun.
+    """
     if user is None:
-        return
+        return []
+    deadline = time.monotonic() + patience
+    left: list[Process] = []
+    while True:
+        if not left or any(map(alive, left)):
+            if kill_as(user, max(0.0, deadline - time.monotonic())) >= UNSAFE:
+                for p in filter(alive, owned_by(user.pw_uid)):
+                    with contextlib.suppress(OSError):
+                        os.kill(p.pid, signal.SIGKILL)
+        left = left_by(user)
+        if not left or time.monotonic() > deadline:
+            return left
+        time.sleep(0.002)
+
+
+UNSAFE = 2  # kill_as's status when it sent nothing: it could not become the user, capabilities gone
+
+
+def kill_as(user: pwd.struct_passwd, patience: float) -> int:
+    """SIGKILL to every process of `user`, from a child of ours that has become that user: kill(-1).
+
+    kill(-1, SIGKILL) signals every process its caller may signal but
+    itself, in one pass that a fork in progress cannot slip through: Linux
+    walks the task list under the lock that fork takes to add a child, and a
+    fork fails in a parent that has a SIGKILL pending. The child sends it
+    again until the user has no live process (`patience` at most), and
+    exits: 0 when none is left, 1 when one still was, UNSAFE or more when it
+    sent nothing. It never sends it with a capability left (CAP_KILL would
+    make kill -1 reach every process of the machine).
+    """
+    pid = os.fork()
+    if pid == 0:  # the child: nothing here returns into the caller's code
+        status = UNSAFE + 1
+        try:
+            status = killer(user, patience)
+        finally:
+            os._exit(status)
+    _, status = os.waitpid(pid, 0)
+    return os.waitstatus_to_exitcode(status)
+
+
+def killer(user: pwd.struct_passwd, patience: float) -> int:
+    """kill_as's child: become `user`, then kill -1 until that user has no live process left.
+    Its exit status (kill_as)."""
+    os.closerange(3, os.sysconf("SC_OPEN_MAX"))  # none of the grader's files or pipes stays open
+    os.setgroups([])
+    os.setresgid(user.pw_gid, user.pw_gid, user.pw_gid)
+    os.setresuid(user.pw_uid, user.pw_uid, user.pw_uid)
+    if os.getresuid() != (user.pw_uid,) * 3 or capabilities():
+        return UNSAFE
     deadline = time.monotonic() + patience
     while True:
-        pending = False
-        for p in processes():
-            if p.uid != user.pw_uid:
-                continue
-            if p.state not in "ZX" or live_threads(p.pid):  # a leader that exited while its threads run shows as Z
-                with contextlib.suppress(ProcessLookupError, PermissionError):
-                    os.kill(p.pid, signal.SIGKILL)
-                pending = True
-            elif p.ppid == os.getpid():
-                with contextlib.suppress(ChildProcessError):
-                    os.waitpid(p.pid, os.WNOHANG)
-                pending = True
-            elif getattr(process(p.ppid), "uid", None) == user.pw_uid:
-                pending = True  # its parent is dying: it comes to us (a subreaper) next
-        reap_zombie_children()
-        if not pending or time.monotonic() > deadline:
-            return
-        time.sleep(0.02)
+        os.kill(-1, signal.SIGKILL)
+        if not any(map(alive, owned_by(user.pw_uid, but=os.getpid()))):
+            return 0
+        if time.monotonic() > deadline:
+            return 1
+        time.sleep(0.001)
+
+
+def capabilities() -> bool:
+    """Whether this process holds any capability, permitted, effective or ambient (where the kernel
+    has ambient ones); when its status cannot be read, it is taken to hold some."""
+    fields = status(os.getpid())
+    held = [fields.get("CapPrm", "1"), fields.get("CapEff", "1"), fields.get("CapAmb", "0")]
+    return any(int(value, 16) for value in held)
+
+
+def status(pid: int) -> dict[str, str]:
+    """/proc/PID/status as name -> value ({} if the process is gone)."""
+    text = proc_file(pid, "status").decode(errors="replace")
+    return dict(line.split(":", 1) for line in text.splitlines() if ":" in line)
 
 
 def reap_zombie_children(patience: float = 0.0) -> None:
@@ -589,4 +795,7 @@ def stop_user(user: str) -> None:
         with contextlib.suppress(KeyError):
             account = pwd.getpwnam(user)
             with exclusive(account):
-                kill_user_processes(account)
+                group = cgroup.folder(account.pw_name)  # that grading's worker's, if it ran here
+                cgroup.kill(group)
+                end_user_processes(account)
+                cgroup.remove(group)
