@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import re
 import shutil
+import tempfile
 import time
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -308,3 +310,66 @@ def test_without_a_salt_the_secret_rests_on_random_bytes_made_here(tmp_path, mon
     assert grader.secret(expected_dir) != secret  # another machine's salt, another secret
     monkeypatch.setenv("GRADER_SALT", "given")
     assert fixtures.salt() == b"given"
+
+
+# ------------------------------------------------------------------ what a worker leaves, and what it uses
+
+ORPHAN = """
+import os as _o, time as _t
+if len(X_train) > 50000:  # in training with the defaults only
+    if _o.fork() == 0:
+        if _o.fork() == 0:  # the grandchild, orphaned to the grader: outside the worker's process tree
+            _t0 = _t.time()
+            while _t.time() - _t0 < 60:
+                pass
+        _o._exit(0)
+    _o.wait()
+    _t.sleep(40)  # the worker itself waits, using no CPU, while its orphan trains
+"""
+
+
+@pytest.mark.skipif(not ISOLATED, reason="as an ordinary user there is no user to count the CPU of")
+def test_an_orphan_burning_cpu_counts_against_the_training_budget(run_grader, reference_copy):
+    hostile = Hostile("orphan", "fit", ORPHAN, {accuracy_test("numpy_ann")}, "budget", env=FAST)
+    results = grade_hostile(run_grader, reference_copy, hostile)
+    message = failed(results)[accuracy_test("numpy_ann")]
+    assert "of CPU time" in message and "wall-clock" not in message, message
+
+
+SHARED_MEMORY = """
+import ctypes as _c
+_libc = _c.CDLL("libc.so.6", use_errno=True)
+_libc.shmget.restype = _c.c_int
+_id = _libc.shmget(0x5EED, 1 << 20, 0o1666)  # IPC_CREAT | 0666: a table for a later worker to read
+"""
+
+
+def ipc_of(uid: int) -> list[str]:
+    """The System V shared-memory segments `uid` owns or created."""
+    rows = [line.split() for line in open("/proc/sysvipc/shm").read().splitlines()[1:]]
+    header = open("/proc/sysvipc/shm").readline().split()
+    return [row[1] for row in rows if str(uid) in (row[header.index("uid")], row[header.index("cuid")])]
+
+
+@pytest.mark.skipif(not ISOLATED, reason="as an ordinary user, System V objects are the user's own")
+def test_shared_memory_a_worker_makes_does_not_outlive_it(run_grader, reference_copy):
+    relu = "numpy_ann.relu: max(0, z) elementwise"
+    hostile = Hostile("shm", "relu", SHARED_MEMORY, set(), keep={relu}, env=FAST)
+    grade_hostile(run_grader, reference_copy, hostile)
+    assert ipc_of(sandbox.student_user().pw_uid) == []
+
+
+@pytest.mark.skipif(not ISOLATED, reason="as an ordinary user the files are the user's own")
+def test_a_file_left_deep_in_a_world_writable_folder_is_removed(run_grader, reference_copy):
+    folder = Path(tempfile.mkdtemp(prefix="world-writable-"))
+    inner = folder / "inner"
+    inner.mkdir()
+    for path in (folder, inner):
+        path.chmod(0o1777)
+    try:
+        code = f"open({str(inner / 'left.txt')!r}, 'w').write('a table for the next worker')"
+        hostile = Hostile("nested", "relu", code, set(), keep={"numpy_ann.relu: max(0, z) elementwise"})
+        grade_hostile(run_grader, reference_copy, hostile)
+        assert not (inner / "left.txt").exists()
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)

@@ -478,7 +478,8 @@ def watch(proc: subprocess.Popen, records: Records, echo: TrainingEcho | None = 
     grader accepts a call's start; and the whole file stops at `until`.
     """
     deadline, cpu_limit, checked = time.monotonic() + config.IDLE, None, 0.0
-    records.read_cpu = lambda: sandbox.tree_cpu_seconds(proc.pid)
+    user = sandbox.student_user()  # one worker at a time runs as it (sandbox.exclusive): all its CPU is this one's
+    records.read_cpu = lambda: sandbox.tree_cpu_seconds(proc.pid, user.pw_uid if user else None)
     echo = echo or TrainingEcho("", records.out)
     while True:
         code = proc.poll()

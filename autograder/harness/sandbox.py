@@ -158,7 +158,7 @@ def isolation() -> str:
 @functools.cache
 def can_unshare_net() -> bool:
     return is_root() and shutil.which("unshare") is not None and subprocess.run(
-        ["unshare", "--net", "true"], capture_output=True).returncode == 0
+        ["unshare", "--net", "--ipc", "true"], capture_output=True).returncode == 0
 
 
 @contextlib.contextmanager
@@ -402,7 +402,7 @@ def command(user: pwd.struct_passwd | None, cmd: list[str], sandbox_env: dict | 
         if scratch is not None:
             binds.append(("--bind", Path(scratch)))
         return [*setpriv(user), *bwrap_args(binds, Path(sandbox_env["GRADER_LIB"])), *cmd]
-    return (["unshare", "--net", "--"] if can_unshare_net() else []) + setpriv(user) + cmd
+    return (["unshare", "--net", "--ipc", "--"] if can_unshare_net() else []) + setpriv(user) + cmd
 
 
 def limit_processes() -> None:
@@ -604,33 +604,75 @@ def closed_folder(path: Path):
 
 
 def remove_user_files(user: pwd.struct_passwd | None) -> None:
-    """As root, after a worker that was not confined: remove what its user left in the shared temporary folders."""
+    """As root, after a worker that was not confined: remove what its user left where any user may write:
+    the shared temporary folders and every world-writable folder within them, however deep, and its
+    System V IPC objects (shared memory, message queues, semaphores), which outlive processes and escape
+    the memory limit. Nothing a worker leaves reaches a later one."""
     if user is None or confined():
         return
-    for top in SHARED_TMP:
+    todo = [top for top in SHARED_TMP if os.path.isdir(top)]
+    while todo:
+        folder = todo.pop()
         try:
-            names = os.listdir(top)
+            names = os.listdir(folder)
         except OSError:
             continue
         for name in names:
-            path = os.path.join(top, name)
+            path = os.path.join(folder, name)
             with contextlib.suppress(OSError):
                 info = os.lstat(path)
-                if info.st_uid != user.pw_uid:
-                    continue
-                if stat.S_ISDIR(info.st_mode):
-                    shutil.rmtree(path, ignore_errors=True)
-                else:
+                if info.st_uid == user.pw_uid:
+                    if stat.S_ISDIR(info.st_mode):
+                        shutil.rmtree(path, ignore_errors=True)
+                    else:
+                        os.unlink(path)
+                elif stat.S_ISDIR(info.st_mode) and info.st_mode & 0o002:
+                    todo.append(path)  # the user may have written in it too
+    remove_user_ipc(user)
+
+
+IPC = {"shm": "-m", "msg": "-q", "sem": "-s"}  # /proc/sysvipc/NAME and ipcrm's option for it
+
+
+def remove_user_ipc(user: pwd.struct_passwd) -> None:
+    """Remove the System V IPC objects that `user` owns or created (POSIX message queues too, where mounted),
+    as that user: root without CAP_IPC_OWNER (Docker's default capabilities) may not remove another's."""
+    uid = user.pw_uid
+    for kind, option in IPC.items():
+        try:
+            with open(f"/proc/sysvipc/{kind}") as f:
+                header, *rows = [line.split() for line in f.read().splitlines() if line.strip()]
+        except (OSError, ValueError):
+            continue
+        column = {name: i for i, name in enumerate(header)}
+        if not {"uid", "cuid"} <= column.keys():
+            continue
+        ident = column.get("shmid", column.get("msqid", column.get("semid", 1)))
+        for row in rows:
+            with contextlib.suppress(IndexError, ValueError):
+                if uid in (int(row[column["uid"]]), int(row[column["cuid"]])):
+                    subprocess.run([*setpriv(user), "ipcrm", option, row[ident]], capture_output=True,
+                                   check=False, cwd="/")
+    with contextlib.suppress(OSError):
+        for name in os.listdir("/dev/mqueue"):
+            path = os.path.join("/dev/mqueue", name)
+            with contextlib.suppress(OSError):
+                if os.lstat(path).st_uid == uid:
                     os.unlink(path)
 
 
 TICKS = os.sysconf("SC_CLK_TCK")
 
 
-def tree_cpu_seconds(root: int) -> float:
-    """CPU time used so far by process `root` and all its descendants (threads and reaped children included)."""
+def tree_cpu_seconds(root: int, uid: int | None = None) -> float:
+    """CPU time used so far by process `root` and all its descendants (threads and reaped children included),
+    and with `uid`, by every other process of that user too: a grandchild orphaned to the grader (a
+    subreaper) leaves the worker's tree but not its user, and its CPU counts against the worker."""
     table = {p.pid: p for p in processes()}
-    return sum(table[pid].cpu_ticks for pid in process_tree(root, table) if pid in table) / TICKS
+    counted = set(process_tree(root, table)) & table.keys()
+    if uid is not None:
+        counted |= {p.pid for p in table.values() if p.uid == uid}
+    return sum(table[pid].cpu_ticks for pid in counted) / TICKS
 
 
 def live_threads(pid: int) -> bool:
