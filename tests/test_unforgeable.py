@@ -7,6 +7,7 @@ grader did: the score, the message, the time it took.
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
 import tempfile
@@ -373,3 +374,23 @@ def test_a_file_left_deep_in_a_world_writable_folder_is_removed(run_grader, refe
         assert not (inner / "left.txt").exists()
     finally:
         shutil.rmtree(folder, ignore_errors=True)
+
+
+KEYRING = """
+import ctypes as _c
+_libc = _c.CDLL(None, use_errno=True)
+_found = _libc.syscall(250, 10, -4, b"user", b"grader-left-this", 0)  # KEYCTL_SEARCH in the user keyring
+if _found > 0:
+    raise RuntimeError("FOUND a key an earlier worker left")
+_libc.syscall(248, b"user", b"grader-left-this", b"a table", 7, -4)  # add_key to the user keyring
+"""
+
+
+@pytest.mark.skipif(not ISOLATED or os.uname().machine != "x86_64",
+                    reason="keyrings are the user's own as an ordinary user; the syscall numbers are x86_64's")
+def test_a_key_a_worker_leaves_in_its_keyring_is_gone_for_the_next(run_grader, reference_copy):
+    relu = "numpy_ann.relu: max(0, z) elementwise"
+    for _ in range(2):  # a second grading by the same sandbox user finds nothing of the first
+        results = run_grader(reference_copy, only="numpy_ann", env=FAST) if _ else grade_hostile(
+            run_grader, reference_copy, Hostile("keyring", "relu", KEYRING, set(), keep={relu}, env=FAST))
+        assert "FOUND" not in failed(results).get(relu, ""), failed(results)

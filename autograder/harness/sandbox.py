@@ -472,6 +472,7 @@ def worker(user: pwd.struct_passwd | None, run_folder: Path):
         return
     with exclusive(user):
         end_user_processes(user)
+        remove_user_files(user)  # what a grading that was stopped may have left
         group = None if confined() else cgroup.make(user.pw_name)
         try:
             lend_folder(run_folder, user)
@@ -629,6 +630,21 @@ def remove_user_files(user: pwd.struct_passwd | None) -> None:
                 elif stat.S_ISDIR(info.st_mode) and info.st_mode & 0o002:
                     todo.append(path)  # the user may have written in it too
     remove_user_ipc(user)
+    clear_keyrings(user)
+
+
+# keyctl(KEYCTL_CLEAR, KEY_SPEC_USER_KEYRING) and the user session keyring, by the syscall's number here.
+KEYCTL = {"x86_64": 250, "aarch64": 219}.get(os.uname().machine)
+CLEAR_KEYRINGS = ("import ctypes\nlibc = ctypes.CDLL(None, use_errno=True)\n"
+                  f"for ring in (-4, -5):\n    libc.syscall({KEYCTL}, 7, ring)\n")
+
+
+def clear_keyrings(user: pwd.struct_passwd) -> None:
+    """Empty the user's kernel keyrings, as that user: keys outlive processes (and gradings) and would carry
+    data from one worker to the next. Bubblewrap's user namespace gives each worker keyrings of its own."""
+    if KEYCTL is not None:
+        subprocess.run([*setpriv(user), sys.executable, "-S", "-c", CLEAR_KEYRINGS], capture_output=True,
+                       check=False, cwd="/")
 
 
 IPC = {"shm": "-m", "msg": "-q", "sem": "-s"}  # /proc/sysvipc/NAME and ipcrm's option for it

@@ -50,6 +50,16 @@ def network(params: dict, inputs: int, classes: int) -> dict:
     return {k: found[k].astype(np.float64) for k in PARAMS}
 
 
+CHUNK = 500  # rows per forward pass where the grader classifies a whole set: a wide network stays small
+
+
+def classes(params: dict, X: np.ndarray) -> np.ndarray:
+    """argmax of the network's logits for each row of X, CHUNK rows at a time (a 784-7000 network on 10,000
+    images at once took the grader past Gradescope's 768 MB)."""
+    return np.concatenate([forward(params, X[i:i + CHUNK])["z2"].argmax(axis=1)
+                           for i in range(0, len(X), CHUNK)]) if len(X) else np.zeros(0, dtype=np.int64)
+
+
 def probabilities(params: dict, X: np.ndarray) -> np.ndarray:
     """softmax(relu(X W1 + b1) W2 + b2), in float64."""
     return forward(params, X)["a2"]
@@ -66,7 +76,7 @@ def loss(params: dict, X: np.ndarray, y: np.ndarray) -> float:
 
 
 def accuracy(params: dict, X: np.ndarray, y: np.ndarray) -> float:
-    return float(np.mean(probabilities(params, X).argmax(axis=1) == np.asarray(y).argmax(axis=1)))
+    return float(np.mean(classes(params, X) == np.asarray(y).argmax(axis=1)))
 
 
 def finite_differences(params: dict, X: np.ndarray, y: np.ndarray, eps: float = 1e-6) -> dict:
