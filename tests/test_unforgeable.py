@@ -394,3 +394,16 @@ def test_a_key_a_worker_leaves_in_its_keyring_is_gone_for_the_next(run_grader, r
         results = run_grader(reference_copy, only="numpy_ann", env=FAST) if _ else grade_hostile(
             run_grader, reference_copy, Hostile("keyring", "relu", KEYRING, set(), keep={relu}, env=FAST))
         assert "FOUND" not in failed(results).get(relu, ""), failed(results)
+
+
+def test_answers_worked_out_in_training_and_packed_into_a_small_buffer_are_worth_nothing(run_grader, tmp_path):
+    """A dead network whose fit classifies the test images it is shown (nearest neighbours) and packs the
+    answers, 4 bits each, into a buffer under the cap, for forward to look up by each image's bytes: the
+    network is graded on test images the training worker never saw."""
+    folder = tmp_path / "smuggled"
+    folder.mkdir()
+    shutil.copy(ROOT / "tests" / "submissions" / "smuggled_answers" / "pytorch_ann.py", folder)
+    results = run_grader(folder, only="pytorch_ann")
+    message = failed(results)[accuracy_test("pytorch_ann")]
+    accuracy = float(re.search(r"test accuracy ([\d.]+)%", message)[1])
+    assert accuracy < 50, message

@@ -66,10 +66,19 @@ class Grader:
         noisy = images[order].astype(np.int16)
         noisy += rng.integers(-1, 2, size=images.shape, dtype=np.int8)
         noisy = np.clip(noisy, 0, 255).astype(np.uint8)
-        self.test_labels = labels[order]
-        self.test_images = noisy  # what workers see, in their order: the grader evaluates numpy_ann on them itself
-        self.heldout_images = noisy[:probes.HELDOUT]  # the grader's own look at learning (suite/learning.py)
-        self.sandbox_env = sandbox.prepare(work, noisy, datacache.worker_files())
+        # Two parts that share no image. The training worker sees the first PROCESS_IMAGES only (its own
+        # predict is held against the network on them); the network is graded on the rest, which only the
+        # fresh worker and the grader see: answers worked out in training for the images it holds (a lookup
+        # packed into a small buffer, say) are worth nothing there.
+        self.process_labels = labels[order][:PROCESS_IMAGES]
+        self.test_labels = labels[order][PROCESS_IMAGES:]
+        self.test_images = noisy[PROCESS_IMAGES:]  # the graded set: the grader evaluates numpy_ann on it itself
+        self.heldout_images = self.test_images[:probes.HELDOUT]  # the grader's own look at learning (learning.py)
+        self.sandbox_env = sandbox.prepare(work, noisy[:PROCESS_IMAGES], datacache.worker_files())
+        graded = work / "evaluate" / "test_x.npy"  # the fresh workers' copy of the graded set
+        graded.parent.mkdir(parents=True, exist_ok=True)
+        datacache.write_float32(graded, self.test_images, np.arange(len(self.test_images)))
+        graded.parent.chmod(0o700)  # closed to the training workers; open only while a fresh worker runs
         # The unit probes' inputs, new for each grading: the grader uses them here too (probes reads the variable)
         # and computes what they should give itself.
         seed = self.probe_seed(derive(secret, "probes"))
@@ -156,7 +165,7 @@ class Grader:
             data.mkdir(parents=True, exist_ok=True)
             scratch.mkdir(parents=True, exist_ok=True)
             if not (data / "test_x.npy").exists():
-                os.link(Path(self.sandbox_env["GRADER_DATA"]) / "test_x.npy", data / "test_x.npy")
+                os.link(self.work / "evaluate" / "test_x.npy", data / "test_x.npy")
             self.state_problems[file] = self.write_states(trained, data)
             shutil.copyfile(self.found[f"{file}.py"], scratch / f"{file}.py")
             for path in (folder, data, *data.iterdir()):
@@ -164,9 +173,13 @@ class Grader:
             env = dict(self.sandbox_env, GRADER_DATA=str(data))
             out = self.work / "evidence" / f"{file}.evaluate"
             evidence.progress(f"{file}.py: evaluating the trained network's state in a fresh process ...")
-            with sandbox.closed_folder(Path(self.sandbox_env["GRADER_DATA"])):  # the training data
-                evidence.collect(file, scratch, out, env, evaluate=True, until=self.file_deadline(file),
-                                 allowance=self.allowance)
+            folder.parent.chmod(0o755)
+            try:
+                with sandbox.closed_folder(Path(self.sandbox_env["GRADER_DATA"])):  # the training data
+                    evidence.collect(file, scratch, out, env, evaluate=True, until=self.file_deadline(file),
+                                     allowance=self.allowance)
+            finally:
+                folder.parent.chmod(0o700)
             sandbox.close_folder(scratch)
             self._evaluation[file] = evidence.Evidence(file, out).preload()
         return self._evaluation[file]
@@ -249,6 +262,7 @@ def derive(secret: bytes, purpose: str) -> int:
     return int.from_bytes(hmac.new(secret, purpose.encode(), hashlib.sha256).digest()[:8], "big")
 
 
+PROCESS_IMAGES = 1_000  # test images the training worker classifies; the other 9,000 grade the network
 NUMBER_KINDS = {"int", "float", "bool", "numpy", "tuple", "list"}  # probes.plain_number's
 EVALUATED = {"pytorch_ann", "pytorch_cnn"}  # files whose saved state a fresh worker evaluates (numpy_ann: the grader)
 EVALUATION_RESERVE = 30.0  # seconds of a file's time kept for its fresh worker
