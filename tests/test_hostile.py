@@ -703,3 +703,44 @@ def test_kill_minus_one_is_never_sent_with_a_capability_left():
     finally:
         sleeper.kill()
         sleeper.wait()
+
+
+def test_killing_bubblewraps_process_group_ends_everything_in_its_pid_namespace():
+    """What the grader relies on with bubblewrap, with its arguments: killing the worker's process
+    group (bubblewrap, which never leaves it) ends the namespace's first process, by
+    --die-with-parent, and so every process in the namespace, one that left the group (setsid)
+    included, with nothing else done."""
+    import sys
+    from pathlib import Path
+
+    if not sandbox.confined():
+        pytest.skip("bubblewrap cannot confine workers here (no user or mount namespaces)")
+    code = ("import ctypes, os, sys, time\n"
+            "if os.fork() == 0:\n"
+            "    os.setsid()\n"
+            "    ctypes.CDLL(None).prctl(15, b'hostile-in-ns', 0, 0, 0)\n"
+            "    time.sleep(60)\n"
+            "    os._exit(0)\n"
+            "print('ready', flush=True)\n"
+            "time.sleep(60)\n")
+    account = sandbox.student_user()
+    bwrap = sandbox.bwrap_args([], Path("/"))
+    cmd = [*sandbox.setpriv(account), *bwrap, sys.executable, "-S", "-c", code]
+    with sandbox.exclusive(account):  # no grading of that user ends its processes meanwhile
+        proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True, start_new_session=True,
+                                preexec_fn=sandbox.limit)
+        try:
+            assert proc.stdout.readline().strip() == "ready"
+            deadline = time.monotonic() + 10
+            while not threads_named("hostile-in-ns") and time.monotonic() < deadline:
+                time.sleep(0.01)
+            assert threads_named("hostile-in-ns"), "the process that left the group never ran"
+        finally:
+            os.killpg(proc.pid, 9)
+            proc.wait()
+        deadline = time.monotonic() + 5
+        while threads_named("hostile-in-ns") and time.monotonic() < deadline:
+            time.sleep(0.01)
+        left = threads_named("hostile-in-ns")
+        sandbox.end_user_processes(account)  # what a failed defence left, before the lock goes
+    assert left == []
