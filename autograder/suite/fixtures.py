@@ -235,24 +235,39 @@ def salt() -> bytes:
 
     The hidden expected values and the submission are no secret from a student who has the reference's
     outputs and their own file, so the grading's secret needs bytes no one outside this machine has. Made
-    once, they keep a regrade here the same; setup.sh makes them when Gradescope builds its image.
+    once, they keep a regrade here the same; setup.sh makes them when Gradescope builds its image. A user
+    who can neither read nor make SALT (another user's checkout) keeps a salt of their own instead.
     """
     given = settings.text("GRADER_SALT")
     if given:
         return given.encode()
-    if not SALT.is_file():
-        SALT.parent.mkdir(parents=True, exist_ok=True)
-        tmp = SALT.with_name(f".salt-{os.getpid()}")
+    try:
+        return read_or_make(SALT)
+    except PermissionError:
+        return read_or_make(Path(tempfile.gettempdir()) / f"autograder-salt-{os.getuid()}")
+
+
+def read_or_make(path: Path) -> bytes:
+    """The bytes of the salt file `path`, made first if it is missing; one planted by another user is
+    replaced."""
+    if path.is_file() and (path.stat().st_uid != os.getuid() or path.stat().st_mode & 0o077):
+        try:
+            path.unlink()  # not ours alone: a salt someone else could know
+        except OSError:
+            return os.urandom(32)  # and not ours to remove: a salt for this grading alone
+    if not path.is_file():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f".salt-{os.getpid()}")
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
         with os.fdopen(fd, "wb") as f:
             f.write(os.urandom(32))
         try:
-            os.link(tmp, SALT)  # never over one another grading made meanwhile: every grading reads the same
+            os.link(tmp, path)  # never over one another grading made meanwhile: every grading reads the same
         except FileExistsError:
             pass
         finally:
             tmp.unlink()
-    with open(SALT, "rb") as f:
+    with open(path, "rb") as f:
         return f.read()
 
 
