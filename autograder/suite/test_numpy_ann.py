@@ -470,7 +470,8 @@ def accuracy_test(grader, ev, file, record_property, set_leaderboard_value):
     record_property("output", summary)
     if acc < threshold:
         own = process_accuracy(ev, grader.process_labels)
-        if own is not None and own >= threshold:
+        # On other images (1,000 against 9,000): only a gap far beyond their sampling noise says anything.
+        if own is not None and own >= threshold and own - acc > OWN_GAP:
             keep = ("predict must be the argmax of forward(X), the contract's network on W1, b1, W2 and b2"
                     if file == "numpy_ann" else
                     "keep what forward needs in the model: layers, buffers (self.register_buffer, for a "
@@ -480,6 +481,9 @@ def accuracy_test(grader, ev, file, record_property, set_leaderboard_value):
                          f"itself (a normalisation done outside it, data or another classifier kept beside "
                          f"it?). Accuracy counts the network the file asks for: {keep}.")
     check(acc >= threshold, f"{summary}. {advice.accuracy_advice(ev, file, train, pred, FAILED)}")
+
+
+OWN_GAP = 0.05  # accuracy predict may gain, in training's process, over the network before the message says so
 
 
 def process_accuracy(ev, labels) -> float | None:
