@@ -350,7 +350,7 @@ def torch_probes(mod, ctx, file):
         loss_after, train_acc = measure(model, X[:n_train], y[:n_train])
         val_loss, val_acc = measure(model, X[n_train:], y[n_train:])
         # The values themselves, not a verdict: the grader compares them (student code may patch torch.equal).
-        return {"heldout_pred": heldout_predictions(model, ctx, layout), **state_of(model),
+        return {**state_of(model),
                 "history": history_values(history), "grad_deviation": deviations, "step_moved": moved,
                 "params_before": parameter_sample(before), "params_after": parameter_sample(params),
                 "measured": {"loss_before": loss_before, "train_loss": loss_after, "train_acc": train_acc,
@@ -382,23 +382,7 @@ def torch_probes(mod, ctx, file):
         yield from config.hidden.torch_probes(cls)
 
 
-HELDOUT = 500  # test images on which the grader checks that a small fit learned (their labels are the grader's)
-
-
-def heldout_predictions(model, ctx, layout):
-    """The class the model gives each of the first HELDOUT test images: evidence of learning only the grader can judge.
-
-    Empty when there are no test images (the expected values are built without them).
-    """
-    import torch
-
-    X = ctx.test_data(layout)
-    if X is None:
-        return np.zeros(0, dtype=np.int64)
-    X = X[:HELDOUT]
-    model.eval()
-    with torch.no_grad():
-        return model(X).argmax(dim=1)
+HELDOUT = 500  # graded test images on which the fresh worker shows whether a small fit learned (learning.py)
 
 
 def uses_parameters(model, X) -> bool:

@@ -137,7 +137,6 @@ class Grader:
                 started = time.monotonic()
                 until = self.file_deadline(file) - (EVALUATION_RESERVE if file in EVALUATED else 0)
                 evidence.collect(file, scratch, out, self.sandbox_env, until=until, allowance=self.allowance)
-                sandbox.close_folder(scratch)  # nothing written there reaches a later worker
                 self._evidence[file] = evidence.Evidence(file, out).preload()
                 train = self._evidence[file].entries.get("train") or {}
                 used = (f"; training used {evidence.seconds(train['cpu_seconds'])} of its "
@@ -180,7 +179,6 @@ class Grader:
                                      allowance=self.allowance)
             finally:
                 folder.parent.chmod(0o700)
-            sandbox.close_folder(scratch)
             self._evaluation[file] = evidence.Evidence(file, out).preload()
         return self._evaluation[file]
 
