@@ -470,8 +470,9 @@ def accuracy_test(grader, ev, file, record_property, set_leaderboard_value):
     record_property("output", summary)
     if acc < threshold:
         own = process_accuracy(ev, grader.process_labels)
-        # On other images (1,000 against 9,000): only a gap far beyond their sampling noise says anything.
-        if own is not None and own >= threshold and own - acc > OWN_GAP:
+        # On other images (1,000 against 9,000): only a gap far beyond their sampling noise says anything,
+        # whether or not predict's own answers would have passed (a kNN beside a CNN got 84 % in-process).
+        if own is not None and own - acc > OWN_GAP:
             keep = ("predict must be the argmax of forward(X), the contract's network on W1, b1, W2 and b2"
                     if file == "numpy_ann" else
                     "keep what forward needs in the model: layers, buffers (self.register_buffer, for a "
