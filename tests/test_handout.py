@@ -94,8 +94,8 @@ def test_nothing_of_the_hidden_tests_inputs_names_or_calls(texts):
     """Not the hidden tests' names (config.POINTS there has only visible rows), inputs or probe names."""
     from autograder import hidden
 
-    names = [name.format(part=part) for name, _ in hidden.TORCH_ROWS for part in ("pytorch_ann", "pytorch_cnn")]
-    secrets = [*(name for name, _ in hidden.NUMPY_ROWS), *names, *hidden.CALLS, "TEXTBOOK_HISTORIES",
+    names = [row.name for rows in hidden.ROWS.values() for row in rows]
+    secrets = [*names, *hidden.CALLS, "TEXTBOOK_HISTORIES",
                repr(hidden.OTHER), *(repr(h["train_loss"]) for h in hidden.TEXTBOOK_HISTORIES.values())]
     found = {(secret, name) for secret in secrets for name, text in texts.items() if secret in text}
     assert not found

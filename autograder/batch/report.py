@@ -22,8 +22,7 @@ from autograder.core.text import csv_table, markdown
 from autograder.suite.results import in_order, number_key
 
 # Leaderboard names of the three test accuracies, as the accuracy tests report them.
-ACCURACIES = {"numpy_ann": "NumPy ANN accuracy", "pytorch_ann": "PyTorch ANN accuracy",
-              "pytorch_cnn": "PyTorch CNN accuracy"}
+ACCURACIES = {spec.file: f"{spec.label} accuracy" for spec in config.SPECS}
 
 
 TESTS = in_order(config.POINTS)

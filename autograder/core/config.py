@@ -1,116 +1,45 @@
-"""Every number an instructor may want to change: points, visibility, budgets.
+"""Every number an instructor may want to change that is not a file's spec: budgets and deadlines.
 
-The accuracy thresholds live in `utils.THRESHOLDS`, because the student files
-print them too; they are re-exported here (read from utils.py's source, so
-that the processes that only wait on the grading never load NumPy).
+What each graded file is and how it is graded (its class, kind, data layout,
+training share, PNG, and the table of its tests with their ids, points and
+visibility) is its spec, in autograder/specs/; the accuracy thresholds live
+in `utils.THRESHOLDS`, because the student files print them too. This module
+re-exports both in the forms the rest of the grader reads (FILES, CLASSES,
+LAYOUTS, PNG_FILES, TRAIN_SHARE, THRESHOLDS and POINTS), and holds the
+budgets and deadlines.
 
-POINTS is the one table of tests. Each row is
+POINTS is the table of tests, made from the specs. Each row is
     name: (number, points, visibility)
 with the name `<file>.<part>: <what it checks>` exactly as results.json shows
 it. Visibility is Gradescope's: "visible" tests run in `make check` and ship
 in the handout; the others ("after_due_date", "after_published", "hidden")
-run only in `make grade` and on Gradescope; their rows are in hidden.py,
+run only in `make grade` and on Gradescope; their rows are in hidden/,
 which the handout leaves out. The points must add up to 100:
 `tests/test_points.py` checks this, and that every row has exactly one test.
 """
 
-import ast
 import os
 
-from autograder import ROOT
+from autograder import specs
 from autograder.core import settings
 
-
-def _from_utils(name: str):
-    """The literal `NAME = ...` of utils.py, beside the autograder package (as in every tree that holds it)."""
-    source = (ROOT / "utils.py").read_text()
-    for node in ast.parse(source).body:
-        if isinstance(node, ast.Assign) and [getattr(t, "id", None) for t in node.targets] == [name]:
-            return ast.literal_eval(node.value)
-    raise RuntimeError(f"utils.py defines no {name} = ...")
-
-
-THRESHOLDS = _from_utils("THRESHOLDS")
+THRESHOLDS = specs.thresholds()
 # Training data handed to `fit`: the 60,000 training images less this many for validation (utils.VAL_SIZE).
-VAL_SIZE = _from_utils("VAL_SIZE")
-FILES = ("numpy_ann", "pytorch_ann", "pytorch_cnn")
-CLASSES = {"numpy_ann": "NumpyANN", "pytorch_ann": "PyTorchANN", "pytorch_cnn": "PyTorchCNN"}  # the class each defines
-LAYOUTS = {"numpy_ann": "numpy", "pytorch_ann": "flat", "pytorch_cnn": "image"}  # the data its fit gets (utils.load_data)
-PNG_FILES = {
-    "pytorch_ann": "pytorch_ann_train_val_metrics.png",
-    "pytorch_cnn": "pytorch_cnn_train_val_metrics.png",
-}
-
-HIDDEN = "after_due_date"  # hidden tests appear to students once the deadline has passed
+VAL_SIZE = specs._from_utils("VAL_SIZE")
+SPECS = specs.SPECS
+FILES = tuple(spec.file for spec in SPECS)
+CLASSES = {spec.file: spec.cls for spec in SPECS}  # the class each defines
+LAYOUTS = {spec.file: spec.layout for spec in SPECS}  # the data its fit gets (utils.load_data)
+PNG_FILES = {spec.file: spec.png for spec in SPECS if spec.png}
+HIDDEN = specs.HIDDEN
 
 try:
     from autograder import hidden
 except ImportError:  # the student handout holds no hidden tests
     hidden = None
 
-
-def _torch_rows(part: str, first: int) -> dict:
-    rows = [
-        (f"{part}.forward: logits of shape (n, 10) for (n, 784) input", 1),
-        (f"{part}.forward: logits of shape (n, 10) for (n, 1, 28, 28) input", 1),
-        (f"{part}.forward: returns logits, not probabilities", 2),
-        (f"{part}.fit: the loss falls", 2),
-        (f"{part}.fit: gradients do not accumulate across steps", 2),
-        (f"{part}.fit: the parameters change", 1),
-        (f"{part}.fit: the history has the contract's keys, one float per epoch", 1),
-        (f"{part}.predict: int64 class indices of shape (n,)", 1),
-        (f"{part}.predict: runs in eval mode without gradients", 2),
-        (f"{part}.plot: writes a valid PNG and returns its Figure", 1),
-        (f"{part}.judgement: one of the three words, by the rule, on your history", 1),
-        (f"{part}.accuracy: at least {THRESHOLDS[part]:.0%} on the test set", 6),
-        (f"{part}.artifact: {PNG_FILES[part]} is in the submission", 1),
-        (f"{part}.artifact: the PNG is at least 300x200 pixels and not blank", 1),
-    ]
-    if part == "pytorch_cnn":
-        rows.insert(0, (f"{part}.architecture: holds at least one nn.Conv2d", 1))
-    table = {name: (f"{first}.{i}", pts, "visible") for i, (name, pts) in enumerate(rows, 1)}
-    for i, (name, pts) in enumerate(hidden.TORCH_ROWS if hidden else [], len(rows) + 1):
-        table[name.format(part=part)] = (f"{first}.{i}", pts, HIDDEN)
-    return table
-
-
-def _numpy_rows() -> dict:
-    rows = [
-        ("numpy_ann.relu: max(0, z) elementwise", 1),
-        ("numpy_ann.relu: keeps the input's shape", 1),
-        ("numpy_ann.relu_prime: 1 where z > 0 and 0 where z < 0", 1),
-        ("numpy_ann.relu_prime: zero at z == 0", 1),
-        ("numpy_ann.relu_prime: keeps the input's shape", 1),
-        ("numpy_ann.softmax: rows sum to 1", 1),
-        ("numpy_ann.softmax: matches the reference", 1),
-        ("numpy_ann.softmax: finite for logits near 1e4", 2),
-        ("numpy_ann.softmax: unchanged when a row is shifted by a constant", 1),
-        ("numpy_ann.cross_entropy: the mean over rows, not the sum", 2),
-        ("numpy_ann.cross_entropy: finite where a probability is 0", 1),
-        ("numpy_ann.init: parameters have the contract's shapes", 1),
-        ("numpy_ann.forward: matches the reference on fixed weights", 3),
-    ]
-    for p in ("W1", "b1", "W2", "b2"):
-        rows += [(f"numpy_ann.backward: d{p} matches the reference", 2),
-                 (f"numpy_ann.backward: d{p} matches finite differences", 1)]
-    rows += [
-        ("numpy_ann.backward: changes no parameter", 1),
-        ("numpy_ann.step: subtracts lr times each gradient", 2),
-        ("numpy_ann.fit: the loss falls over a few epochs on a fixed batch", 2),
-        ("numpy_ann.fit: every sample is seen once per epoch", 2),
-        ("numpy_ann.fit: the order is reshuffled between epochs", 1),
-        ("numpy_ann.fit: the history has the contract's keys, one float per epoch", 1),
-        ("numpy_ann.predict: class indices of shape (n,)", 1),
-        (f"numpy_ann.accuracy: at least {THRESHOLDS['numpy_ann']:.0%} on the test set", 5),
-        ("numpy_ann.imports: only NumPy and the standard library", 1),
-    ]
-    table = {name: (f"1.{i}", pts, "visible") for i, (name, pts) in enumerate(rows, 1)}
-    for i, (name, pts) in enumerate(hidden.NUMPY_ROWS if hidden else [], len(rows) + 1):
-        table[name] = (f"1.{i}", pts, HIDDEN)
-    return table
-
-
-POINTS = {**_numpy_rows(), **_torch_rows("pytorch_ann", 2), **_torch_rows("pytorch_cnn", 3)}
+POINTS = {spec.full_name(row): (spec.number_of(row), row.points, row.visibility)
+          for spec in SPECS for row in spec.all_rows()}
 TOTAL = 100  # what POINTS adds up to with the hidden rows; without them (the handout), the rest is hidden
 HIDDEN_POINTS = TOTAL - sum(points for _, points, visibility in POINTS.values() if visibility == "visible")
 
@@ -120,7 +49,7 @@ HIDDEN_POINTS = TOTAL - sum(points for _, points, visibility in POINTS.values() 
 # training tests. Raise the deadline on a slower machine (GRADER_TRAIN_DEADLINE);
 # the Gradescope zip sets it to TRAIN_DEADLINE_ON_GRADESCOPE.
 TRAIN_DEADLINE = settings.seconds("GRADER_TRAIN_DEADLINE")
-TRAIN_SHARE = {"numpy_ann": 0.2, "pytorch_ann": 0.2, "pytorch_cnn": 0.6}
+TRAIN_SHARE = {spec.file: spec.train_share for spec in SPECS}
 TRAIN_BUDGET = {file: TRAIN_DEADLINE * share for file, share in TRAIN_SHARE.items()}
 # Seconds any other single call of student code may take (unit tests run on small arrays).
 CALL_BUDGET = settings.seconds("GRADER_CALL_BUDGET")

@@ -51,9 +51,10 @@ if TYPE_CHECKING:
 # Parallel graders (autograder/batch/) each need their own user: a grader kills every process of its user when a
 # worker ends, and the process limit counts per user.
 USER = settings.user("GRADER_STUDENT_USER")
-# What a worker receives: utils.py, the worker runtime and the numbers it reads (autograder/runtime/ and
-# autograder/core/, whole), and the hidden tests' inputs where they exist (not their tests, nor in the handout).
-LIB_DIRS = ("autograder/core", "autograder/runtime")
+# What a worker receives: utils.py, the worker runtime and what it reads (autograder/runtime/, autograder/core/
+# and the specs, autograder/specs/, whole), and the hidden tests' inputs where they exist (not their tests, nor in
+# the handout).
+LIB_DIRS = ("autograder/core", "autograder/specs", "autograder/runtime")
 LIB_EXTRA = ("utils.py", "autograder/__init__.py", "autograder/hidden/__init__.py")
 
 

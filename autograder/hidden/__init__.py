@@ -1,19 +1,28 @@
 """The hidden tests' inputs and points: graded by `make grade` and on Gradescope, never in the student handout.
 
 Where this file is present (the course repository, the Gradescope zip),
-config.POINTS holds the hidden tests' rows and the workers run their probes;
+the specs (autograder/specs) add the hidden tests' rows and the workers run their probes;
 in the handout it is absent, and the grader knows only the visible tests.
 The tests themselves are in tests/test_hidden.py, also left out of the handout.
 """
 
 from __future__ import annotations
 
-# Rows of config.POINTS, numbered after each file's visible tests; points add up to 100 with the visible ones.
-NUMPY_ROWS = [
-    ("numpy_ann.forward: matches the reference for a 3-7-5 network and a batch of 1", 2),
-    ("numpy_ann.backward: matches the reference for a 3-7-5 network and a batch of 1", 2),
-]
-TORCH_ROWS = [("{part}.judgement: follows the rule on three textbook histories", 2)]
+from autograder.specs import HIDDEN, Row
+
+# Each file's hidden rows (autograder/specs.Row), with ids of that file that no visible row has: a new row of a
+# file, visible or hidden, takes its spec's next free id. Points add up to 100 with the visible ones.
+ROWS = {
+    "numpy_ann": (
+        Row(31, "forward: matches the reference for a 3-7-5 network and a batch of 1", 2,
+            "forward on another shape and a batch of 1", ("forward_other",), HIDDEN),
+        Row(32, "backward: matches the reference for a 3-7-5 network and a batch of 1", 2,
+            "backward on another shape and a batch of 1", ("backward_other",), HIDDEN),
+    ),
+    **{file: (Row(number, "judgement: follows the rule on three textbook histories", 2,
+                  "report_my_judgement on three textbook histories", ("judgement_textbook",), HIDDEN),)
+       for file, number in (("pytorch_ann", 15), ("pytorch_cnn", 16))},
+}
 
 # The recorded calls that only the hidden tests read (their expected values stay out of the handout too).
 NUMPY_CALLS = ("forward_other", "backward_other")

@@ -20,6 +20,7 @@ import time
 import numpy as np
 
 import utils
+from autograder import specs
 from autograder.core import config
 from autograder.runtime import datacache
 
@@ -291,7 +292,7 @@ def torch_probes(mod, ctx, file):
     from torch import nn
     from torch.optim.optimizer import register_optimizer_step_post_hook, register_optimizer_step_pre_hook
 
-    cls, layout = getattr(mod, config.CLASSES[file]), config.LAYOUTS[file]
+    cls, layout = getattr(mod, specs.of(file).cls), specs.of(file).layout
     images, _ = ctx.train_subset(16, "flat")
 
     def construct():
@@ -465,10 +466,10 @@ def parameter_sample(tensors, per_tensor: int = 4096) -> np.ndarray:
     return np.concatenate(parts) if parts else np.zeros(0)
 
 
-def train_probes(mod, ctx, file):
-    """Train once with the student's defaults; predict the test set; plot; judge."""
+def train_probes(mod, ctx, spec):
+    """Train once with the student's defaults; predict the test set; and, for a PyTorch file, plot and judge."""
     state = {}
-    kind, cls = config.LAYOUTS[file], getattr(mod, config.CLASSES[file])
+    kind, cls = spec.layout, getattr(mod, spec.cls)
 
     def train():
         release_memory()  # what the unit probes left behind, before the largest allocation of the run
@@ -533,7 +534,7 @@ def train_probes(mod, ctx, file):
 
     yield "train", train
     yield "test_predictions", predictions
-    if file != "numpy_ann":
+    if spec.kind.probes == "torch":
         yield "plot", plot
         yield "judgement_own", judgement
 
@@ -626,7 +627,7 @@ def evaluate_probes(mod, ctx, file):
     training worker kept: predictions from stored samples or lookups have nothing to draw on here."""
     import torch
 
-    cls, layout = getattr(mod, config.CLASSES[file]), config.LAYOUTS[file]
+    cls, layout = getattr(mod, specs.of(file).cls), specs.of(file).layout
 
     def evaluate(which: str, count: int | None):
         path = os.path.join(os.environ[DATA_ENV], f"{which}_state.npz")
@@ -764,17 +765,35 @@ TORCH_UNIT = ("construct", "forward_flat", "forward_image", "fit_small", "predic
 EVALUATE = ("evaluate_small", "evaluate_trained")  # a fresh worker's calls (`evaluate_probes`)
 
 
+def family(file: str):
+    """The probes of FILE's kind (specs.Kind.probes): its unit calls, their probes(mod, ctx, spec), its
+    training calls and their probes, in order. "numpy" and "torch" are this module's; any other names
+    a module of its own that defines UNIT, unit_probes, TRAIN and train_probes."""
+    spec = specs.of(file)
+    hidden = config.hidden
+    if spec.kind.probes == "numpy":
+        return ([*NUMPY_UNIT, *(hidden.NUMPY_CALLS if hidden else ()), "modules"],
+                lambda mod, ctx, spec: numpy_probes(mod, ctx),
+                ["train", "test_predictions"], train_probes)
+    if spec.kind.probes == "torch":
+        return ([*TORCH_UNIT, *(hidden.TORCH_CALLS if hidden else ())],
+                lambda mod, ctx, spec: torch_probes(mod, ctx, spec.file),
+                ["train", "test_predictions", "plot", "judgement_own"], train_probes)
+    module = importlib.import_module(spec.kind.probes)
+    return list(module.UNIT), module.unit_probes, list(module.TRAIN), module.train_probes
+
+
+def evaluated_in_fresh_worker(file: str) -> bool:
+    """Whether the grader evaluates FILE's trained network in a fresh worker (`evaluate_probes`)."""
+    return specs.of(file).kind.network == "state_dict"
+
+
 def plan(file: str, unit_only: bool = False, evaluate: bool = False) -> list[str]:
     """Every call a worker of FILE records, in the order it records them. The grader accepts records for
     these calls alone, in this order (evidence.Records): it needs no student code to know them."""
     if evaluate:
         return ["import", *EVALUATE]
-    hidden = config.hidden
-    if file == "numpy_ann":
-        unit = [*NUMPY_UNIT, *(hidden.NUMPY_CALLS if hidden else ()), "modules"]
-    else:
-        unit = [*TORCH_UNIT, *(hidden.TORCH_CALLS if hidden else ())]
-    train = ["train", "test_predictions"] + (["plot", "judgement_own"] if file != "numpy_ann" else [])
+    unit, _, train, _ = family(file)
     return ["import", *unit, *([] if unit_only else train)]
 
 
@@ -792,8 +811,9 @@ def run(file: str, recorder, skip: set, unit_only: bool = False, evaluate: bool 
     if evaluate:
         calls = list(evaluate_probes(mod, ctx, file))
     else:
-        calls = list(numpy_probes(mod, ctx) if file == "numpy_ann" else torch_probes(mod, ctx, file))
-        calls += [] if unit_only else list(train_probes(mod, ctx, file))
+        _, unit_probes, _, training = family(file)
+        calls = list(unit_probes(mod, ctx, specs.of(file)))
+        calls += [] if unit_only else list(training(mod, ctx, specs.of(file)))
     names = ["import", *(name for name, _ in calls)]
     if names != plan(file, unit_only, evaluate):  # the grader's plan and the probes must agree: a bug of ours
         raise RuntimeError(f"probes.plan disagrees with the probes: {names}")

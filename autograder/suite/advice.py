@@ -14,28 +14,34 @@ import math
 
 import numpy as np
 
+from autograder import specs
 from autograder.core import config
 
 GENERIC = "Train for more epochs, or tune the learning rate."
 FORWARD_INPUT = {"flat": "(n, 784)", "image": "(n, 1, 28, 28)"}
-# For each file, the tests whose failure explains a low accuracy, in the order to fix them: the functions
-# training is built from (before a divergence, which they often cause), then training itself (after it).
+# For each kind of probes (specs.Kind.probes), the tests whose failure explains a low accuracy, in the order
+# to fix them: the functions training is built from (before a divergence, which they often cause), then
+# training itself (after it). "{file}" is the file's name.
 UNITS = {
-    "numpy_ann": ["numpy_ann.softmax: matches the reference", "numpy_ann.cross_entropy: the mean over rows, not the sum",
-                  "numpy_ann.forward: matches the reference on fixed weights",
-                  *(f"numpy_ann.backward: d{p} matches the reference" for p in ("W1", "b1", "W2", "b2")),
-                  "numpy_ann.step: subtracts lr times each gradient"],
-    # forward on the layout the file's fit is given (config.LAYOUTS): a model that cannot run cannot learn
-    **{f: [f"{f}.forward: logits of shape (n, 10) for {FORWARD_INPUT[config.LAYOUTS[f]]} input",
-           f"{f}.fit: the parameters change", f"{f}.fit: gradients do not accumulate across steps"]
-       for f in ("pytorch_ann", "pytorch_cnn")},
+    "numpy": ["softmax: matches the reference", "cross_entropy: the mean over rows, not the sum",
+              "forward: matches the reference on fixed weights",
+              *(f"backward: d{p} matches the reference" for p in ("W1", "b1", "W2", "b2")),
+              "step: subtracts lr times each gradient"],
+    # forward on the layout the file's fit is given: a model that cannot run cannot learn
+    "torch": ["forward: logits of shape (n, 10) for {input} input", "fit: the parameters change",
+              "fit: gradients do not accumulate across steps"],
 }
 TRAINING = {
-    "numpy_ann": ["numpy_ann.fit: the loss falls over a few epochs on a fixed batch",
-                  "numpy_ann.fit: every sample is seen once per epoch"],
-    **{f: [f"{f}.fit: the loss falls", f"{f}.predict: int64 class indices of shape (n,)"]
-       for f in ("pytorch_ann", "pytorch_cnn")},
+    "numpy": ["fit: the loss falls over a few epochs on a fixed batch", "fit: every sample is seen once per epoch"],
+    "torch": ["fit: the loss falls", "predict: int64 class indices of shape (n,)"],
 }
+
+
+def rows(table: dict, file: str) -> list[str]:
+    """The full names of `table`'s rows for FILE's kind, in order (none for a kind the table lacks)."""
+    spec = specs.of(file)
+    parts = table.get(spec.kind.probes, [])
+    return [f"{file}." + part.format(input=FORWARD_INPUT.get(spec.layout, "")) for part in parts]
 
 
 def numbered(name: str) -> str:
@@ -43,17 +49,16 @@ def numbered(name: str) -> str:
     return f"test {config.POINTS[name][0]} ({name.split('.', 1)[1]})"
 
 
-NEGATIVE = {
-    "numpy_ann": "check cross_entropy: it is the mean over rows of -sum(y_true * log(y_pred))",
-    "pytorch_ann": "nn.NLLLoss on raw logits gives one, since it expects log-probabilities: use nn.CrossEntropyLoss "
-                   "on the logits (it applies log-softmax itself)",
+NEGATIVE = {  # by kind of probes
+    "numpy": "check cross_entropy: it is the mean over rows of -sum(y_true * log(y_pred))",
+    "torch": "nn.NLLLoss on raw logits gives one, since it expects log-probabilities: use nn.CrossEntropyLoss "
+             "on the logits (it applies log-softmax itself)",
 }
-NEGATIVE["pytorch_cnn"] = NEGATIVE["pytorch_ann"]
 
 
 def root_cause(ev, file: str, train, failing) -> str | None:
     """What to fix first when a model does not learn well, where the grader sees a cause; else None."""
-    first = next((name for name in UNITS[file] if name in failing), None)
+    first = next((name for name in rows(UNITS, file) if name in failing), None)
     if first is not None:
         return f"Fix {numbered(first)} first: it fails, and a model cannot learn well until it passes."
     history = train.get("history") if train is not None else None
@@ -69,16 +74,16 @@ def root_cause(ev, file: str, train, failing) -> str | None:
     if negative:
         key, epoch, value = negative[0]
         return (f"The {key} your fit reports is negative ({value:.4g} at epoch {epoch}), and a cross-entropy never "
-                f"is: {NEGATIVE[file]}.")
+                f"is: {NEGATIVE.get(specs.of(file).kind.probes, 'check the loss')}.")
     tracking = (ev.entries.get("fit_tracking") or {}).get("values") or {} if hasattr(ev, "entries") else {}
     mislabelled = tracking.get("mislabelled")
     if isinstance(mislabelled, int) and mislabelled > 0:
         return (f"fit hands backward labels that do not belong to their images ({mislabelled} of the "
                 f"{2 * tracking.get('n', 0)} it passed in 2 epochs): shuffle X and y with the same permutation.")
-    first = next((name for name in TRAINING[file] if name in failing), None)
+    first = next((name for name in rows(TRAINING, file) if name in failing), None)
     if first is not None:
         return f"Fix {numbered(first)} first: it fails, and a model cannot learn well until it passes."
-    return large_initial_weights(ev) if file == "numpy_ann" else None
+    return large_initial_weights(ev) if specs.of(file).kind.probes == "numpy" else None
 
 
 def large_initial_weights(ev) -> str | None:

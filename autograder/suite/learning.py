@@ -17,6 +17,7 @@ import numpy as np
 import pytest
 
 import utils
+from autograder import specs
 from autograder.core import config
 from autograder.runtime import probes
 from autograder.suite import advice, hardcoding, measure
@@ -54,7 +55,8 @@ def network_predictions(ev, which: str) -> tuple[np.ndarray | None, str]:
     'trained': after training, on the test set), as the grader obtained them; else None and why not."""
     cache = ev.__dict__.setdefault("network_predictions", {})
     if which not in cache:
-        cache[which] = numpy_predictions(ev, which) if ev.file == "numpy_ann" else evaluated(ev, which)
+        own = specs.of(ev.file).kind.network == "parameters"  # else a fresh worker evaluated it
+        cache[which] = numpy_predictions(ev, which) if own else evaluated(ev, which)
     return cache[which]
 
 
@@ -120,7 +122,8 @@ def credited_if_learned(ev, what: str) -> None:
     if embedded:
         # Predictions from a table of the public test set would pass for learning: only what the grader computes
         # itself counts then (numpy_ann's small fit, from its parameters); the student's predictions do not.
-        seen = {how: acc for how, acc in seen.items() if ev.file == "numpy_ann" and how == "small fit"}
+        own = specs.of(ev.file).kind.network == "parameters"
+        seen = {how: acc for how, acc in seen.items() if own and how == "small fit"}
         if not any(acc >= LEARNED for acc in seen.values()):
             another_cause(f"{what} is credited only for a model the grader has seen learn, and {ev.file}.py embeds "
                           f"what looks like data ({'; '.join(embedded)}), so its predictions show nothing.")

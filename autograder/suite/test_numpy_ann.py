@@ -7,6 +7,7 @@ import sys
 import numpy as np
 import pytest
 
+from autograder import specs
 from autograder.core import config
 from autograder.harness import evidence
 from autograder.runtime import probes
@@ -336,7 +337,7 @@ def small_fit(grader, ev):
 @graded("numpy_ann.fit: the loss falls over a few epochs on a fixed batch")
 @learning.reported  # the parameters it is judged by are the worker's report
 def test_fit_lowers_the_loss(grader, ev):
-    unit = next((name for name in advice.UNITS[FILE] if name in FAILED), None)
+    unit = next((name for name in advice.rows(advice.UNITS, FILE) if name in FAILED), None)
 
     _, _, _, (before, after) = small_fit(grader, ev)
     loss_falls(before, after, "of your network on the 320 training images of a 5-epoch fit",
@@ -441,7 +442,7 @@ def test_predict_returns_class_indices(ev):
 
 
 @graded(f"numpy_ann.accuracy: at least {config.THRESHOLDS['numpy_ann']:.0%} on the test set",
-        leaderboard_column="NumPy ANN accuracy")
+        leaderboard_column=f"{specs.of(FILE).label} accuracy")
 def test_accuracy_reaches_the_threshold(grader, ev, record_property, set_leaderboard_value=None):
     accuracy_test(grader, ev, FILE, record_property, set_leaderboard_value)
 
@@ -456,8 +457,9 @@ def accuracy_test(grader, ev, file, record_property, set_leaderboard_value):
                         "Test accuracy is not graded for a file that does; remove the literal.")
     train = ev.result("train", f"training {file} on 55,000 images with your defaults")
     pred, why = learning.network_predictions(ev, "trained")
-    where = ("computed by the grader from W1, b1, W2 and b2 with the contract's forward" if file == "numpy_ann"
-             else f"a new {config.CLASSES[file]}() given the trained state_dict, in a fresh process")
+    own = specs.of(file).kind.network == "parameters"  # else evaluated in a fresh worker
+    where = ("computed by the grader from W1, b1, W2 and b2 with the contract's forward" if own
+             else f"a new {specs.of(file).cls}() given the trained state_dict, in a fresh process")
     check(pred is not None, f"the trained network's test accuracy ({where}) could not be measured: {why}")
     acc = float(np.mean(pred == grader.test_labels))
     set_leaderboard_value(round(100 * acc, 2))
@@ -474,7 +476,7 @@ def accuracy_test(grader, ev, file, record_property, set_leaderboard_value):
         # whether or not predict's own answers would have passed (a kNN beside a CNN got 84 % in-process).
         if own is not None and own - acc > OWN_GAP:
             keep = ("predict must be the argmax of forward(X), the contract's network on W1, b1, W2 and b2"
-                    if file == "numpy_ann" else
+                    if own else
                     "keep what forward needs in the model: layers, buffers (self.register_buffer, for a "
                     "normalisation's mean and std) or small attributes")
             check(False, f"{summary}. That is the network's own accuracy. Your predict, in the process "

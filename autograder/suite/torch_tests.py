@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from autograder import specs
 from autograder.core import config
 from autograder.runtime import probes
 from autograder.suite import advice, learning, pngcheck
@@ -249,7 +250,8 @@ def make_tests(file: str) -> dict:
                             f"for your history (last epoch: train_acc {history['train_acc'][-1]:.4f}, "
                             f"val_acc {history['val_acc'][-1]:.4f})")
 
-    label = "PyTorch ANN" if file == "pytorch_ann" else "PyTorch CNN"
+    spec = specs.of(file)
+    label = spec.label
 
     @add(f"{file}.accuracy: at least {config.THRESHOLDS[file]:.0%} on the test set", reported=False,
          leaderboard_column=f"{label} accuracy")
@@ -275,11 +277,11 @@ def make_tests(file: str) -> dict:
         problem = pngcheck.problem(path)
         check(problem is None, f"{png} {problem}")
 
-    if file == "pytorch_cnn":
+    if spec.row("architecture: holds at least one nn.Conv2d"):  # the CNN's own row
         @add(f"{file}.architecture: holds at least one nn.Conv2d")
         def test_model_has_a_convolution(ev):
-            count = ev.result("construct", "PyTorchCNN()")["conv2d"]
-            check(count >= 1, "PyTorchCNN holds no nn.Conv2d layer: a CNN needs at least one convolution.")
+            count = ev.result("construct", f"{spec.cls}()")["conv2d"]
+            check(count >= 1, f"{spec.cls} holds no nn.Conv2d layer: a CNN needs at least one convolution.")
 
     return tests
 
