@@ -34,7 +34,7 @@ unexport SUBMISSION RESULTS ONLY SUBMISSIONS GRADES FORCE
 RESULTS_ARG = $${GIVEN_RESULTS:+"--results=$$GIVEN_RESULTS"}
 ONLY_ARG = $${GIVEN_ONLY:+"--only=$$GIVEN_ONLY"}
 
-.PHONY: help venv data check grade test test-fast gradescope submission seeds bench lint clean handout grade-all
+.PHONY: help venv data check grade test test-fast gradescope submission seeds bench lint clean handout grade-all docs
 
 help:
 	@echo "make check                 grade student/ with the visible tests (students)"
@@ -51,6 +51,7 @@ help:
 	@echo "                           export); writes GRADES/ with grades.csv, report.md and report.png"
 	@echo "make seeds                 train the reference under 5 seeds and check its margins"
 	@echo "make bench                 time and memory of grading the reference, on one core and on all"
+	@echo "make docs                  rewrite the generated tables of README.md and docs/CONTRACT.md (maintainers)"
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt
 	@echo "Setting up $(VENV) with the pinned requirements (once; torch is large) ..."
@@ -110,6 +111,10 @@ bench: $(SETUP) data $(BENCH_VENV)/.installed
 
 seeds: $(SETUP) data
 	$(PY) tools/seeds.py
+
+# The tables and numbers of README.md and docs/CONTRACT.md, from the specs and utils.THRESHOLDS (tools/docs.py).
+docs: $(SETUP)
+	$(PY) tools/docs.py
 
 lint: $(SETUP)
 	$(PY) -m ruff check .
