@@ -28,11 +28,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from autograder import specs
 from autograder.core import config, settings
 from autograder.core.atomic import replacing
 from autograder.core.text import printable
 from autograder.harness import sandbox
-from autograder.runtime import probes
+from autograder.runtime import probes, records
 
 MAX_RESTARTS = 8
 # utils.progress lines, with or without the epoch's seconds at the end
@@ -288,7 +289,12 @@ class Records:
                  "cpu_seconds": self.cpu_used()}
         if ok:
             values, meta = header.get("values"), header.get("meta")
-            entry.update(values=values if isinstance(values, dict) else {},
+            values = values if isinstance(values, dict) else {}
+            strange = records.unknown(specs.of(self.file).kind.probes, call, [*values, *self.arrays])
+            if strange:  # the probes write only their schema's keys: these came from somewhere else
+                raise ChannelError(f"a record of {call!r} with keys no record of that call holds "
+                                   f"({', '.join(repr(k[:40]) for k in strange[:3])})")
+            entry.update(values=values,
                          meta=meta if isinstance(meta, dict) else {}, arrays=sorted(self.arrays))
             if self.arrays:
                 save_npz(self.out / f"{call}.npz", self.arrays)
@@ -559,7 +565,8 @@ def kill(proc: subprocess.Popen) -> None:
 class Result:
     """One recorded call that returned: json values, arrays and their metadata."""
 
-    def __init__(self, entry: dict, out: Path):
+    def __init__(self, entry: dict, out: Path, probes: str | None = None):
+        self.call, self.probes = entry["call"], probes  # the call's schema (runtime/records.py), where known
         self.values, self.meta, self.seconds = entry["values"], entry["meta"], entry["seconds"]
         self.cpu_seconds = entry.get("cpu_seconds")  # measured by the grader, from /proc: not reported by the worker
         self.arrays = {}
@@ -568,11 +575,15 @@ class Result:
                 self.arrays = {k: npz[k] for k in npz.files}
 
     def __getitem__(self, key):
+        if self.probes is not None:
+            records.check(self.probes, self.call, key)  # a key the call never records: the grader's bug
         if key in self.arrays:
             return self.arrays[key]
         return self.values[key]
 
     def get(self, key, default=None):
+        if self.probes is not None:
+            records.check(self.probes, self.call, key)
         try:
             return self[key]
         except KeyError:
@@ -584,11 +595,12 @@ class Evidence:
 
     def __init__(self, file: str, out: Path, missing: str | None = None):
         self.file, self.out, self.missing = file, out, missing
+        self.probes = specs.of(file).kind.probes if file in specs.BY_FILE else None
         self.entries = {e["call"]: e for e in read_log(out) if e["event"] == "done"} if missing is None else {}
 
     def preload(self) -> Evidence:
         """Read every recorded array now, so that nothing is read from disk after student code has run."""
-        self.loaded = {call: Result(e, self.out) for call, e in self.entries.items() if e["ok"]}
+        self.loaded = {call: Result(e, self.out, self.probes) for call, e in self.entries.items() if e["ok"]}
         return self
 
     def failure(self, call: str, what: str) -> str | None:
@@ -654,7 +666,7 @@ class Evidence:
         if why:
             pytest.fail(why, pytrace=False)
         loaded = getattr(self, "loaded", {})
-        return loaded[call] if call in loaded else Result(self.entries[call], self.out)
+        return loaded[call] if call in loaded else Result(self.entries[call], self.out, self.probes)
 
 
 OUT_OF_MEMORY = (f"out of memory: a worker may use {sandbox.MEMORY_BYTES >> 20} MB here, and a whole grading 768 MB "

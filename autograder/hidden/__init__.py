@@ -8,6 +8,7 @@ The tests themselves are in tests/test_hidden.py, also left out of the handout.
 
 from __future__ import annotations
 
+from autograder.runtime.records import OUT, record
 from autograder.specs import HIDDEN, Row
 
 # Each file's hidden rows (autograder/specs.Row), with ids of that file that no visible row has: a new row of a
@@ -28,6 +29,11 @@ ROWS = {
 NUMPY_CALLS = ("forward_other", "backward_other")
 TORCH_CALLS = ("judgement_textbook",)
 CALLS = NUMPY_CALLS + TORCH_CALLS
+SCHEMAS = {  # their records' keys (runtime/records.py), by kind of probes
+    "numpy": {"forward_other": OUT,
+              "backward_other": record("returned", families=("d", "before_", "after_"))},
+    "torch": {"judgement_textbook": record("overfitting", "underfitting", "generalizing")},
+}
 
 OTHER = (3, 7, 5)  # another shape (input, hidden, output sizes), and a batch of 1
 
