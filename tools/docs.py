@@ -29,7 +29,7 @@ from autograder.core import config  # noqa: E402
 from autograder.core.atomic import write_text_atomically  # noqa: E402
 
 DOCUMENTS = (ROOT / "README.md", ROOT / "docs" / "CONTRACT.md")
-BLOCK = re.compile(r"(<!-- make docs: (?P<name>[\w-]+) -->\n)(?P<body>.*?)(<!-- end -->)", re.S)
+BLOCK = re.compile(r"(<!-- make docs: (?P<name>[\w-]+) -->\n)(?P<body>.*?)(?P<end>^[ \t]*<!-- end -->)", re.S | re.M)
 
 
 def percent(file: str) -> str:
@@ -100,7 +100,29 @@ def check_output() -> str:
 """
 
 
-GENERATORS = {"files": files, "thresholds": thresholds, "tests": tests, "check-output": check_output}
+def gradescope() -> str:
+    """The contract's numbers for Gradescope, all made from its timeout (config.py)."""
+    shares = ", ".join(f"`{f}` {config.TRAIN_DEADLINE_ON_GRADESCOPE * s:g}" for f, s in config.TRAIN_SHARE.items())
+    return wrap(f"On Gradescope, with `GRADESCOPE_TIMEOUT` = {config.GRADESCOPE_TIMEOUT:g} s: the last-resort "
+                f"stop is at {config.GRADESCOPE_DEADLINE:g} s, the grading's deadline at "
+                f"{config.GRADING_DEADLINE_ON_GRADESCOPE:g} s, and the training budget "
+                f"{config.TRAIN_DEADLINE_ON_GRADESCOPE:g} CPU-seconds ({shares}): what is left of the deadline "
+                f"after {config.OVERHEAD_ON_GRADESCOPE:g} s of everything else and a margin of "
+                f"{config.MARGIN:g} s, on {config.GRADESCOPE_CPUS:g} vCPU.")
+
+
+def gradescope_readme() -> str:
+    """The README's bullet on Gradescope's timeout, continued."""
+    shares = ", ".join(f"`{f}` {config.TRAIN_DEADLINE_ON_GRADESCOPE * s:g}" for f, s in config.TRAIN_SHARE.items())
+    text = (f"training gets {config.TRAIN_DEADLINE_ON_GRADESCOPE:g} CPU-seconds in all ({shares}), which "
+            f"at {config.GRADESCOPE_CPUS:g} vCPU fits beside everything else, and grading stops at "
+            f"{config.GRADESCOPE_DEADLINE:g} s so that a result is always written.")
+    return textwrap.fill(text, width=76, initial_indent="  ", subsequent_indent="  ",
+                         break_long_words=False, break_on_hyphens=False) + "\n"
+
+
+GENERATORS = {"files": files, "thresholds": thresholds, "tests": tests, "check-output": check_output,
+              "gradescope": gradescope, "gradescope-readme": gradescope_readme}
 
 
 def render(text: str) -> tuple[str, list[str]]:
@@ -114,7 +136,7 @@ def render(text: str) -> tuple[str, list[str]]:
         body = GENERATORS[name]()
         if body != match["body"]:
             changed.append(name)
-        return match[1] + body + match[4]
+        return match[1] + body + match["end"]
 
     return BLOCK.sub(fill, text), changed
 

@@ -53,16 +53,32 @@ TRAIN_SHARE = {spec.file: spec.train_share for spec in SPECS}
 TRAIN_BUDGET = {file: TRAIN_DEADLINE * share for file, share in TRAIN_SHARE.items()}
 # Seconds any other single call of student code may take (unit tests run on small arrays).
 CALL_BUDGET = settings.seconds("GRADER_CALL_BUDGET")
-# Gradescope's default machine (0.5 vCPU) trains about 3 times slower than one core here; its default timeout is
-# 600 s. There, training gets this much of it (`run_autograder` sets GRADER_TRAIN_DEADLINE to it, unless set);
-# the rest is imports and unit tests.
-TRAIN_DEADLINE_ON_GRADESCOPE = 420
 # The whole grading's deadline, in seconds of wall-clock time from its start (GRADER_DEADLINE; run_autograder sets
-# it to GRADESCOPE_DEADLINE less FILE_RESERVE): whatever a worker does or writes, each file's workers are stopped
-# in time for the files after it to keep FILE_RESERVE seconds each, and results.json is written. A file that
-# overruns is charged alone; the files graded before it keep their points.
+# it to GRADING_DEADLINE_ON_GRADESCOPE): whatever a worker does or writes, each file's workers are stopped in time
+# for the files after it to keep FILE_RESERVE seconds each, and results.json is written. A file that overruns is
+# charged alone; the files graded before it keep their points.
 GRADING_DEADLINE = settings.seconds("GRADER_DEADLINE")
 FILE_RESERVE = 30.0
+
+# Gradescope, in one place. GRADESCOPE_TIMEOUT is the assignment's autograder timeout (Gradescope's default is
+# 10 minutes): change it here, and on the assignment's settings page, and everything below follows. The stop
+# and the budgets there are made from it, and tests/test_deadlines.py checks that the worst case fits:
+# every file's training at its whole budget, in wall-clock time on GRADESCOPE_CPUS, plus the imports, unit
+# calls and fresh evaluations of all files (OVERHEAD_ON_GRADESCOPE), plus MARGIN, within the grading's deadline.
+GRADESCOPE_TIMEOUT = 600
+GRADESCOPE_CPUS = 0.5  # its default machine's CPU share: a CPU-second there takes 2 s of wall-clock time
+RESULTS_MARGIN = 30.0  # run_autograder's last resort stops grading this long before Gradescope would
+GRADESCOPE_DEADLINE = GRADESCOPE_TIMEOUT - RESULTS_MARGIN  # that last resort (GRADESCOPE_DEADLINE overrides it)
+GRADING_DEADLINE_ON_GRADESCOPE = GRADESCOPE_DEADLINE - FILE_RESERVE  # GRADER_DEADLINE there
+# Wall-clock seconds of everything but training for all three files on Gradescope's default machine: the
+# reference's took 36 s (57.8 s in all, emulated by make bench, less its training); a student's wider model
+# takes longer in the unit calls and the evaluations, hence 2.5 times that.
+OVERHEAD_ON_GRADESCOPE = 90.0
+MARGIN = 30.0  # wall-clock seconds left over in the worst case
+# CPU-seconds of training for a whole submission there (run_autograder sets GRADER_TRAIN_DEADLINE to it, unless
+# set), shared out by TRAIN_SHARE as locally: what is left of the grading's deadline, on GRADESCOPE_CPUS.
+TRAIN_DEADLINE_ON_GRADESCOPE = int((GRADING_DEADLINE_ON_GRADESCOPE - OVERHEAD_ON_GRADESCOPE - MARGIN)
+                                   * GRADESCOPE_CPUS)
 # How long the grader waits on a worker beyond what its calls may use.
 GRACE = 10.0  # seconds past a call's budget before the worker is killed
 IDLE = 120.0  # seconds a worker may spend between calls (loading data, importing torch)

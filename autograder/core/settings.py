@@ -39,7 +39,8 @@ class Variable(NamedTuple):
 
 VARIABLES = {v.name: v for v in [
     Variable("GRADER_TRAIN_DEADLINE", "seconds", 240.0,
-             "CPU-seconds for all of a submission's training (config.TRAIN_DEADLINE; 420 on Gradescope)"),
+             "CPU-seconds for all of a submission's training (config.TRAIN_DEADLINE; "
+             "config.TRAIN_DEADLINE_ON_GRADESCOPE on Gradescope)"),
     Variable("GRADER_CALL_BUDGET", "seconds", 30.0, "CPU-seconds for every other call of student code (config.CALL_BUDGET)"),
     Variable("GRADER_THREADS", "whole", 1, "threads of NumPy and PyTorch in a worker (config.threads)"),
     Variable("GRADER_WORKER_MEMORY_MB", "whole", 4096, "memory limit of a worker, in MB (sandbox.MEMORY_BYTES)"),
@@ -49,14 +50,15 @@ VARIABLES = {v.name: v for v in [
              "any non-empty value keeps workers out of cgroups of their own (cgroup.available)"),
     Variable("GRADER_DEADLINE", "seconds", 900.0,
              "wall-clock seconds for a whole grading, shared out among its files (config.GRADING_DEADLINE; "
-             "run_autograder: GRADESCOPE_DEADLINE less 30)"),
+             "run_autograder: config.GRADING_DEADLINE_ON_GRADESCOPE)"),
     Variable("GRADER_SALT", "text", "",
              "the grading's salt (fixtures.salt); unset: 32 random bytes made once in build/salt"),
     Variable("GRADE_JOBS", "whole", None, "make grade-all: gradings at once (--jobs); unset: one per CPU (config.cpus)"),
     Variable("GRADE_TIMEOUT", "seconds", 900.0,
              "make grade-all: seconds after which one submission's grading is stopped (--timeout)"),
-    Variable("GRADESCOPE_DEADLINE", "seconds", 570.0,
-             "seconds after which grading on Gradescope is stopped and a grader error written (gradescope.DEADLINE)"),
+    Variable("GRADESCOPE_DEADLINE", "seconds", None,
+             "seconds after which grading on Gradescope is stopped and a grader error written (gradescope.DEADLINE); "
+             "unset: config.GRADESCOPE_DEADLINE, Gradescope's timeout less 30"),
     # Set by the grader for its own processes; read where they are used (evidence.progress, probes, worker).
     Variable("GRADER_PROGRESS_FD", "text", None, "the pipe for progress lines (grade.run_suite to evidence.progress)", True),
     Variable("GRADER_LIB", "text", None, "a worker's code folder (sandbox.prepare)", True),

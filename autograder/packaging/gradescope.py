@@ -33,7 +33,7 @@ from autograder.suite.results import error_results
 
 FILES = Path(__file__).resolve().parent / "gradescope_files"
 # Seconds after which grading is stopped so that results still get written before Gradescope's timeout.
-DEADLINE = settings.seconds("GRADESCOPE_DEADLINE")
+DEADLINE = settings.seconds("GRADESCOPE_DEADLINE") or config.GRADESCOPE_DEADLINE
 
 
 def pins() -> dict[str, str]:
@@ -110,7 +110,8 @@ def run(root: Path) -> int:
             print("submission_metadata.json is not readable JSON")
     os.environ.setdefault("GRADER_TRAIN_DEADLINE", str(config.TRAIN_DEADLINE_ON_GRADESCOPE))
     # The grading's own deadline ends each file in time; DEADLINE, just after it, is the last resort.
-    os.environ.setdefault("GRADER_DEADLINE", str(DEADLINE - config.FILE_RESERVE))
+    os.environ.setdefault("GRADER_DEADLINE", str(min(DEADLINE - config.FILE_RESERVE,
+                                                      config.GRADING_DEADLINE_ON_GRADESCOPE)))
     if os.geteuid() == 0:
         results.parent.chmod(0o700)  # student code runs as grader-student and must not touch the results
     graded = results.with_name("graded.json")
