@@ -41,7 +41,9 @@ except ImportError:  # the student handout holds no hidden tests
 POINTS = {spec.full_name(row): (spec.number_of(row), row.points, row.visibility)
           for spec in SPECS for row in spec.all_rows()}
 TOTAL = 100  # what POINTS adds up to with the hidden rows; without them (the handout), the rest is hidden
-HIDDEN_POINTS = TOTAL - sum(points for _, points, visibility in POINTS.values() if visibility == "visible")
+VISIBLE_POINTS = sum(points for _, points, visibility in POINTS.values() if visibility == "visible")
+HIDDEN_POINTS = (sum(points for _, points, _ in POINTS.values()) - VISIBLE_POINTS if hidden
+                 else TOTAL - VISIBLE_POINTS)
 
 # Training budgets. All of a submission's training (one call of each model's
 # `fit` with the student's defaults) must fit in TRAIN_DEADLINE seconds; each

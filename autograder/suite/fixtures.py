@@ -277,7 +277,8 @@ def derive(secret: bytes, purpose: str) -> int:
 
 PROCESS_IMAGES = 1_000  # test images the training worker classifies; the other 9,000 grade the network
 NUMBER_KINDS = {"int", "float", "bool", "numpy", "tuple", "list"}  # probes.plain_number's
-EVALUATED = {"pytorch_ann", "pytorch_cnn"}  # files whose saved state a fresh worker evaluates (numpy_ann: the grader)
+# The files whose saved state a fresh worker evaluates (numpy_ann: the grader itself), by their kind.
+EVALUATED = {spec.file for spec in config.SPECS if spec.kind.network == "state_dict"}
 EVALUATION_RESERVE = 30.0  # seconds of a file's time kept for its fresh worker
 STATE_BYTES = 32 << 20  # the largest saved state evaluated: far above any network this assignment trains
 
