@@ -1,4 +1,4 @@
-"""Gradescope's stop holds the worst case: every budget used whole, plus everything else, with a margin.
+"""Gradescope's stop holds the worst case: every budget used whole, everything else, a margin.
 
 All of it comes from one setting, config.GRADESCOPE_TIMEOUT (the assignment's
 autograder timeout); tools/docs.py writes the numbers into the documents.
@@ -13,12 +13,16 @@ def wall(cpu_seconds: float) -> float:
 
 
 def test_every_files_training_at_its_whole_budget_fits_beside_everything_else():
-    training = sum(wall(config.TRAIN_DEADLINE_ON_GRADESCOPE * share) for share in config.TRAIN_SHARE.values())
+    training = sum(
+        wall(config.TRAIN_DEADLINE_ON_GRADESCOPE * share) for share in config.TRAIN_SHARE.values()
+    )
     worst = training + config.OVERHEAD_ON_GRADESCOPE + config.MARGIN
     assert worst <= config.GRADING_DEADLINE_ON_GRADESCOPE, (
         f"on Gradescope, training at its budgets takes {training:.0f} s and everything else "
-        f"{config.OVERHEAD_ON_GRADESCOPE:.0f} s: {worst:.0f} s with the margin, past the grading's deadline "
-        f"({config.GRADING_DEADLINE_ON_GRADESCOPE:.0f} s)")
+        f"{config.OVERHEAD_ON_GRADESCOPE:.0f} s: {worst:.0f} s with the margin, "
+        "past the grading's deadline "
+        f"({config.GRADING_DEADLINE_ON_GRADESCOPE:.0f} s)"
+    )
 
 
 def test_the_shares_share_out_the_whole_budget():

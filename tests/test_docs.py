@@ -1,4 +1,4 @@
-"""The generated parts of README.md and docs/CONTRACT.md are current (`make docs`, tools/docs.py)."""
+"""The generated parts of README.md and docs/CONTRACT.md are current (`make docs`)."""
 
 import importlib.util
 
@@ -19,9 +19,14 @@ def test_every_generated_block_is_current():
 
 def test_each_document_has_its_blocks():
     tool = docs_tool()
-    names = {path.name: [m["name"] for m in tool.BLOCK.finditer(path.read_text())] for path in tool.DOCUMENTS}
-    assert names == {"README.md": ["files", "gradescope-readme"],
-                     "CONTRACT.md": ["thresholds", "gradescope", "tests", "check-output"]}
+    names = {
+        path.name: [m["name"] for m in tool.BLOCK.finditer(path.read_text())]
+        for path in tool.DOCUMENTS
+    }
+    assert names == {
+        "README.md": ["files", "gradescope-readme"],
+        "CONTRACT.md": ["thresholds", "gradescope", "tests", "check-output"],
+    }
 
 
 def test_a_stale_block_is_named(tmp_path, monkeypatch):

@@ -1,4 +1,4 @@
-"""The worked example of extension: a fourth graded file of a kind of its own, added in a copy of the project.
+"""The worked example of extension: a fourth graded file, of a kind of its own, in a copy.
 
 The change is the README's ("Add a graded file"), five files in all:
 utils.py (its threshold), autograder/specs/logreg_spec.py (its spec, and its
@@ -22,10 +22,24 @@ import pytest
 from tests.conftest import ROOT
 
 EXAMPLE = Path(__file__).parent / "extension"
-LEFT_OUT = {".git", ".venv", ".venv-bench", "data", "build", "dist", "grades", "__pycache__", ".pytest_cache",
-            "submissions"}
-PLACES = {"logreg_spec.py": "autograder/specs/logreg_spec.py", "test_logreg.py": "autograder/suite/test_logreg.py",
-          "logreg_stub.py": "student/logreg.py", "logreg_reference.py": "solutions/logreg.py"}
+LEFT_OUT = {
+    ".git",
+    ".venv",
+    ".venv-bench",
+    "data",
+    "build",
+    "dist",
+    "grades",
+    "__pycache__",
+    ".pytest_cache",
+    "submissions",
+}
+PLACES = {
+    "logreg_spec.py": "autograder/specs/logreg_spec.py",
+    "test_logreg.py": "autograder/suite/test_logreg.py",
+    "logreg_stub.py": "student/logreg.py",
+    "logreg_reference.py": "solutions/logreg.py",
+}
 
 
 def project_copy(tmp_path: Path) -> Path:
@@ -49,8 +63,14 @@ def set_threshold(copy: Path, file: str, value: float) -> None:
 
 def run(copy: Path, *args: str, timeout: float = 600) -> subprocess.CompletedProcess:
     env = {"FASHION_MNIST_DATA": str(ROOT / "data"), "GRADER_TRAIN_DEADLINE": "1500"}
-    return subprocess.run([sys.executable, *args], cwd=copy, capture_output=True, text=True, timeout=timeout,
-                          env={**__import__("os").environ, **env})
+    return subprocess.run(
+        [sys.executable, *args],
+        cwd=copy,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env={**__import__("os").environ, **env},
+    )
 
 
 @pytest.mark.slow
@@ -59,12 +79,21 @@ def test_a_fourth_file_of_a_kind_of_its_own_grades_end_to_end(tmp_path):
     set_threshold(copy, "logreg", 0.75)
     for source, place in PLACES.items():
         shutil.copyfile(EXAMPLE / source, copy / place)
-    total = run(copy, "-c", "from autograder.core import config; "
-                            "print(sum(p for _, p, _ in config.POINTS.values()), config.FILES)")
-    assert total.stdout.split(" ", 1) == ["106", "('numpy_ann', 'pytorch_ann', 'pytorch_cnn', 'logreg')\n"], total
+    total = run(
+        copy,
+        "-c",
+        "from autograder.core import config; "
+        "print(sum(p for _, p, _ in config.POINTS.values()), config.FILES)",
+    )
+    assert total.stdout.split(" ", 1) == [
+        "106",
+        "('numpy_ann', 'pytorch_ann', 'pytorch_cnn', 'logreg')\n",
+    ], total
     for folder, score in (("solutions", 6), ("student", 0)):
         out = tmp_path / f"{folder}.json"
-        done = run(copy, "-m", "autograder.grade", "--only", "logreg", f"--results={out}", "--", folder)
+        done = run(
+            copy, "-m", "autograder.grade", "--only", "logreg", f"--results={out}", "--", folder
+        )
         assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
         results = json.loads(out.read_text())
         tests = {t["number"]: (t["name"], t["score"], t["max_score"]) for t in results["tests"]}
@@ -81,8 +110,21 @@ def test_a_threshold_changes_in_utils_alone_and_make_docs_follows(tmp_path):
     assert stale.returncode == 1 and "run `make docs`" in stale.stdout
     assert run(copy, "tools/docs.py").returncode == 0
     contract = (copy / "docs" / "CONTRACT.md").read_text()
-    assert "NumPy ANN >= 75 %" in contract and "`numpy_ann.accuracy: at least 75% on the test set`" in contract
+    assert (
+        "NumPy ANN >= 75 %" in contract
+        and "`numpy_ann.accuracy: at least 75% on the test set`" in contract
+    )
     assert "| 75 % |" in (copy / "README.md").read_text()
-    checks = run(copy, "-m", "pytest", "-q", "-p", "no:cacheprovider", "tests/test_docs.py",
-                 "tests/test_points.py", "tests/test_contract.py", "tests/test_records.py")
+    checks = run(
+        copy,
+        "-m",
+        "pytest",
+        "-q",
+        "-p",
+        "no:cacheprovider",
+        "tests/test_docs.py",
+        "tests/test_points.py",
+        "tests/test_contract.py",
+        "tests/test_records.py",
+    )
     assert checks.returncode == 0, checks.stdout[-3000:]

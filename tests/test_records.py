@@ -16,23 +16,41 @@ from autograder.harness import evidence
 from autograder.runtime import probes, records
 from tests.conftest import ROOT
 
-SUITE = sorted((ROOT / "autograder" / "suite").glob("*.py")) + [ROOT / "autograder" / "hidden" / "test_hidden.py"]
+SUITE = sorted((ROOT / "autograder" / "suite").glob("*.py")) + [
+    ROOT / "autograder" / "hidden" / "test_hidden.py"
+]
 
 
 def result_call(node) -> str | None:
     """'train' for ev.result("train", ...), else None."""
-    if (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "result"
-            and node.args and isinstance(node.args[0], ast.Constant) and isinstance(node.args[0].value, str)):
+    if (
+        isinstance(node, ast.Call)
+        and isinstance(node.func, ast.Attribute)
+        and node.func.attr == "result"
+        and node.args
+        and isinstance(node.args[0], ast.Constant)
+        and isinstance(node.args[0].value, str)
+    ):
         return node.args[0].value
     return None
 
 
 def key_of(node) -> tuple[ast.AST, str] | None:
     """(what is read, the key) for X["key"] and X.get("key", ...)."""
-    if isinstance(node, ast.Subscript) and isinstance(node.slice, ast.Constant) and isinstance(node.slice.value, str):
+    if (
+        isinstance(node, ast.Subscript)
+        and isinstance(node.slice, ast.Constant)
+        and isinstance(node.slice.value, str)
+    ):
         return node.value, node.slice.value
-    if (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "get"
-            and node.args and isinstance(node.args[0], ast.Constant) and isinstance(node.args[0].value, str)):
+    if (
+        isinstance(node, ast.Call)
+        and isinstance(node.func, ast.Attribute)
+        and node.func.attr == "get"
+        and node.args
+        and isinstance(node.args[0], ast.Constant)
+        and isinstance(node.args[0].value, str)
+    ):
         return node.func.value, node.args[0].value
     return None
 
@@ -54,7 +72,11 @@ def reads(tree: ast.AST):
             continue
         bound = {}
         for node in own_nodes(function):
-            if isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name):
+            if (
+                isinstance(node, ast.Assign)
+                and len(node.targets) == 1
+                and isinstance(node.targets[0], ast.Name)
+            ):
                 if (call := result_call(node.value)) is not None:
                     bound[node.targets[0].id] = call
         for node in own_nodes(function):
@@ -62,20 +84,30 @@ def reads(tree: ast.AST):
             if found is None:
                 continue
             target, key = found
-            call = result_call(target) or (bound.get(target.id) if isinstance(target, ast.Name) else None)
+            call = result_call(target) or (
+                bound.get(target.id) if isinstance(target, ast.Name) else None
+            )
             if call is not None:
                 yield node.lineno, call, key
 
 
 def kinds_of(call: str) -> list[str]:
     """The kinds of probes whose files record `call`."""
-    return sorted({spec.kind.probes for spec in specs.SPECS
-                   if call in probes.plan(spec.file) or call in probes.EVALUATE})
+    return sorted(
+        {
+            spec.kind.probes
+            for spec in specs.SPECS
+            if call in probes.plan(spec.file) or call in probes.EVALUATE
+        }
+    )
 
 
 def all_reads():
-    return [(path.relative_to(ROOT), line, call, key) for path in SUITE
-            for line, call, key in reads(ast.parse(path.read_text()))]
+    return [
+        (path.relative_to(ROOT), line, call, key)
+        for path in SUITE
+        for line, call, key in reads(ast.parse(path.read_text()))
+    ]
 
 
 def test_the_scan_finds_the_suites_reads():
@@ -89,14 +121,20 @@ def test_every_key_the_suite_reads_is_one_its_call_records(where, line, call, ke
     kinds = kinds_of(call)
     assert kinds, f"{where}:{line} reads the record of {call!r}, which no graded file's plan has"
     assert any(not records.unknown(kind, call, [key]) for kind in kinds), (
-        f"{where}:{line} reads {key!r} from the record of {call!r}, which no file's record of that call "
-        "holds (autograder/runtime/records.py)")
+        f"{where}:{line} reads {key!r} from the record of {call!r}, "
+        "which no file's record of that call "
+        "holds (autograder/runtime/records.py)"
+    )
 
 
 def test_a_misspelt_key_is_found_and_named():
-    tree = ast.parse('def t(ev):\n    result = ev.result("predict", "predict(X)")\n    return result["preed"]\n')
-    (line, call, key), = reads(tree)
-    assert (call, key) == ("predict", "preed") and records.unknown("numpy", call, [key]) == ["preed"]
+    tree = ast.parse(
+        'def t(ev):\n    result = ev.result("predict", "predict(X)")\n    return result["preed"]\n'
+    )
+    ((line, call, key),) = reads(tree)
+    assert (call, key) == ("predict", "preed") and records.unknown("numpy", call, [key]) == [
+        "preed"
+    ]
 
 
 def test_reading_an_unknown_key_is_a_grader_error_not_a_students_failure(tmp_path):
@@ -110,7 +148,9 @@ def test_reading_an_unknown_key_is_a_grader_error_not_a_students_failure(tmp_pat
 def test_every_planned_call_has_a_schema():
     for spec in specs.SPECS:
         known = records.schemas(spec.kind.probes)
-        missing = [call for call in probes.plan(spec.file) + list(probes.EVALUATE) if call not in known]
+        missing = [
+            call for call in probes.plan(spec.file) + list(probes.EVALUATE) if call not in known
+        ]
         assert not missing, f"{spec.file}: no schema for {missing} in autograder/runtime/records.py"
 
 
@@ -120,5 +160,14 @@ def test_the_supervisor_refuses_a_key_no_schema_knows(tmp_path):
     channel = evidence.Records("numpy_ann", tmp_path, -1, plan, set())
     channel.accept({"event": "start", "call": "import", "output_at": 0}, b"")
     with pytest.raises(evidence.ChannelError, match="'injected'"):
-        channel.accept({"event": "done", "call": "import", "ok": True, "seconds": 0.1,
-                        "values": {"module": "numpy_ann", "injected": 1}, "meta": {}}, b"")
+        channel.accept(
+            {
+                "event": "done",
+                "call": "import",
+                "ok": True,
+                "seconds": 0.1,
+                "values": {"module": "numpy_ann", "injected": 1},
+                "meta": {},
+            },
+            b"",
+        )

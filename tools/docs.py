@@ -29,7 +29,10 @@ from autograder.core import config  # noqa: E402
 from autograder.core.atomic import write_text_atomically  # noqa: E402
 
 DOCUMENTS = (ROOT / "README.md", ROOT / "docs" / "CONTRACT.md")
-BLOCK = re.compile(r"(<!-- make docs: (?P<name>[\w-]+) -->\n)(?P<body>.*?)(?P<end>^[ \t]*<!-- end -->)", re.S | re.M)
+BLOCK = re.compile(
+    r"(<!-- make docs: (?P<name>[\w-]+) -->\n)(?P<body>.*?)(?P<end>^[ \t]*<!-- end -->)",
+    re.S | re.M,
+)
 
 
 def percent(file: str) -> str:
@@ -37,8 +40,11 @@ def percent(file: str) -> str:
 
 
 def points(file: str | None = None, visible: bool = True) -> int:
-    return sum(p for name, (_, p, v) in config.POINTS.items()
-               if (v == "visible") == visible and (file is None or name.startswith(file + ".")))
+    return sum(
+        p
+        for name, (_, p, v) in config.POINTS.items()
+        if (v == "visible") == visible and (file is None or name.startswith(file + "."))
+    )
 
 
 def wrap(paragraph: str) -> str:
@@ -54,22 +60,29 @@ def files() -> str:
 
 
 def thresholds() -> str:
-    """The contract's Thresholds section (the shared contract's words; its numbers are utils.py's)."""
+    """The contract's Thresholds section: the shared contract's words, utils.py's numbers."""
     stated = ", ".join(f"{s.label} >= {percent(s.file)}" for s in config.SPECS)
-    return wrap("Test accuracy on the official 10,000-image test set, computed by the grader "
-                f"from the student's `predict`: {stated}.")
+    return wrap(
+        "Test accuracy on the official 10,000-image test set, computed by the grader "
+        f"from the student's `predict`: {stated}."
+    )
 
 
 def tests() -> str:
     """The contract's summary of the points and its whole table of tests."""
     per_file = ", ".join(f"`{s.file}` {points(s.file)}" for s in config.SPECS)
-    lines = [wrap(f"Visible tests ({points()} points: {per_file}) run in `make check` and ship, with "
-                  "their expected values, in the handout. Hidden tests "
-                  f"({points(visible=False)} points, Gradescope visibility `{config.HIDDEN}`: "
-                  "students see them once the due date has passed) run only in `make grade` "
-                  "and on Gradescope; they, their inputs and their expected values are left "
-                  "out of the handout. The whole table (`config.POINTS`, from the specs):"),
-             "| number | points | visibility | name |", "| --- | --- | --- | --- |"]
+    lines = [
+        wrap(
+            f"Visible tests ({points()} points: {per_file}) run in `make check` and ship, with "
+            "their expected values, in the handout. Hidden tests "
+            f"({points(visible=False)} points, Gradescope visibility `{config.HIDDEN}`: "
+            "students see them once the due date has passed) run only in `make grade` "
+            "and on Gradescope; they, their inputs and their expected values are left "
+            "out of the handout. The whole table (`config.POINTS`, from the specs):"
+        ),
+        "| number | points | visibility | name |",
+        "| --- | --- | --- | --- |",
+    ]
     ordered = sorted(config.POINTS.items(), key=lambda item: tuple(map(int, item[1][0].split("."))))
     lines += [f"| {number} | {pts} | {vis} | `{name}` |" for name, (number, pts, vis) in ordered]
     return "\n".join(lines) + "\n"
@@ -80,6 +93,7 @@ def check_output() -> str:
     first = config.SPECS[0]
     visible = points(first.file)
     budget = f"{config.TRAIN_BUDGET[first.file]:g}"
+    threshold = f"{config.THRESHOLDS[first.file]:.0%}"
     return f"""1. `Grading student (visible tests) ...`;
 2. while it runs, indented, for each file: `{first.file}.py: running your
    code ...`, `{first.file}.py: training with your defaults (budget: {budget} s of
@@ -91,7 +105,7 @@ def check_output() -> str:
    then one line per test, `PASS` or `FAIL`, its number, score/points and
    name; under a failed test its message (the reason and a hint), wrapped
    and indented, at most 6 lines; under a passed accuracy test the first
-   line of its output (`test accuracy 84.07% (threshold {config.THRESHOLDS[first.file]:.0%}); training used
+   line of its output (`test accuracy 84.07% (threshold {threshold}); training used
    1.2 s of CPU time for 2 epochs`). Then `Score: {points()}/{points()}` (out of the points of the
    visible tests, or of one file's with `ONLY`);
 4. `(Hidden tests worth {points(visible=False)} more points run only on Gradescope; they are shown
@@ -102,27 +116,53 @@ def check_output() -> str:
 
 def gradescope() -> str:
     """The contract's numbers for Gradescope, all made from its timeout (config.py)."""
-    shares = ", ".join(f"`{f}` {config.TRAIN_DEADLINE_ON_GRADESCOPE * s:g}" for f, s in config.TRAIN_SHARE.items())
-    return wrap(f"On Gradescope, with `GRADESCOPE_TIMEOUT` = {config.GRADESCOPE_TIMEOUT:g} s: the last-resort "
-                f"stop is at {config.GRADESCOPE_DEADLINE:g} s, the grading's deadline at "
-                f"{config.GRADING_DEADLINE_ON_GRADESCOPE:g} s, and the training budget "
-                f"{config.TRAIN_DEADLINE_ON_GRADESCOPE:g} CPU-seconds ({shares}): what is left of the deadline "
-                f"after {config.OVERHEAD_ON_GRADESCOPE:g} s of everything else and a margin of "
-                f"{config.MARGIN:g} s, on {config.GRADESCOPE_CPUS:g} vCPU.")
+    shares = ", ".join(
+        f"`{f}` {config.TRAIN_DEADLINE_ON_GRADESCOPE * s:g}" for f, s in config.TRAIN_SHARE.items()
+    )
+    return wrap(
+        f"On Gradescope, with `GRADESCOPE_TIMEOUT` = {config.GRADESCOPE_TIMEOUT:g} s: "
+        "the last-resort "
+        f"stop is at {config.GRADESCOPE_DEADLINE:g} s, the grading's deadline at "
+        f"{config.GRADING_DEADLINE_ON_GRADESCOPE:g} s, and the training budget "
+        f"{config.TRAIN_DEADLINE_ON_GRADESCOPE:g} CPU-seconds ({shares}): "
+        "what is left of the deadline "
+        f"after {config.OVERHEAD_ON_GRADESCOPE:g} s of everything else and a margin of "
+        f"{config.MARGIN:g} s, on {config.GRADESCOPE_CPUS:g} vCPU."
+    )
 
 
 def gradescope_readme() -> str:
     """The README's bullet on Gradescope's timeout, continued."""
-    shares = ", ".join(f"`{f}` {config.TRAIN_DEADLINE_ON_GRADESCOPE * s:g}" for f, s in config.TRAIN_SHARE.items())
-    text = (f"training gets {config.TRAIN_DEADLINE_ON_GRADESCOPE:g} CPU-seconds in all ({shares}), which "
-            f"at {config.GRADESCOPE_CPUS:g} vCPU fits beside everything else, and grading stops at "
-            f"{config.GRADESCOPE_DEADLINE:g} s so that a result is always written.")
-    return textwrap.fill(text, width=76, initial_indent="  ", subsequent_indent="  ",
-                         break_long_words=False, break_on_hyphens=False) + "\n"
+    shares = ", ".join(
+        f"`{f}` {config.TRAIN_DEADLINE_ON_GRADESCOPE * s:g}" for f, s in config.TRAIN_SHARE.items()
+    )
+    text = (
+        f"training gets {config.TRAIN_DEADLINE_ON_GRADESCOPE:g} CPU-seconds in all "
+        f"({shares}), which "
+        f"at {config.GRADESCOPE_CPUS:g} vCPU fits beside everything else, and grading stops at "
+        f"{config.GRADESCOPE_DEADLINE:g} s so that a result is always written."
+    )
+    return (
+        textwrap.fill(
+            text,
+            width=76,
+            initial_indent="  ",
+            subsequent_indent="  ",
+            break_long_words=False,
+            break_on_hyphens=False,
+        )
+        + "\n"
+    )
 
 
-GENERATORS = {"files": files, "thresholds": thresholds, "tests": tests, "check-output": check_output,
-              "gradescope": gradescope, "gradescope-readme": gradescope_readme}
+GENERATORS = {
+    "files": files,
+    "thresholds": thresholds,
+    "tests": tests,
+    "check-output": check_output,
+    "gradescope": gradescope,
+    "gradescope-readme": gradescope_readme,
+}
 
 
 def render(text: str) -> tuple[str, list[str]]:

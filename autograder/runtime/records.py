@@ -1,4 +1,5 @@
-"""The schema of every recorded call: which keys its record holds. The worker writes them, the suite reads them.
+"""The schema of every recorded call: the keys its record holds, which the worker writes and the
+suite reads.
 
 A probe (probes.py) returns a dict; the worker sends its keys as values or
 arrays. One `Record` per call says which keys that is: `keys`, exactly, and
@@ -27,8 +28,8 @@ from dataclasses import dataclass
 
 
 class SchemaError(Exception):
-    """The grader asked a record for a key its call never records: a bug in the grader, not in the student's
-    code."""
+    """The grader asked a record for a key its call never records: a bug in the grader, not in the
+    student's code."""
 
 
 @dataclass(frozen=True)
@@ -45,7 +46,11 @@ def record(*keys: str, families: tuple = ()) -> Record:
 
 
 PARAMETERS = ("W1", "b1", "W2", "b2")
-STATE = ("state.", "attribute.", "array.")  # probes.STATE, ATTRIBUTE and ARRAY_ATTRIBUTE: a model's saved state
+STATE = (
+    "state.",
+    "attribute.",
+    "array.",
+)  # probes.STATE, ATTRIBUTE and ARRAY_ATTRIBUTE: a model's saved state
 OUT = record("out")
 
 COMMON = {
@@ -54,8 +59,21 @@ COMMON = {
     "evaluate_trained": record("pred"),
 }
 NUMPY = {
-    **{call: OUT for call in ("relu", "relu_3d", "relu_prime", "relu_prime_3d", "softmax", "softmax_large",
-                              "softmax_shifted", "cross_entropy", "cross_entropy_zero", "forward")},
+    **{
+        call: OUT
+        for call in (
+            "relu",
+            "relu_3d",
+            "relu_prime",
+            "relu_prime_3d",
+            "softmax",
+            "softmax_large",
+            "softmax_shifted",
+            "cross_entropy",
+            "cross_entropy_zero",
+            "forward",
+        )
+    },
     "init": record(*PARAMETERS),
     "backward": record("returned", families=("d", "before_", "after_")),
     "step": record(*PARAMETERS),
@@ -70,8 +88,16 @@ TORCH = {
     "construct": record("conv2d", "parameters"),
     "forward_flat": record("out", "uses_parameters"),
     "forward_image": record("out", "uses_parameters"),
-    "fit_small": record("history", "grad_deviation", "step_moved", "params_before", "params_after",
-                        "measured", "attributes", families=STATE),
+    "fit_small": record(
+        "history",
+        "grad_deviation",
+        "step_moved",
+        "params_before",
+        "params_after",
+        "measured",
+        "attributes",
+        families=STATE,
+    ),
     "predict": record("pred", "modes", "logits"),
     "train": record("history", "seconds", "epochs", "measured", "attributes", families=STATE),
     "test_predictions": record("pred"),
@@ -82,7 +108,7 @@ KINDS = {"numpy": NUMPY, "torch": TORCH}
 
 
 def schemas(probes: str) -> dict:
-    """Every call's schema for a kind of probes: COMMON, the kind's own, and the hidden calls' where present."""
+    """Each call's schema for a kind of probes: COMMON, the kind's own, the hidden calls'."""
     table = KINDS.get(probes)
     if table is None:  # a kind of its own: its module's SCHEMAS
         table = getattr(importlib.import_module(probes), "SCHEMAS", {})
@@ -95,7 +121,7 @@ def schemas(probes: str) -> dict:
 
 
 def unknown(probes: str, call: str, keys) -> list[str]:
-    """The keys a record of `call` holds that its schema does not know (all of them for an unknown call)."""
+    """The keys of a record of `call` that its schema does not know (all, for an unknown call)."""
     schema = schemas(probes).get(call)
     return sorted(keys) if schema is None else sorted(k for k in keys if not schema.knows(k))
 
@@ -103,5 +129,7 @@ def unknown(probes: str, call: str, keys) -> list[str]:
 def check(probes: str, call: str, key: str) -> None:
     """Raise SchemaError unless records of `call` hold `key`."""
     if unknown(probes, call, [key]):
-        raise SchemaError(f"the grader reads {key!r} from the record of {call!r}, which never holds it "
-                          "(autograder/runtime/records.py): a bug in the grader")
+        raise SchemaError(
+            f"the grader reads {key!r} from the record of {call!r}, which never holds it "
+            "(autograder/runtime/records.py): a bug in the grader"
+        )

@@ -43,7 +43,7 @@ HIDDEN = "after_due_date"  # hidden tests appear to students once the deadline h
 
 @dataclass(frozen=True)
 class Kind:
-    """What kind of model a graded file holds: how its worker probes it and how its network is evaluated.
+    """The kind of model a graded file holds: how its worker probes it, how its network is graded.
 
     `probes` names the family of probes its worker runs: "numpy" and "torch" are
     runtime/probes.py's own; any other is a module path whose module defines
@@ -67,8 +67,8 @@ TORCH_CNN = Kind("torch-cnn", "torch", "state_dict")
 
 @dataclass(frozen=True)
 class Row:
-    """One graded test. `name` is what follows "<file>." in results.json; it may hold {threshold} and
-    {png}, which the spec fills in."""
+    """One graded test. `name` is what follows "<file>." in results.json; it may hold {threshold}
+    and {png}, which the spec fills in."""
 
     id: int
     name: str
@@ -123,7 +123,9 @@ def thresholds() -> dict:
 def _from_utils(name: str):
     source = (ROOT / "utils.py").read_text()
     for node in ast.parse(source).body:
-        if isinstance(node, ast.Assign) and [getattr(t, "id", None) for t in node.targets] == [name]:
+        if isinstance(node, ast.Assign) and [getattr(t, "id", None) for t in node.targets] == [
+            name
+        ]:
             return ast.literal_eval(node.value)
     raise RuntimeError(f"utils.py defines no {name} = ...")
 

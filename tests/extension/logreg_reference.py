@@ -17,7 +17,10 @@ class LogReg:
         for _ in range(epochs):
             order = np.random.permutation(len(X_train))
             for start in range(0, len(X_train), batch_size):
-                X, y = X_train[order[start:start + batch_size]], y_train[order[start:start + batch_size]]
+                X, y = (
+                    X_train[order[start : start + batch_size]],
+                    y_train[order[start : start + batch_size]],
+                )
                 delta = (softmax(X @ self.W + self.b) - y) / len(X)
                 self.W -= self.lr * X.T @ delta
                 self.b -= self.lr * delta.sum(axis=0, keepdims=True)

@@ -15,7 +15,8 @@ class LogReg:
         self.W, self.b, self.lr = np.zeros((784, 10)), np.zeros((1, 10)), lr
 
     def fit(self, X_train, y_train, X_val, y_val, epochs=2, batch_size=100):
-        """Mini-batch gradient descent on the mean cross-entropy; returns the validation accuracy per epoch."""
+        """Mini-batch gradient descent on the mean cross-entropy; returns the validation
+        accuracy of each epoch."""
         # >>> YOUR CODE HERE >>>
         raise NotImplementedError("fit")
         # <<< END OF YOUR CODE <<<

@@ -28,8 +28,13 @@ def test_softmax_matches(ev):
 def test_accuracy(grader, ev):
     result = ev.result("train", "training with your defaults")
     W, b = result.get("state.W"), result.get("state.b")
-    check(isinstance(W, np.ndarray) and W.shape == (784, 10) and np.size(b) == 10,
-          "LogReg should hold W of shape (784, 10) and b with 10 values after fit")
+    check(
+        isinstance(W, np.ndarray) and W.shape == (784, 10) and np.size(b) == 10,
+        "LogReg should hold W of shape (784, 10) and b with 10 values after fit",
+    )
     X = utils.to_model_format(grader.test_images, None, "numpy")[0]
     acc = float(np.mean((X @ W + np.reshape(b, (1, 10))).argmax(axis=1) == grader.test_labels))
-    check(acc >= config.THRESHOLDS[FILE], f"test accuracy {acc:.2%} (threshold {config.THRESHOLDS[FILE]:.0%})")
+    check(
+        acc >= config.THRESHOLDS[FILE],
+        f"test accuracy {acc:.2%} (threshold {config.THRESHOLDS[FILE]:.0%})",
+    )
