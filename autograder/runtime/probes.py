@@ -283,6 +283,16 @@ def history_values(history):
     return out
 
 
+def with_grad(history) -> list[str]:
+    """The history's keys whose values include tensors that require grad: a plot of them fails (numpy())."""
+    import torch
+
+    if not isinstance(history, dict):
+        return []
+    return sorted(str(key) for key, values in history.items() if isinstance(values, (list, tuple))
+                  and any(isinstance(v, torch.Tensor) and v.requires_grad for v in values))
+
+
 # The history the plot probe hands to plot_train_val_metrics: the grader knows what the curves must show.
 PLOT_HISTORY = {"train_loss": [0.92, 0.61, 0.48, 0.41], "val_loss": [0.85, 0.66, 0.57, 0.55],
                 "train_acc": [0.68, 0.78, 0.83, 0.86], "val_acc": [0.70, 0.76, 0.80, 0.81]}
@@ -370,7 +380,8 @@ def torch_probes(mod, ctx, file):
         val_loss, val_acc = measure(model, X[n_train:], y[n_train:])
         # The values themselves, not a verdict: the grader compares them (student code may patch torch.equal).
         return {**state_of(model),
-                "history": history_values(history), "grad_deviation": deviations, "step_moved": moved,
+                "history": history_values(history), "history_with_grad": with_grad(history),
+                "grad_deviation": deviations, "step_moved": moved,
                 "params_before": parameter_sample(before), "params_after": parameter_sample(params),
                 "measured": {"loss_before": loss_before, "train_loss": loss_after, "train_acc": train_acc,
                              "val_loss": val_loss, "val_acc": val_acc}}
