@@ -74,7 +74,7 @@ MISTAKES = [
     Mistake("backward does not divide by the batch size", "numpy_ann",
             "dz2 = (self.a2 - y_true) / len(X)", "dz2 = self.a2 - y_true",
             # one cause, one charge: the other backward tests and fit's tests judge backward up to the factor
-            {BACKWARD[0]: "divide by the batch size", accuracy_test("numpy_ann"): "summed over the batch"}),
+            {BACKWARD[0]: "Divide by the batch size", accuracy_test("numpy_ann"): "summed over the batch"}),
     Mistake("a transposed gradient", "numpy_ann",
             '"W2": self.a1.T @ dz2,', '"W2": (self.a1.T @ dz2).T,',
             {"numpy_ann.backward: dW2 matches the reference": "transposed",
