@@ -646,8 +646,8 @@ class Evidence:
             if pace:
                 message += f", at about {float(pace):.0f} s per epoch ({float(pace) * int(total):.0f} s for all {total})"
         else:
-            message += (" before it printed an epoch's utils.progress line (the grader counts epochs from those "
-                        "lines alone, so it cannot tell how far training got)")
+            message += ("; it printed no utils.progress line, the only epoch count the grader reads while "
+                        "training runs, so how many epochs it finished is unknown")
         return message + ". Use fewer epochs, a larger batch or a smaller model, so that training fits the budget."
 
     def printed(self, call: str) -> str:
@@ -680,6 +680,9 @@ HINTS = {  # what a message means for a student, where it is not obvious
     "Connection refused": "grading runs without network",
     "Name or service not known": "grading runs without network",
     "Temporary failure in name resolution": "grading runs without network",
+    "shapes cannot be multiplied": ("the layer sizes set in __init__ do not fit together: each nn.Linear's "
+                                    "in_features must be the number of values that reach it (784 for a flat "
+                                    "image; after convolutions, channels x height x width)"),
     "can't allocate memory": OUT_OF_MEMORY,
     "Unable to allocate": OUT_OF_MEMORY,
     "NVIDIA driver": NO_GPU,

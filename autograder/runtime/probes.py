@@ -173,6 +173,7 @@ def cross_entropy_inputs():
 
 FIT_SMALL = (320, 5, 32)  # samples, epochs, batch size of numpy_ann's small fit
 TRACKING = (200, 32)  # samples and batch size of the fit that follows each sample through backward
+TRACKING_LR = 0.1  # the learning rate the grader gives the network of that fit
 
 
 def tracking_batch():
@@ -203,7 +204,7 @@ def numpy_probes(mod, ctx):
     def fit_tracking():
         """Fit on samples whose first feature encodes their index; log what reaches backward, and the parameters."""
         n, bs = TRACKING
-        model = numpy_model(mod, SMALL)
+        model = numpy_model(mod, SMALL, lr=TRACKING_LR)
         X, y = tracking_batch()
         seen, mislabelled = [], 0
         original = model.backward
@@ -230,7 +231,9 @@ def numpy_probes(mod, ctx):
         model = mod.NumpyANN(random_seed=0)
         before = parameters(model, "before_")
         history = history_values(model.fit(X, y, X, y, epochs=epochs, batch_size=bs))
-        return {"history": history, **before, **parameters(model, "after_")}
+        lr = getattr(model, "lr", None)  # the rate the grader's own steps take, to judge the fit's descent by
+        lr = float(lr) if type(lr) in (int, float) or isinstance(lr, np.floating) else None
+        return {"history": history, "lr": lr, **before, **parameters(model, "after_")}
 
     def step_probe():
         model = numpy_model(mod, SMALL, lr=STEP_LR)
@@ -281,10 +284,35 @@ def history_values(history):
     return out
 
 
+def with_grad(history) -> list[str]:
+    """The history's keys whose values include tensors that require grad: a plot of them fails (numpy())."""
+    import torch
+
+    if not isinstance(history, dict):
+        return []
+    return sorted(str(key) for key, values in history.items() if isinstance(values, (list, tuple))
+                  and any(isinstance(v, torch.Tensor) and v.requires_grad for v in values))
+
+
 # The history the plot probe hands to plot_train_val_metrics: the grader knows what the curves must show.
 PLOT_HISTORY = {"train_loss": [0.92, 0.61, 0.48, 0.41], "val_loss": [0.85, 0.66, 0.57, 0.55],
                 "train_acc": [0.68, 0.78, 0.83, 0.86], "val_acc": [0.70, 0.76, 0.80, 0.81]}
 SMALL_FIT = (384, 128, 3)  # training samples, validation samples and epochs of a PyTorch file's small fit
+# The small fit's batch size, the grader's own: whatever batch the student's defaults train with (the whole set,
+# one step per epoch), the small fit takes 36 steps, so that every network that learns is seen to (learning.py).
+SMALL_BATCH = 32
+
+
+def grader_batches(fit) -> dict:
+    """{"batch_size": SMALL_BATCH} where fit takes that keyword (the contract's signature), else nothing."""
+    import inspect
+
+    try:
+        parameters = inspect.signature(fit).parameters
+    except (TypeError, ValueError):
+        return {}
+    takes = "batch_size" in parameters or any(p.kind is p.VAR_KEYWORD for p in parameters.values())
+    return {"batch_size": SMALL_BATCH} if takes else {}
 
 
 def torch_probes(mod, ctx, file):
@@ -343,7 +371,8 @@ def torch_probes(mod, ctx, file):
         handles = [p.register_hook(add(i)) for i, p in enumerate(params)]
         handles += [register_optimizer_step_pre_hook(pre_step), register_optimizer_step_post_hook(post_step)]
         try:
-            history = model.fit(X[:n_train], y[:n_train], X[n_train:], y[n_train:], epochs=epochs)
+            history = model.fit(X[:n_train], y[:n_train], X[n_train:], y[n_train:], epochs=epochs,
+                                **grader_batches(model.fit))
             ctx.small_history = history  # the judgement's history when training with the defaults does not finish
         finally:
             for h in handles:
@@ -352,7 +381,8 @@ def torch_probes(mod, ctx, file):
         val_loss, val_acc = measure(model, X[n_train:], y[n_train:])
         # The values themselves, not a verdict: the grader compares them (student code may patch torch.equal).
         return {**state_of(model),
-                "history": history_values(history), "grad_deviation": deviations, "step_moved": moved,
+                "history": history_values(history), "history_with_grad": with_grad(history),
+                "grad_deviation": deviations, "step_moved": moved,
                 "params_before": parameter_sample(before), "params_after": parameter_sample(params),
                 "measured": {"loss_before": loss_before, "train_loss": loss_after, "train_acc": train_acc,
                              "val_loss": val_loss, "val_acc": val_acc}}

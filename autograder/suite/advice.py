@@ -1,6 +1,7 @@
 """Why a model missed its accuracy threshold: the root cause the grader saw, before generic advice.
 
-In order: a failing unit test of what training is built from (fix that one
+In order: for numpy_ann, a backward right up to one constant factor (summed over the batch:
+say so, not "lower the learning rate"); a failing unit test of what training is built from (fix that one
 first), training that diverged (a NaN or infinite loss), a negative loss (no
 cross-entropy is: nn.NLLLoss on raw logits), labels that do not travel with
 their images, a failing training test, a model that predicts one class for
@@ -23,8 +24,8 @@ FORWARD_INPUT = {"flat": "(n, 784)", "image": "(n, 1, 28, 28)"}
 # to fix them: the functions training is built from (before a divergence, which they often cause), then
 # training itself (after it). "{file}" is the file's name.
 UNITS = {
-    "numpy": ["softmax: matches the reference", "cross_entropy: the mean over rows, not the sum",
-              "forward: matches the reference on fixed weights",
+    # (not cross_entropy: numpy_ann's training never calls it, only its history does)
+    "numpy": ["softmax: matches the reference", "forward: matches the reference on fixed weights",
               *(f"backward: d{p} matches the reference" for p in ("W1", "b1", "W2", "b2")),
               "step: subtracts lr times each gradient"],
     # forward on the layout the file's fit is given: a model that cannot run cannot learn
@@ -58,6 +59,12 @@ NEGATIVE = {  # by kind of probes
 
 def root_cause(ev, file: str, train, failing) -> str | None:
     """What to fix first when a model does not learn well, where the grader sees a cause; else None."""
+    if specs.of(file).kind.probes == "numpy" and hasattr(ev, "entries"):
+        from autograder.suite import scale  # a backward off by one factor: the cause, not the rate
+
+        factor = scale.advice(scale.factor(ev))
+        if factor:
+            return factor
     first = next((name for name in rows(UNITS, file) if name in failing), None)
     if first is not None:
         return f"Fix {numbered(first)} first: it fails, and a model cannot learn well until it passes."

@@ -129,6 +129,8 @@ def credited_if_learned(ev, what: str) -> None:
                           f"what looks like data ({'; '.join(embedded)}), so its predictions show nothing.")
     if any(acc >= LEARNED for acc in seen.values()):
         return
+    if not embedded and ev.file in WORK and WORK[ev.file](ev):
+        return  # real work the grader checked itself, where the network's accuracy shows none yet
     shown = "; ".join(f"after the {how} it got {acc:.0%} of held-out test images right" for how, acc in seen.items())
     if not shown:  # nothing measured: say why, where a fit finished
         reasons = [f"after the {how}, {why}" for which, how in (("small", "small fit"), ("trained", "training"))
@@ -142,6 +144,12 @@ def credited_if_learned(ev, what: str) -> None:
                   f"{LEARNED:.0%} counts). "
                   + (cause if cause else
                      f"Fix fit first: {advice.numbered(accuracy)} and the fit tests say what went wrong."))
+
+
+# file -> whether the grader has checked real work of the file's own on inputs it drew, beside learning: for
+# numpy_ann, a backward that gives the true gradients up to one positive factor (test_numpy_ann.real_work), so
+# that a right fit at a small learning rate, or beside the factor, keeps what it reports.
+WORK: dict = {}
 
 
 def another_cause(message: str) -> None:

@@ -1,0 +1,132 @@
+"""One cause, one charge; correct code is never refused (issue 25, "Fair to real students II").
+
+Each variant is the reference with one cause, made by a text edit of solutions/*.py, graded once (module
+fixture, one file with --only). A variant loses exactly the tests its cause deserves, and their messages
+name that cause; wrong code beside it is still charged. The rules these defend:
+
+- a backward right up to one positive constant (summed over the batch: the batch size) is charged in one
+  test, 1.14, whatever the constant, and the fit tests judge backward up to it; when training then diverges,
+  the accuracy test is lost too, and its advice names the factor, not the learning rate;
+- a 1-D bias is the init test's loss alone, where its gradient has the bias's own shape and right values;
+- descent is judged for any positive learning rate: a slow learner may lose only the accuracy test;
+- the learning gate is met by every network that does real work, whatever batch size its defaults train
+  with: a CNN trained full-batch, whose training outruns its budget, loses the accuracy test alone;
+- a fit that does nothing beside a right backward is still refused;
+- a history of tensors that require grad (which a plot cannot draw) is named once, in the history test.
+"""
+
+from __future__ import annotations
+
+import shutil
+
+import pytest
+
+from autograder.harness import evidence
+from tests.conftest import ROOT, accuracy_test, failed
+
+AVERAGE = ("dz2 = (self.a2 - y_true) / len(X)", "dz2 = self.a2 - y_true")
+DW1 = "numpy_ann.backward: dW1 matches the reference"
+INIT = "numpy_ann.init: parameters have the contract's shapes"
+FIT = "numpy_ann.fit: the loss falls over a few epochs on a fixed batch"
+
+VARIANTS = {
+    # name: (file, [(old, new), ...], environment)
+    "forgotten average": ("numpy_ann", [AVERAGE], {}),
+    "forgotten average, learning rate tuned": ("numpy_ann", [AVERAGE, ("lr=0.1,", "lr=0.1 / 64,")], {}),
+    "gradients twice too large, learning rate halved": (
+        "numpy_ann", [("dz2 = (self.a2 - y_true) / len(X)", "dz2 = 2 * (self.a2 - y_true) / len(X)"),
+                      ("lr=0.1,", "lr=0.05,")], {}),
+    "1-D biases": ("numpy_ann", [
+        ("np.zeros((1, hidden_size), dtype=np.float32)", "np.zeros(hidden_size, dtype=np.float32)"),
+        ("np.zeros((1, output_size), dtype=np.float32)", "np.zeros(output_size, dtype=np.float32)"),
+        ('"b1": dz1.sum(axis=0, keepdims=True)', '"b1": dz1.sum(axis=0)'),
+        ('"b2": dz2.sum(axis=0, keepdims=True)', '"b2": dz2.sum(axis=0)')], {}),
+    "slow learner": ("numpy_ann", [("lr=0.1,", "lr=1e-5,")], {}),
+    "fit that never steps": ("numpy_ann", [("                self.step(self.backward(X_train[idx], y_train[idx]))\n",
+                                            "                self.backward(X_train[idx], y_train[idx])\n")], {}),
+    "a history of loss tensors": ("pytorch_ann", [("total_loss += loss.item() * len(idx)",
+                                                   "total_loss = total_loss + loss * len(idx)")], {}),
+    "CNN trained full-batch, too long for its budget": ("pytorch_cnn", [
+        ("epochs=2, batch_size=128, learning_rate=1e-2", "epochs=300, batch_size=60_000, learning_rate=0.1"),
+        ("optimizer = torch.optim.Adam(self.parameters(), lr=learning_rate)",
+         "optimizer = torch.optim.SGD(self.parameters(), lr=learning_rate, momentum=0.9)"),
+        ("                schedule.step()\n", "")], {"GRADER_TRAIN_DEADLINE": "20"}),
+}
+
+
+@pytest.fixture(scope="module")
+def graded(run_grader, tmp_path_factory):
+    """variant name -> its results.json, each graded once, its file alone."""
+    cache = {}
+
+    def grade(name: str) -> dict:
+        if name not in cache:
+            file, edits, env = VARIANTS[name]
+            folder = tmp_path_factory.mktemp("fairness")
+            for path in (ROOT / "solutions").glob(f"{file}*"):
+                shutil.copy(path, folder / path.name)
+            source = (folder / f"{file}.py").read_text()
+            for old, new in edits:
+                assert source.count(old) == 1, f"the reference changed: {old!r} is not in it exactly once"
+                source = source.replace(old, new)
+            (folder / f"{file}.py").write_text(source)
+            cache[name] = run_grader(folder, only=file, env=env)
+        return cache[name]
+
+    return grade
+
+
+def test_a_forgotten_average_is_charged_once_and_named(graded):
+    lost = failed(graded("forgotten average"))
+    # training diverges at the default learning rate: the accuracy test too, and nothing else
+    assert set(lost) == {DW1, accuracy_test("numpy_ann")}, lost
+    assert "sums the gradients over the batch" in lost[DW1] and "charged here alone" in lost[DW1], lost[DW1]
+    advice = lost[accuracy_test("numpy_ann")]
+    assert "summed over the batch" in advice and "rather than lowering the learning rate" in advice, advice
+    assert "Lower the learning rate" not in advice, advice
+
+
+def test_a_forgotten_average_beside_a_tuned_learning_rate_costs_one_test(graded):
+    assert set(failed(graded("forgotten average, learning rate tuned"))) == {DW1}
+
+
+def test_any_constant_factor_is_one_cause(graded):
+    lost = failed(graded("gradients twice too large, learning rate halved"))
+    assert set(lost) == {DW1}, lost
+    assert "the same factor, 2," in lost[DW1], lost[DW1]
+
+
+def test_one_d_biases_cost_the_init_test_alone(graded):
+    lost = failed(graded("1-D biases"))
+    assert set(lost) == {INIT}, lost
+    assert "the biases are rows (1, size)" in lost[INIT]
+
+
+def test_a_slow_learner_loses_at_most_the_accuracy_test(graded):
+    assert set(failed(graded("slow learner"))) <= {accuracy_test("numpy_ann")}
+
+
+def test_a_fit_that_never_steps_is_still_refused(graded):
+    lost = failed(graded("fit that never steps"))
+    assert FIT in lost and "before fit and" in lost[FIT], lost
+    assert accuracy_test("numpy_ann") in lost
+
+
+def test_a_full_batch_cnn_over_its_budget_loses_the_accuracy_test_alone(graded):
+    lost = failed(graded("CNN trained full-batch, too long for its budget"))
+    assert set(lost) == {accuracy_test("pytorch_cnn")}, lost
+    message = lost[accuracy_test("pytorch_cnn")]
+    assert "stopped at its budget" in message, message
+
+
+def test_a_shape_mismatch_points_at_the_layer_sizes_in_init():
+    text = evidence.describe({"type": "RuntimeError", "where": "",
+                              "message": "mat1 and mat2 shapes cannot be multiplied (16x784 and 700x128)"})
+    assert "layer sizes set in __init__" in text and "in_features" in text, text
+
+
+def test_a_history_of_tensors_that_require_grad_is_named_once_in_the_history_test(graded):
+    lost = failed(graded("a history of loss tensors"))
+    history = "pytorch_ann.fit: the history has the contract's keys, one float per epoch"
+    assert set(lost) == {history}, lost
+    assert "history values must be floats (use .item())" in lost[history], lost[history]
