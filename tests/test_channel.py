@@ -116,12 +116,12 @@ def test_a_malformed_array_record_ends_the_channel_without_raising(channel, dtyp
 def test_a_4_mb_array_arriving_in_pieces_is_counted_once(channel):
     allowance = evidence.Allowance()
     a = np.arange(512 * 1024, dtype=np.float64)  # 4 MB
-    data = start("import") + array_frame("import", "big", a) + done("import", module="numpy_ann")
+    data = start("import") + array_frame("import", "module", a) + done("import")
     records = channel(allowance=allowance).send(data, piece=4096)
     assert records.broken is None and records.done == {"import"}
     assert evidence.GRADING_BYTES - allowance.left == len(data)
     with np.load(records.out / "import.npz") as npz:
-        assert np.array_equal(npz["big"], a)
+        assert np.array_equal(npz["module"], a)
 
 
 def test_one_call_may_not_send_more_than_its_cap(channel):
@@ -133,7 +133,7 @@ def test_one_call_may_not_send_more_than_its_cap(channel):
 def test_the_grading_cap_is_shared_by_every_worker(channel):
     allowance = evidence.Allowance(total=1 << 20)
     a = np.zeros(100_000)  # 800 KB
-    first = channel(allowance=allowance).send(start("import") + array_frame("import", "a", a) + done("import"))
+    first = channel(allowance=allowance).send(start("import") + array_frame("import", "module", a) + done("import"))
     assert first.broken is None
     second = channel(allowance=allowance).send(start("import") + array_frame("import", "a", a))
     assert second.broken is not None and "one grading" in second.broken

@@ -36,7 +36,7 @@ LEFT_OUT = {
 }
 PLACES = {
     "logreg_spec.py": "autograder/specs/logreg_spec.py",
-    "test_logreg.py": "autograder/suite/test_logreg.py",
+    "logreg_tests.py": "autograder/suite/test_logreg.py",
     "logreg_stub.py": "student/logreg.py",
     "logreg_reference.py": "solutions/logreg.py",
 }

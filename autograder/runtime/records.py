@@ -78,7 +78,7 @@ NUMPY = {
     "backward": record("returned", families=("d", "before_", "after_")),
     "step": record(*PARAMETERS),
     "predict": record("pred"),
-    "fit_small": record("history", families=("before_", "after_")),
+    "fit_small": record("history", "lr", families=("before_", "after_")),
     "fit_tracking": record("batches", "n", "mislabelled", families=("before_", "after_")),
     "modules": record("forbidden"),
     "train": record("history", "seconds", "epochs", families=("state.",)),
@@ -90,6 +90,7 @@ TORCH = {
     "forward_image": record("out", "uses_parameters"),
     "fit_small": record(
         "history",
+        "history_with_grad",
         "grad_deviation",
         "step_moved",
         "params_before",

@@ -118,8 +118,8 @@ def gradients(params: dict, X: np.ndarray, y: np.ndarray) -> dict:
     dz2 = (cache["a2"] - y) / len(X)
     dz1 = (dz2 @ np.asarray(params["W2"], dtype=np.float64).T) * (cache["z1"] > 0)
     X = np.asarray(X, dtype=np.float64)
-    return {"W1": X.T @ dz1, "b1": dz1.sum(axis=0, keepdims=True),
-            "W2": cache["a1"].T @ dz2, "b2": dz2.sum(axis=0, keepdims=True)}
+    dW1, dW2 = X.T @ dz1, cache["a1"].T @ dz2
+    return {"W1": dW1, "b1": np.sum(dz1, axis=0, keepdims=True), "W2": dW2, "b2": np.sum(dz2, axis=0, keepdims=True)}
 
 
 def sgd(params: dict, X: np.ndarray, y: np.ndarray, batches, lr: float, scale=lambda n: 1.0) -> dict:
