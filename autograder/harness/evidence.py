@@ -110,6 +110,14 @@ class TrainingEcho:
         self.offset = None
 
 
+def heartbeat(records: Records) -> None:
+    """After HEARTBEAT seconds without a progress line, while a call runs: a line that says which, so that no
+    long phase (a slow training, an import, an evaluation) is silent."""
+    if records.current is not None and time.monotonic() - last_progress[0] > HEARTBEAT:
+        doing = "training" if records.current == "train" else f"the call {records.current!r}"
+        progress(f"{records.file}.py: still running: {doing}, {records.cpu_used():.0f} s of CPU time so far ...")
+
+
 def seconds(value: float) -> str:
     """'144 s', or '0.8 s' below 10 s."""
     return f"{value:.0f} s" if value >= 10 else f"{value:.1f} s"
@@ -516,10 +524,7 @@ def watch(proc: subprocess.Popen, records: Records, echo: TrainingEcho | None = 
                 echo.finished()
         records.new.clear()
         echo.poll()
-        if records.current is not None and time.monotonic() - last_progress[0] > HEARTBEAT:
-            doing = "training" if records.current == "train" else f"the call {records.current!r}"
-            progress(f"{records.file}.py: still running: {doing}, {records.cpu_used():.0f} s of CPU time "
-                     "so far ...")
+        heartbeat(records)
         expected = records.expected()
         if records.broken is not None:
             kill(proc)
@@ -685,11 +690,16 @@ class Evidence:
 
 OUT_OF_MEMORY = (f"out of memory: a worker may use {sandbox.MEMORY_BYTES >> 20} MB here, and a whole grading 768 MB "
                  "on Gradescope; predict and evaluate large sets in mini-batches, and keep no copies of the data")
+SHARED_DATA = (f"a DataLoader's workers started by spawn or forkserver receive the whole dataset through "
+               f"shared memory, more than the {sandbox.FILE_BYTES >> 20} MB a worker may write: leave the "
+               "start method alone (fork, Linux's) or use num_workers=0")
 NO_GPU = ("the grader has no GPU: pick the device with torch.cuda.is_available(), or leave the model and the data "
           "on the CPU")
 HINTS = {  # what a message means for a student, where it is not obvious
     "File too large": f"the code printed or wrote more than {sandbox.FILE_BYTES >> 20} MB",
     "Resource temporarily unavailable": "the code started too many processes or threads",
+    "unable to resize file": SHARED_DATA,
+    "out of shared memory": SHARED_DATA,
     "Network is unreachable": "grading runs without network",
     "Connection refused": "grading runs without network",
     "Name or service not known": "grading runs without network",

@@ -330,9 +330,11 @@ def notes(submission: Path) -> list[str]:
     if not submission.is_dir():
         return [f"The submission folder {shown(submission)} does not exist."]
     taken = {path for path, _ in examine(submission).values()}
-    out = [*filter(None, [misplaced(submission)]), *renamed(submission), *stale_pngs(submission)]
+    elsewhere = misplaced(submission)
+    out = [*filter(None, [elsewhere]), *renamed(submission), *stale_pngs(submission)]
     for path in shallow_files(submission):
-        if path in taken:
+        if path in taken or (elsewhere and path.parent != submission and path.name.lower() in
+                             {e.lower() for e in EXPECTED}):  # said once, by `misplaced`
             continue
         if path.is_symlink():
             out.append(f"Skipped {shown(path.relative_to(submission))}: it is a symbolic link, which the grader does "

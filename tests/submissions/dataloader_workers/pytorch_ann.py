@@ -1,6 +1,7 @@
 """A two-layer perceptron for Fashion-MNIST in PyTorch (the reference, its fit reading batches through a
 DataLoader with two worker processes, as the seed tutorial does)."""
 
+import resource
 import sys
 import time
 from pathlib import Path
@@ -29,6 +30,7 @@ class PyTorchANN(nn.Module):
         optimizer = torch.optim.Adam(self.parameters(), lr=learning_rate)
         loss_fn = nn.CrossEntropyLoss()
         history = utils.new_history()
+        before = [resource.getrusage(who) for who in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN)]
         for epoch in range(1, epochs + 1):
             started = time.perf_counter()
             self.train()
@@ -49,6 +51,11 @@ class PyTorchANN(nn.Module):
             history["val_loss"].append(val_loss)
             history["val_acc"].append(val_acc)
             utils.progress(epoch, epochs, history, time.perf_counter() - started)
+        # The CPU time of this process and of its loader workers (reaped) while fit ran: the grader must
+        # count both (tests/test_dataloader.py reads this line).
+        after = [resource.getrusage(who) for who in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN)]
+        used = [a.ru_utime + a.ru_stime - b.ru_utime - b.ru_stime for a, b in zip(after, before)]
+        print(f"fit used CPU: {used[0]:.2f} s here, {used[1]:.2f} s in its loader workers")
         return history
 
     @torch.no_grad()
