@@ -115,8 +115,9 @@ def table(results: dict, width: int = 100) -> str:
         if t["status"] != "passed" or (t["output"] and "accuracy" in t["name"]):
             text = printable(t["output"]).strip() or "(no message)"
             first = text.splitlines()[0] if t["status"] == "passed" else " ".join(text.split())
-            if t["status"] != "passed":  # one cause (a missing file, say) is spelt out once per file
-                first, previous = ("(the same reason as above)" if first == previous else first), first
+            if t["status"] != "passed":  # one cause (a missing file, say) is spelt out once a file
+                same = first == previous
+                first, previous = ("(the same reason as above)" if same else first), first
             lines += textwrap.wrap(first, width, initial_indent=" " * 18, subsequent_indent=" " * 18)[:6]
     total = sum(t["max_score"] for t in results["tests"])
     lines.append(f"\nScore: {results['score']:g}/{total:g}")
@@ -124,8 +125,9 @@ def table(results: dict, width: int = 100) -> str:
 
 
 def notes(results: dict) -> list[str]:
-    """The remarks on the submission as a whole in results.json's output (intake's: a file skipped, renamed,
-    misplaced, a stale PNG), printable; not its first line (the count) nor how workers are isolated."""
+    """The remarks on the submission as a whole in results.json's output (intake's: a file
+    skipped, renamed, misplaced, a stale PNG), printable; not its first line (the count) nor
+    how workers are isolated."""
     lines = printable(results.get("output", "")).splitlines()[1:]
     return [line for line in lines if line.strip() and not line.startswith("Workers run as")]
 
@@ -134,7 +136,8 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("submission", nargs="?", default=str(ROOT / "solutions"), type=Path)
     parser.add_argument("--results", type=Path, default=None,
-                        help="default results.json; with --only FILE, results_FILE.json (the full result stays)")
+                        help="default results.json; with --only FILE, results_FILE.json "
+                             "(the whole result stays)")
     parser.add_argument("--visible-only", action="store_true", help="only the tests students see (make check)")
     parser.add_argument("--expected", type=Path, default=None, help="prebuilt expected values")
     parser.add_argument("--only", choices=config.FILES, help="grade one file's tests only")
@@ -173,7 +176,8 @@ def main(argv=None) -> int:
                   "the due date.)")
     alone = (f" (of {args.only}.py alone; results.json is left as it was)"
              if args.only and args.results.resolve() != Path("results.json").resolve() else "")
-    print(f"Results written to {printable(args.results)}{alone} in {results['execution_time']:.0f} s.")
+    took = f"{results['execution_time']:.0f} s"
+    print(f"Results written to {printable(args.results)}{alone} in {took}.")
     return 0
 
 

@@ -1,9 +1,10 @@
-"""A fit that reads its batches through `DataLoader(num_workers=2)`, as the seed tutorial does, grades as the
-reference does in the sandbox (processes, shared memory, the start method), and the CPU time of its loader
-workers counts against its budget: training in child processes escapes nothing.
+"""A fit that reads its batches through `DataLoader(num_workers=2)`, as the seed tutorial does,
+grades as the reference does in the sandbox (processes, shared memory, the start method), and the
+CPU time of its loader workers counts against its budget: training in child processes escapes
+nothing.
 
-tests/submissions/dataloader_workers/ is the reference's two PyTorch files with such a fit; it prints the CPU
-time its own process and its (reaped) loader workers used while it ran.
+tests/submissions/dataloader_workers/ is the reference's two PyTorch files with such a fit; it
+prints the CPU time its own process and its (reaped) loader workers used while it ran.
 """
 
 import json
@@ -14,7 +15,7 @@ import pytest
 
 from autograder.core import config
 from autograder.harness import evidence
-from tests.conftest import ROOT, failed
+from tests.conftest import ROOT, failed, shared_folder
 
 SUBMISSION = ROOT / "tests" / "submissions" / "dataloader_workers"
 
@@ -25,7 +26,7 @@ def graded(run_grader, tmp_path_factory):
     shutil.copytree(SUBMISSION, folder)
     for png in config.PNG_FILES.values():
         shutil.copy(ROOT / "solutions" / png, folder / png)
-    work = tmp_path_factory.mktemp("dataloader-work")
+    work = shared_folder("dataloader") / "work"  # outside pytest's 0700 folders: workers go through
     return run_grader(folder, only="pytorch_ann", work=work), work / "evidence" / "pytorch_ann"
 
 
@@ -38,9 +39,9 @@ def test_a_dataloader_with_two_workers_grades_full_marks(graded):
 def test_the_loader_workers_cpu_counts_against_the_training_budget(graded):
     _, out = graded
     printed = (out / "output.txt").read_text(errors="replace")
-    here, children = map(float, re.findall(r"fit used CPU: ([\d.]+) s here, ([\d.]+) s in its loader workers",
-                                           printed)[-1])
+    said = re.findall(r"fit used CPU: ([\d.]+) s here, ([\d.]+) s in its loader workers", printed)
+    here, children = map(float, said[-1])
     assert children > 0.1, f"the loader workers did no work: {printed[-500:]}"
     train = next(e for e in evidence.read_log(out) if e["event"] == "done" and e["call"] == "train")
-    # The grader's count covers the whole call (fit, then predict): at least fit's own and its workers' CPU.
+    # The grader counts the whole call (fit, then predict): at least fit's and its workers' CPU.
     assert train["cpu_seconds"] >= here + children - 0.5, json.dumps(train)[:300]

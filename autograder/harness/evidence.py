@@ -91,8 +91,8 @@ class TrainingEcho:
         *lines, self.pending = (self.pending + data).split(b"\n")
         self.pending = self.pending[-(1 << 16):]  # a line that never ends: its tail is enough
         for line in lines:
-            text = next((part.strip() for part in reversed(line.decode(errors="replace").split("\r"))
-                         if part.strip()), "")
+            drawings = line.decode(errors="replace").split("\r")
+            text = next((part.strip() for part in reversed(drawings) if part.strip()), "")
             if not text:
                 continue
             if self.shown < ECHO_LINES:
@@ -111,11 +111,12 @@ class TrainingEcho:
 
 
 def heartbeat(records: Records) -> None:
-    """After HEARTBEAT seconds without a progress line, while a call runs: a line that says which, so that no
-    long phase (a slow training, an import, an evaluation) is silent."""
+    """After HEARTBEAT seconds without a progress line, while a call runs: a line that says
+    which, so that no long phase (a slow training, an import, an evaluation) is silent."""
     if records.current is not None and time.monotonic() - last_progress[0] > HEARTBEAT:
         doing = "training" if records.current == "train" else f"the call {records.current!r}"
-        progress(f"{records.file}.py: still running: {doing}, {records.cpu_used():.0f} s of CPU time so far ...")
+        progress(f"{records.file}.py: still running: {doing}, {records.cpu_used():.0f} s of CPU "
+                 "time so far ...")
 
 
 def seconds(value: float) -> str:
@@ -690,9 +691,9 @@ class Evidence:
 
 OUT_OF_MEMORY = (f"out of memory: a worker may use {sandbox.MEMORY_BYTES >> 20} MB here, and a whole grading 768 MB "
                  "on Gradescope; predict and evaluate large sets in mini-batches, and keep no copies of the data")
-SHARED_DATA = (f"a DataLoader's workers started by spawn or forkserver receive the whole dataset through "
-               f"shared memory, more than the {sandbox.FILE_BYTES >> 20} MB a worker may write: leave the "
-               "start method alone (fork, Linux's) or use num_workers=0")
+SHARED_DATA = ("a DataLoader's workers started by spawn or forkserver receive the whole dataset "
+               f"through shared memory, more than the {sandbox.FILE_BYTES >> 20} MB a worker may "
+               "write: leave the start method alone (fork, Linux's) or use num_workers=0")
 NO_GPU = ("the grader has no GPU: pick the device with torch.cuda.is_available(), or leave the model and the data "
           "on the CPU")
 HINTS = {  # what a message means for a student, where it is not obvious

@@ -112,8 +112,8 @@ STUDENT_REQUIREMENTS = """\
 
 
 def requirements() -> str:
-    """The student's requirements.txt: the project's pins alone, without its comments, which speak of
-    files and targets the handout does not hold (the benchmark, Gradescope's setup.sh)."""
+    """The student's requirements.txt: the project's pins alone, without its comments, which
+    speak of files and targets the handout does not hold (the benchmark, Gradescope's setup.sh)."""
     pins = [line for line in (ROOT / "requirements.txt").read_text().splitlines()
             if line.strip() and not line.lstrip().startswith("#")]
     return STUDENT_REQUIREMENTS + "".join(f"{line}\n" for line in pins)

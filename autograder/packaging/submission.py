@@ -96,8 +96,8 @@ def main(argv=None) -> int:
         for line in suggestions(args.folder, absent):
             print(line, file=sys.stderr)
         if any(name.endswith(".png") for name in absent):
-            print("The PNGs are written by running the PyTorch files, e.g. `make run FILE=pytorch_ann.py`.",
-                  file=sys.stderr)
+            print("The PNGs are written by running the PyTorch files, e.g. "
+                  "`make run FILE=pytorch_ann.py`.", file=sys.stderr)
         return 1
     try:
         build(args.folder, args.out)

@@ -125,11 +125,12 @@ class Recorder:
 
 
 def fork_by_default() -> None:
-    """On Linux, child processes start by fork unless student code asks otherwise, as up to Python 3.13.
+    """On Linux, child processes start by fork unless student code asks otherwise, as up to 3.13.
 
-    Python 3.14 starts them by forkserver: a DataLoader's workers (num_workers=2) would then receive
-    the whole dataset through shared memory, 172 MB for the training set, over the size of a file a
-    worker may write (sandbox.FILE_BYTES) and of a confined worker's /dev/shm. By fork they inherit it.
+    Python 3.14 starts them by forkserver: a DataLoader's workers (num_workers=2) would then
+    receive the whole dataset through shared memory, 172 MB for the training set, over the size
+    of a file a worker may write (sandbox.FILE_BYTES) and of a confined worker's /dev/shm. By
+    fork they inherit it.
     """
     import multiprocessing
 

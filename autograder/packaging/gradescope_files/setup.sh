@@ -21,11 +21,13 @@ $APT_GET install -y -q --no-install-recommends python3-venv python3-pip bubblewr
 
 python3 -m venv "$VENV"
 # A short timeout and one retry: an index out of reach costs seconds, not pip's minutes.
-PIP=("$VENV/bin/python" -m pip install --quiet --no-cache-dir --disable-pip-version-check --timeout 10 --retries 1)
+PIP=("$VENV/bin/python" -m pip install --quiet --no-cache-dir --disable-pip-version-check
+     --timeout 10 --retries 1)
 "${PIP[@]}" --upgrade pip
-# CPU builds of torch and torchvision (PyPI's Linux wheels carry CUDA: 5.6 GB in the venv, and three times the
-# memory for `import torch`), from PyTorch's CPU index, tried first; only they come from it (--no-deps), their
-# dependencies come from PyPI next. Where that index fails, PyPI's build, the same version, grades the same.
+# CPU builds of torch and torchvision (PyPI's Linux wheels carry CUDA: 5.6 GB in the venv,
+# and three times the memory for `import torch`), from PyTorch's CPU index, tried first; only
+# they come from it (--no-deps), their dependencies from PyPI next. Where that index fails,
+# PyPI's build of the same version is installed instead, and grades the same.
 if [ -n "$TORCH_INDEX" ]; then
   "${PIP[@]}" --no-deps --index-url "$TORCH_INDEX" torch==@TORCH@ torchvision==@TORCHVISION@ \
     || echo "No CPU build of torch from $TORCH_INDEX: PyPI's build instead"
