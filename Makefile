@@ -6,7 +6,7 @@ VENV ?= .venv
 PYTHON3 ?= python3
 PY ?= $(VENV)/bin/python
 SUBMISSION ?= solutions
-RESULTS ?= results.json
+RESULTS ?=
 ONLY ?=
 SUBMISSIONS ?=
 GRADES ?= grades
@@ -35,9 +35,12 @@ RESULTS_ARG = $${GIVEN_RESULTS:+"--results=$$GIVEN_RESULTS"}
 ONLY_ARG = $${GIVEN_ONLY:+"--only=$$GIVEN_ONLY"}
 
 .PHONY: help venv data check grade test test-fast gradescope submission seeds bench lint clean handout grade-all docs
+.PHONY: run
 
 help:
 	@echo "make check                 grade student/ with the visible tests (students)"
+	@echo "make run FILE=student/numpy_ann.py"
+	@echo "                           run one file in .venv's Python: trains it, prints its accuracy"
 	@echo "make grade [SUBMISSION=dir] [RESULTS=file]"
 	@echo "                           grade a submission with every test; writes results.json"
 	@echo "make test [TEST_JOBS=2]    the project's own test suite, TEST_JOBS processes at once"
@@ -53,17 +56,40 @@ help:
 	@echo "make bench                 time and memory of grading the reference, on one core and on all"
 	@echo "make docs                  rewrite the generated tables of README.md and docs/CONTRACT.md (maintainers)"
 
+# torch and torchvision: the CPU-only builds of PyTorch's own index (TORCH_INDEX) where it serves
+# this platform (Linux: about 1 GB in the venv instead of 5.6 GB of CUDA libraries), tried first
+# with a short timeout; where it is out of reach or has no build for the platform, PyPI's (macOS's
+# is CPU-only already; Linux's carries CUDA). For a GPU: `make venv TORCH_INDEX=` (PyPI's CUDA
+# build), or TORCH_INDEX=https://download.pytorch.org/whl/cu126.
+TORCH_INDEX ?= https://download.pytorch.org/whl/cpu
+PIP_INSTALL = -m pip install --quiet --disable-pip-version-check --timeout 10 --retries 1
+TORCH_PINS = $(shell grep -E '^torch(vision)?==' requirements.txt)
+
 $(VENV)/.installed: requirements.txt requirements-dev.txt
 	@echo "Setting up $(VENV) with the pinned requirements (once; torch is large) ..."
 	$(PYTHON3) -m venv $(VENV)
-	$(VENV)/bin/python -m pip install --quiet --disable-pip-version-check --upgrade pip
-	$(VENV)/bin/python -m pip install --quiet --disable-pip-version-check -r requirements.txt -r requirements-dev.txt
+	$(VENV)/bin/python $(PIP_INSTALL) --upgrade pip
+	@# --no-deps: only torch and torchvision come from that index; their dependencies from PyPI next.
+	$(if $(TORCH_INDEX),$(VENV)/bin/python $(PIP_INSTALL) --no-deps --index-url "$(TORCH_INDEX)" \
+		$(TORCH_PINS) || echo "No CPU build of torch from $(TORCH_INDEX) here: PyPI's build instead")
+	$(VENV)/bin/python $(PIP_INSTALL) -r requirements.txt -r requirements-dev.txt
+	@$(VENV)/bin/python -c "import torch; print('torch', torch.__version__, 'installed')"
 	touch $@
 
 venv: $(SETUP)
 
 data: $(SETUP)
 	@$(PY) utils.py data
+
+# A student file run as a program, in this project's Python (a bare `python FILE` needs .venv
+# activated: `source .venv/bin/activate`).
+FILE ?=
+export GIVEN_FILE = $(value FILE)
+unexport FILE
+run: $(SETUP) data
+	@if [ -z "$$GIVEN_FILE" ]; then \
+		echo "Name the file: make run FILE=student/numpy_ann.py" >&2; exit 2; fi
+	@$(PY) -- "$$GIVEN_FILE"
 
 check: $(SETUP) data
 	@$(PY) -m autograder.grade --visible-only $(RESULTS_ARG) $(ONLY_ARG) -- student
@@ -123,3 +149,4 @@ lint: $(SETUP)
 # come from the environment: an rm -rf of those would reach wherever they point).
 clean:
 	rm -rf build dist results.json submission.zip bench.json grades .venv-bench .pytest_cache .ruff_cache
+	rm -f results_*.json

@@ -101,11 +101,11 @@ def echo_lines(fd: int) -> None:
 def table(results: dict, width: int = 100) -> str:
     """The per-test table, failures with their reasons, and the total."""
     lines = []
-    current = None
+    current = previous = None
     for t in results["tests"]:
         part = t["name"].split(".")[0]
         if part != current:
-            current = part
+            current, previous = part, None
             got = sum(x["score"] for x in results["tests"] if x["name"].startswith(part + "."))
             top = sum(x["max_score"] for x in results["tests"] if x["name"].startswith(part + "."))
             lines.append(f"\n{part}.py  {got:g}/{top:g}")
@@ -115,16 +115,29 @@ def table(results: dict, width: int = 100) -> str:
         if t["status"] != "passed" or (t["output"] and "accuracy" in t["name"]):
             text = printable(t["output"]).strip() or "(no message)"
             first = text.splitlines()[0] if t["status"] == "passed" else " ".join(text.split())
+            if t["status"] != "passed":  # one cause (a missing file, say) is spelt out once a file
+                same = first == previous
+                first, previous = ("(the same reason as above)" if same else first), first
             lines += textwrap.wrap(first, width, initial_indent=" " * 18, subsequent_indent=" " * 18)[:6]
     total = sum(t["max_score"] for t in results["tests"])
     lines.append(f"\nScore: {results['score']:g}/{total:g}")
     return "\n".join(lines)
 
 
+def notes(results: dict) -> list[str]:
+    """The remarks on the submission as a whole in results.json's output (intake's: a file
+    skipped, renamed, misplaced, a stale PNG), printable; not its first line (the count) nor
+    how workers are isolated."""
+    lines = printable(results.get("output", "")).splitlines()[1:]
+    return [line for line in lines if line.strip() and not line.startswith("Workers run as")]
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("submission", nargs="?", default=str(ROOT / "solutions"), type=Path)
-    parser.add_argument("--results", default="results.json", type=Path)
+    parser.add_argument("--results", type=Path, default=None,
+                        help="default results.json; with --only FILE, results_FILE.json "
+                             "(the whole result stays)")
     parser.add_argument("--visible-only", action="store_true", help="only the tests students see (make check)")
     parser.add_argument("--expected", type=Path, default=None, help="prebuilt expected values")
     parser.add_argument("--only", choices=config.FILES, help="grade one file's tests only")
@@ -137,6 +150,8 @@ def main(argv=None) -> int:
         print(f"error: the submission folder {printable(args.submission)} does not exist",
               file=sys.stderr)
         return 2
+    if args.results is None:  # one file's result must not replace the whole submission's
+        args.results = Path(f"results_{args.only}.json" if args.only else "results.json")
     tests = "visible tests" if args.visible_only else "all tests"
     print(f"Grading {printable(args.submission)} ({tests}) ...", flush=True)
     # The suite stops each file's workers by config.GRADING_DEADLINE; this stop, a minute later, is the last resort.
@@ -153,11 +168,16 @@ def main(argv=None) -> int:
         return 1
     results = json.loads(args.results.read_text())
     print(table(results))
+    for note in notes(results):
+        print(textwrap.fill(note, 100, initial_indent="Note: ", subsequent_indent="      "))
     if args.visible_only:
         if config.HIDDEN_POINTS:
             print(f"(Hidden tests worth {config.HIDDEN_POINTS:g} more points run only on Gradescope; they are shown after "
                   "the due date.)")
-    print(f"Results written to {printable(args.results)} in {results['execution_time']:.0f} s.")
+    alone = (f" (of {args.only}.py alone; results.json is left as it was)"
+             if args.only and args.results.resolve() != Path("results.json").resolve() else "")
+    took = f"{results['execution_time']:.0f} s"
+    print(f"Results written to {printable(args.results)}{alone} in {took}.")
     return 0
 
 

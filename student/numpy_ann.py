@@ -13,7 +13,8 @@ The network (n samples, D = input_size, H = hidden_size, C = output_size):
     a2 = softmax(z2)      (n, C)   class probabilities
     loss = cross_entropy(a2, y)    mean over the n rows
 
-Run `python numpy_ann.py` to train on Fashion-MNIST and see your test
+Run `python numpy_ann.py` (with .venv activated: `source .venv/bin/activate`;
+or `make run FILE=numpy_ann.py`) to train on Fashion-MNIST and see your test
 accuracy; run `make check` to see your score.
 """
 

@@ -4,7 +4,8 @@ Fill in every region between `# >>> YOUR CODE HERE >>>` and
 `# <<< END OF YOUR CODE <<<`, and delete the `raise NotImplementedError` line
 in it.
 
-Run `python pytorch_ann.py` to train on Fashion-MNIST, see your test accuracy
+Run `python pytorch_ann.py` (with .venv activated: `source .venv/bin/activate`;
+or `make run FILE=pytorch_ann.py`) to train on Fashion-MNIST, see your test accuracy
 and write pytorch_ann_train_val_metrics.png (submit it too); run
 `make check` to see your score.
 """

@@ -123,7 +123,10 @@ def test_table_of_the_fallback_results_fails_every_row_with_the_reason():
     lines = grade.table(copy.deepcopy(doc)).splitlines()
     rows = [line for line in lines if line.startswith(("  PASS", "  FAIL"))]
     assert len(rows) == len(config.POINTS) and all(row.startswith("  FAIL") for row in rows)
-    assert lines.count(" " * 18 + "Grader error: the suite stopped.") == len(config.POINTS)
+    # The reason once per file, then "(the same reason as above)" under each of its other tests.
+    assert lines.count(" " * 18 + "Grader error: the suite stopped.") == len(config.FILES)
+    same = lines.count(" " * 18 + "(the same reason as above)")
+    assert same == len(config.POINTS) - len(config.FILES)
     top = sum(points for _, points, _ in config.POINTS.values())
     assert lines[-1] == f"Score: 0/{top:g}"
     headers = [line for line in lines if line.endswith(tuple(f".py  0/{points:g}" for points in range(200)))]

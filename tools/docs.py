@@ -108,9 +108,19 @@ def check_output() -> str:
    line of its output (`test accuracy 84.07% (threshold {threshold}); training used
    1.2 s of CPU time for 2 epochs`). Then `Score: {points()}/{points()}` (out of the points of the
    visible tests, or of one file's with `ONLY`);
-4. `(Hidden tests worth {points(visible=False)} more points run only on Gradescope; they are shown
+4. `Note: ...`, one for each remark on the submission as a whole, from
+   `results.json`'s `output` (`intake.notes`): a file skipped, a file taken
+   under another capitalisation of its name (`Took NumPy_ANN.py as
+   numpy_ann.py: ...`), the `.py` files found only in a sub-folder where the
+   grader does not look (one sentence, also the reason of each test of a
+   missing file, which the table gives once per file and then as `(the same
+   reason as above)`), a PNG older than the `.py` file that draws it (`...
+   may be stale ...`);
+5. `(Hidden tests worth {points(visible=False)} more points run only on Gradescope; they are shown
    after the due date.)`;
-5. `Results written to results.json in 31 s.`
+6. `Results written to results.json in 31 s.` With `ONLY={first.file}` (and no
+   `RESULTS`) the file is `results_{first.file}.json`, and the line says that
+   `results.json`, the whole submission's result, is left as it was.
 """
 
 

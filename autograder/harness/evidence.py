@@ -40,12 +40,19 @@ MAX_RESTARTS = 8
 PROGRESS = re.compile(r"epoch\s+(\d+)/(\d+)\b(?:.*\((\d+(?:\.\d+)?) s\))?")
 
 
+ECHO_LINES = 200  # lines of what training prints that are echoed, each cut at ECHO_WIDTH characters
+ECHO_WIDTH = 160
+HEARTBEAT = 20.0  # seconds without a progress line, in a call, after which one says what still runs
+last_progress = [time.monotonic()]  # when the last progress line went out
+
+
 def progress(line: str) -> None:
     """A line for the person waiting on `make check` or `make grade`, when grade.py gave a pipe for it.
 
     pytest captures the grader's output, so these lines go to their own file
     descriptor (GRADER_PROGRESS_FD), which grade.py echoes as they come.
     """
+    last_progress[0] = time.monotonic()
     fd = settings.text("GRADER_PROGRESS_FD")
     if fd:
         with contextlib.suppress(OSError, ValueError):
@@ -53,19 +60,23 @@ def progress(line: str) -> None:
 
 
 class TrainingEcho:
-    """Passes on the per-epoch progress lines that training prints, while it runs.
+    """Passes on what training prints (its epoch lines, the student's own prints), while it runs.
 
-    The lines are the student's: they go on as printable text (core.text), never as escapes.
+    The lines are the student's: they go on as printable text (core.text), never as escapes,
+    the first ECHO_LINES of them, each cut at ECHO_WIDTH characters; then a count of the rest.
+    Of a line redrawn with carriage returns (a progress bar), the last drawing is shown.
     """
 
     def __init__(self, file: str, out: Path):
         self.file, self.path = file, out / "output.txt"
         self.offset: int | None = None
         self.pending = b""
+        self.shown = self.held = 0
 
     def started(self, entry: dict) -> None:
         self.offset = entry["output_at"] if entry["call"] == "train" else None
         self.pending = b""
+        self.shown = self.held = 0
         if self.offset is not None:
             cores = config.threads()
             progress(f"{self.file}.py: training with your defaults (budget: {seconds(entry['budget'])} of CPU time"
@@ -79,14 +90,34 @@ class TrainingEcho:
             data = f.read(1 << 16)
         self.offset += len(data)
         *lines, self.pending = (self.pending + data).split(b"\n")
+        self.pending = self.pending[-(1 << 16):]  # a line that never ends: its tail is enough
         for line in lines:
-            text = line.decode(errors="replace").strip()
-            if PROGRESS.search(text):
-                progress("    " + printable(text[:160]))
+            drawings = line.decode(errors="replace").split("\r")
+            text = next((part.strip() for part in reversed(drawings) if part.strip()), "")
+            if not text:
+                continue
+            if self.shown < ECHO_LINES:
+                cut = "..." if len(text) > ECHO_WIDTH else ""
+                progress("    " + printable(text[:ECHO_WIDTH], lines=False) + cut)
+                self.shown += 1
+            else:
+                self.held += 1
 
     def finished(self) -> None:
         self.poll()
+        if self.offset is not None and self.held:
+            progress(f"    ({self.held} more lines of training's output not shown here; the first "
+                     f"{ECHO_LINES} are)")
         self.offset = None
+
+
+def heartbeat(records: Records) -> None:
+    """After HEARTBEAT seconds without a progress line, while a call runs: a line that says
+    which, so that no long phase (a slow training, an import, an evaluation) is silent."""
+    if records.current is not None and time.monotonic() - last_progress[0] > HEARTBEAT:
+        doing = "training" if records.current == "train" else f"the call {records.current!r}"
+        progress(f"{records.file}.py: still running: {doing}, {records.cpu_used():.0f} s of CPU "
+                 "time so far ...")
 
 
 def seconds(value: float) -> str:
@@ -500,6 +531,7 @@ def watch(proc: subprocess.Popen, records: Records, echo: TrainingEcho | None = 
                 echo.finished()
         records.new.clear()
         echo.poll()
+        heartbeat(records)
         expected = records.expected()
         if records.broken is not None:
             kill(proc)
@@ -671,11 +703,16 @@ class Evidence:
 
 OUT_OF_MEMORY = (f"out of memory: a worker may use {sandbox.MEMORY_BYTES >> 20} MB here, and a whole grading 768 MB "
                  "on Gradescope; predict and evaluate large sets in mini-batches, and keep no copies of the data")
+SHARED_DATA = ("a DataLoader's workers started by spawn or forkserver receive the whole dataset "
+               f"through shared memory, more than the {sandbox.FILE_BYTES >> 20} MB a worker may "
+               "write: leave the start method alone (fork, Linux's) or use num_workers=0")
 NO_GPU = ("the grader has no GPU: pick the device with torch.cuda.is_available(), or leave the model and the data "
           "on the CPU")
 HINTS = {  # what a message means for a student, where it is not obvious
     "File too large": f"the code printed or wrote more than {sandbox.FILE_BYTES >> 20} MB",
     "Resource temporarily unavailable": "the code started too many processes or threads",
+    "unable to resize file": SHARED_DATA,
+    "out of shared memory": SHARED_DATA,
     "Network is unreachable": "grading runs without network",
     "Connection refused": "grading runs without network",
     "Name or service not known": "grading runs without network",

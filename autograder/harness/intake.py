@@ -268,8 +268,67 @@ DANGEROUS = {"conftest.py", "pytest.ini", "setup.cfg", "tox.ini", "pyproject.tom
              "usercustomize.py", "utils.py", "numpy.py", "torch.py", "matplotlib.py", "pytest.py", "autograder.py"}
 
 
+def renamed(submission: Path) -> list[str]:
+    """One line for each expected file taken under another capitalisation of its name."""
+    return [f"Took {shown(path.relative_to(submission))} as {name}: the grader matches names "
+            "whatever their capitalisation, Gradescope's copy of the course may not; rename it "
+            f"{name}." for name, (path, why) in examine(submission).items()
+            if why is None and path.name != name]
+
+
+def stale_pngs(submission: Path) -> list[str]:
+    """One line for each learning-curve PNG older than the .py file that draws it: it may be
+    stale, a plot of an earlier model."""
+    found, out = find_files(submission), []
+    for file, png in config.PNG_FILES.items():
+        source, image = found.get(f"{file}.py"), found.get(png)
+        if source is None or image is None:
+            continue
+        source_st, image_st = _lstat(source), _lstat(image)
+        if source_st and image_st and image_st.st_mtime < source_st.st_mtime:
+            out.append(f"{png} is older than {file}.py, so it may be stale (drawn by an earlier "
+                       f"version of your code): run `make run FILE={file}.py` again to draw your "
+                       "current model.")
+    return out
+
+
+# Folders never a student's: not looked into for misplaced files.
+NOT_A_SUBMISSION = {"autograder", "data", "build", "dist", "node_modules", "venv", "env"}
+
+
+def misplaced(submission: Path, depth: int = 3) -> str | None:
+    """One sentence when .py files missing where the grader looks lie in a deeper sub-folder.
+
+    The grader looks at the top and in the only sub-folder (examine): in the handout, which
+    also holds autograder/ and data/, a folder of the student's own is not looked into.
+    """
+    submission = Path(submission)
+    if not submission.is_dir():
+        return None
+    found = examine(submission)
+    wanted = {name.lower() for name in EXPECTED if name.endswith(".py") and name not in found}
+    if not wanted:
+        return None
+    todo = [(submission, 0)]
+    while todo:
+        folder, level = todo.pop(0)
+        entries = _entries(folder, follow=folder == submission)
+        if level and any(p.name.lower() in wanted for p in entries if not _is_folder(p)):
+            inside = ", ".join(sorted(shown(p.name) for p in entries if p.name.lower() in wanted))
+            where = shown(folder.relative_to(submission))
+            return (f"{inside} lie in the sub-folder {where}/, where the grader does not look: "
+                    "move them to the top of the submission folder (in the handout, beside the "
+                    "Makefile), with the two PNGs.")
+        if level < depth:
+            todo += [(p, level + 1) for p in entries
+                     if _visible(p) and _is_folder(p) and p.name.lower() not in NOT_A_SUBMISSION]
+    return None
+
+
 def notes(submission: Path) -> list[str]:
-    """One line for each file of the submission that is ignored although it could matter.
+    """One line for each file of the submission that is ignored although it could matter, or
+    taken with a remark: under another capitalisation of its name, a PNG older than its code;
+    one for files in a sub-folder where the grader does not look.
 
     The expected files that are found but refused are noted by `snapshot`.
     """
@@ -277,9 +336,11 @@ def notes(submission: Path) -> list[str]:
     if not submission.is_dir():
         return [f"The submission folder {shown(submission)} does not exist."]
     taken = {path for path, _ in examine(submission).values()}
-    out = []
+    elsewhere = misplaced(submission)
+    out = [*filter(None, [elsewhere]), *renamed(submission), *stale_pngs(submission)]
     for path in shallow_files(submission):
-        if path in taken:
+        if path in taken or (elsewhere and path.parent != submission and path.name.lower() in
+                             {e.lower() for e in EXPECTED}):  # said once, by `misplaced`
             continue
         if path.is_symlink():
             out.append(f"Skipped {shown(path.relative_to(submission))}: it is a symbolic link, which the grader does "

@@ -104,11 +104,27 @@ def readme() -> str:
     return text
 
 
+STUDENT_REQUIREMENTS = """\
+# The packages the grader uses, at its versions: `make check` installs them into .venv (torch and
+# torchvision as CPU builds where PyTorch's CPU index serves your platform; see the Makefile), or
+# `pip install -r requirements.txt` into an environment of your own. environment.yml pins the same.
+"""
+
+
+def requirements() -> str:
+    """The student's requirements.txt: the project's pins alone, without its comments, which
+    speak of files and targets the handout does not hold (the benchmark, Gradescope's setup.sh)."""
+    pins = [line for line in (ROOT / "requirements.txt").read_text().splitlines()
+            if line.strip() and not line.lstrip().startswith("#")]
+    return STUDENT_REQUIREMENTS + "".join(f"{line}\n" for line in pins)
+
+
 def zip_members(expected_dir: Path) -> list[tuple[str, bytes, int]]:
     """(name in the zip, content, mode) for everything the handout holds."""
     top = [(f"{file}.py", (ROOT / "student" / f"{file}.py").read_bytes()) for file in config.FILES]
-    top += [("Makefile", (FILES / "Makefile").read_bytes()), ("README.md", readme().encode())]
-    top += [(name, (ROOT / name).read_bytes()) for name in ("utils.py", "environment.yml", "requirements.txt")]
+    top += [("Makefile", (FILES / "Makefile").read_bytes()), ("README.md", readme().encode()),
+            ("requirements.txt", requirements().encode())]
+    top += [(name, (ROOT / name).read_bytes()) for name in ("utils.py", "environment.yml")]
     members = [(name, data, 0o644) for name, data in top]
     members += [(rel, (ROOT / rel).read_bytes(), 0o644) for rel in grading_files() if rel != "utils.py"]
     return sorted(members + expected_members(expected_dir))

@@ -41,13 +41,7 @@ def problems(folder: Path) -> tuple[list[str], list[str]]:
     """(missing files, refused ones included; warnings about stale PNGs)."""
     found = intake.find_files(folder)
     missing = [name for name in submission_files() if name not in found]
-    stale = []
-    for file, png in config.PNG_FILES.items():
-        source, image = found.get(f"{file}.py"), found.get(png)
-        if source and image and image.stat().st_mtime < source.stat().st_mtime:
-            stale.append(f"{png} is older than {file}.py: run `python {file}.py` again so that it shows your "
-                         "current model")
-    return missing, stale
+    return missing, intake.stale_pngs(folder)
 
 
 def suggestions(folder: Path, missing: list[str]) -> list[str]:
@@ -102,7 +96,8 @@ def main(argv=None) -> int:
         for line in suggestions(args.folder, absent):
             print(line, file=sys.stderr)
         if any(name.endswith(".png") for name in absent):
-            print("The PNGs are written by running the PyTorch files, e.g. `python pytorch_ann.py`.", file=sys.stderr)
+            print("The PNGs are written by running the PyTorch files, e.g. "
+                  "`make run FILE=pytorch_ann.py`.", file=sys.stderr)
         return 1
     try:
         build(args.folder, args.out)

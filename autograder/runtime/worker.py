@@ -124,6 +124,20 @@ class Recorder:
         return None
 
 
+def fork_by_default() -> None:
+    """On Linux, child processes start by fork unless student code asks otherwise, as up to 3.13.
+
+    Python 3.14 starts them by forkserver: a DataLoader's workers (num_workers=2) would then
+    receive the whole dataset through shared memory, 172 MB for the training set, over the size
+    of a file a worker may write (sandbox.FILE_BYTES) and of a confined worker's /dev/shm. By
+    fork they inherit it.
+    """
+    import multiprocessing
+
+    if sys.platform == "linux" and "fork" in multiprocessing.get_all_start_methods():
+        multiprocessing.set_start_method("fork", force=True)
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("file", help="numpy_ann, pytorch_ann or pytorch_cnn")
@@ -139,6 +153,7 @@ def main(argv=None) -> int:
     datacache.seed_font_list(os.environ.get(probes.DATA_ENV, "."))
 
     signal.signal(signal.SIGPROF, _on_alarm)
+    fork_by_default()
     recorder = Recorder(args.records_fd, f"{args.file}.py")
     sys.path.insert(0, str(args.submission.resolve()))
     os.chdir(args.submission)

@@ -127,8 +127,9 @@ class Grader:
             out = self.work / "evidence" / file
             source = self.found.get(f"{file}.py")
             if source is None:
+                where = intake.misplaced(self.submission) or intake.listing(self.submission)
                 self._evidence[file] = evidence.Evidence(
-                    file, out, missing=f"{file}.py is not in the submission ({intake.listing(self.submission)})")
+                    file, out, missing=f"{file}.py is not in the submission ({where})")
             else:
                 scratch = self.work / "run" / file
                 scratch.mkdir(parents=True, exist_ok=True)
