@@ -28,7 +28,7 @@ from pathlib import Path
 from autograder import ROOT
 from autograder.core import config
 from autograder.core.text import printable
-from autograder.harness import sandbox
+from autograder.harness import calibrate, sandbox
 
 SUITE = ROOT / "autograder" / "suite"  # the graded tests; their settings are its pytest.ini
 HIDDEN = ROOT / "autograder" / "hidden"  # the hidden tests, where they exist (not in the student handout)
@@ -38,6 +38,16 @@ def suite_args() -> list[str]:
     """pytest's arguments for the graded suite: its settings, its root folder, and its test folders."""
     folders = [SUITE] + ([HIDDEN] if (HIDDEN / "test_hidden.py").is_file() else [])
     return ["-c", str(SUITE / "pytest.ini"), "--rootdir", str(ROOT / "autograder"), *map(str, folders)]
+
+
+def suite_env(extra: dict | None = None) -> dict:
+    """The grading suite's environment: ours, `extra`, and the budgets' exchange rate (GRADER_SPEED),
+    measured now, under the machine's present load, unless it is given."""
+    env = dict(os.environ, **(extra or {}), PYTHONPATH=str(ROOT), PYTHONDONTWRITEBYTECODE="1")
+    if not env.get("GRADER_SPEED"):
+        env["GRADER_SPEED"] = str(calibrate.speed())
+    env.pop("GRADER_PROGRESS_FD", None)
+    return env
 
 
 def run_suite(submission: Path, results: Path, visible_only: bool = False, expected: Path | None = None,
@@ -58,8 +68,7 @@ def run_suite(submission: Path, results: Path, visible_only: bool = False, expec
         cmd += ["--only", only]
     if work is not None:  # keep the scratch folder (the evidence the grader kept) for a look afterwards
         cmd += ["--work", str(work)]
-    env = dict(os.environ, **(env or {}), PYTHONPATH=str(ROOT), PYTHONDONTWRITEBYTECODE="1")
-    env.pop("GRADER_PROGRESS_FD", None)
+    env = suite_env(env)
     echo, pass_fds = None, ()
     if progress:
         read_end, write_end = os.pipe()

@@ -17,6 +17,9 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 # Under pytest-xdist (make test runs two processes), each process grades as a sandbox user of its own: a grading
 # kills every process of its user when a worker ends, and must not reach the other process's gradings.
+# The budgets of the reference machine, exactly, unless a test measures this one (test_calibration.py): the
+# tests' expected messages name budgets.
+os.environ.setdefault("GRADER_SPEED", "1")
 if os.environ.get("PYTEST_XDIST_WORKER") and "GRADER_STUDENT_USER" not in os.environ:
     os.environ["GRADER_STUDENT_USER"] = f"grader-student-{os.environ['PYTEST_XDIST_WORKER']}"
 

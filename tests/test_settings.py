@@ -20,6 +20,7 @@ from tests.conftest import ROOT
 USES = {
     "GRADER_TRAIN_DEADLINE": ("from autograder.core import config", "config.TRAIN_DEADLINE"),
     "GRADER_CALL_BUDGET": ("from autograder.core import config", "config.CALL_BUDGET"),
+    "GRADER_SPEED": ("from autograder.core import config", "config.speed()"),
     "GRADER_THREADS": ("from autograder.core import config", "config.threads()"),
     "GRADER_WORKER_MEMORY_MB": ("from autograder.harness import sandbox", "sandbox.MEMORY_BYTES >> 20"),
     "GRADER_STUDENT_USER": ("from autograder.harness import sandbox", "sandbox.USER"),
@@ -35,7 +36,7 @@ USES = {
 }
 BAD = [
     ("GRADER_TRAIN_DEADLINE", "soon"), ("GRADER_TRAIN_DEADLINE", "0"),
-    ("GRADER_CALL_BUDGET", "-5"), ("GRADER_CALL_BUDGET", "nan"),
+    ("GRADER_CALL_BUDGET", "-5"), ("GRADER_CALL_BUDGET", "nan"), ("GRADER_SPEED", "fast"), ("GRADER_SPEED", "0"),
     ("GRADER_THREADS", "abc"), ("GRADER_THREADS", "0"), ("GRADER_THREADS", "1.5"),
     ("GRADER_WORKER_MEMORY_MB", "4G"),
     ("GRADER_STUDENT_USER", "-rf"), ("GRADER_STUDENT_USER", "a b"),
@@ -45,7 +46,7 @@ VALID = {"GRADER_TRAIN_DEADLINE": ("1500", 1500.0), "GRADER_CALL_BUDGET": ("2.5"
          "GRADER_WORKER_MEMORY_MB": ("512", 512), "GRADER_STUDENT_USER": ("grader-student-7", "grader-student-7"),
          "GRADER_NO_BWRAP": ("1", True), "GRADER_NO_CGROUP": ("1", True),
          "GRADER_SALT": ("s3cr3t", "s3cr3t"), "GRADE_JOBS": ("4", 4), "GRADE_TIMEOUT": ("30", 30.0),
-         "GRADER_DEADLINE": ("120", 120.0), "GRADESCOPE_DEADLINE": ("600", 600.0)}
+         "GRADER_DEADLINE": ("120", 120.0), "GRADESCOPE_DEADLINE": ("600", 600.0), "GRADER_SPEED": ("1.5", 1.5)}
 
 
 def python(code: str, env: dict[str, str]) -> subprocess.CompletedProcess:
@@ -63,7 +64,7 @@ def uses(names) -> str:
 
 
 def test_every_variable_is_listed_with_a_type_a_meaning_and_a_use_here():
-    kinds = {"whole", "seconds", "user", "text", "flag"}
+    kinds = {"whole", "seconds", "factor", "user", "text", "flag"}
     for v in settings.VARIABLES.values():
         assert v.kind in kinds and v.meaning, v
     assert set(USES) == {name for name, v in settings.VARIABLES.items() if not v.internal}
@@ -88,7 +89,9 @@ def unset(name: str):
     """What the code uses when NAME is unset: its default, or where that is computed, the computed value."""
     from autograder.core import config
 
-    return {"GRADESCOPE_DEADLINE": config.GRADESCOPE_DEADLINE}.get(name, settings.VARIABLES[name].default)
+    computed = {"GRADESCOPE_DEADLINE": config.GRADESCOPE_DEADLINE, "GRADER_SPEED": 1.0,
+                "GRADER_TRAIN_DEADLINE": int(config.TRAIN_DEADLINE_ON_GRADESCOPE / config.GRADESCOPE_SPEED)}
+    return computed.get(name, settings.VARIABLES[name].default)
 
 
 def test_the_defaults_apply_when_unset():

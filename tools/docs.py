@@ -125,19 +125,21 @@ def check_output() -> str:
 
 
 def gradescope() -> str:
-    """The contract's numbers for Gradescope, all made from its timeout (config.py)."""
-    shares = ", ".join(
+    """The contract's numbers for Gradescope and the budgets, all made from its timeout (config.py)."""
+    there = ", ".join(
         f"`{f}` {config.TRAIN_DEADLINE_ON_GRADESCOPE * s:g}" for f, s in config.TRAIN_SHARE.items()
     )
+    local = ", ".join(f"`{f}` {config.TRAIN_DEADLINE * s:g}" for f, s in config.TRAIN_SHARE.items())
     return wrap(
-        f"On Gradescope, with `GRADESCOPE_TIMEOUT` = {config.GRADESCOPE_TIMEOUT:g} s: "
-        "the last-resort "
+        f"On Gradescope, with `GRADESCOPE_TIMEOUT` = {config.GRADESCOPE_TIMEOUT:g} s: the last-resort "
         f"stop is at {config.GRADESCOPE_DEADLINE:g} s, the grading's deadline at "
-        f"{config.GRADING_DEADLINE_ON_GRADESCOPE:g} s, and the training budget "
-        f"{config.TRAIN_DEADLINE_ON_GRADESCOPE:g} CPU-seconds ({shares}): "
-        "what is left of the deadline "
-        f"after {config.OVERHEAD_ON_GRADESCOPE:g} s of everything else and a margin of "
-        f"{config.MARGIN:g} s, on {config.GRADESCOPE_CPUS:g} vCPU."
+        f"{config.GRADING_DEADLINE_ON_GRADESCOPE:g} s, and training may use "
+        f"{config.TRAIN_DEADLINE_ON_GRADESCOPE:g} CPU-seconds there ({there}): what is left of the "
+        f"deadline after {config.OVERHEAD_ON_GRADESCOPE:g} s of everything else and a margin of "
+        f"{config.MARGIN:g} s, on {config.GRADESCOPE_CPUS:g} vCPU. At `GRADESCOPE_SPEED` "
+        f"({config.GRADESCOPE_SPEED:g} of its CPU-seconds for one of the reference machine's), that is "
+        f"`TRAIN_DEADLINE` = {config.TRAIN_DEADLINE:g} CPU-seconds of the reference machine ({local}), "
+        "the budgets of every machine at its own speed factor."
     )
 
 

@@ -45,16 +45,15 @@ VISIBLE_POINTS = sum(points for _, points, visibility in POINTS.values() if visi
 HIDDEN_POINTS = (sum(points for _, points, _ in POINTS.values()) - VISIBLE_POINTS if hidden
                  else TOTAL - VISIBLE_POINTS)
 
-# Training budgets. All of a submission's training (one call of each model's
-# `fit` with the student's defaults) must fit in TRAIN_DEADLINE seconds; each
-# model may use its share of it, and a model over its share fails only its own
-# training tests. Raise the deadline on a slower machine (GRADER_TRAIN_DEADLINE);
-# the Gradescope zip sets it to TRAIN_DEADLINE_ON_GRADESCOPE.
-TRAIN_DEADLINE = settings.seconds("GRADER_TRAIN_DEADLINE")
+# Training budgets. All of a submission's training (one call of each model's `fit` with the student's
+# defaults) must fit in TRAIN_DEADLINE CPU-seconds of the reference machine (GRADER_TRAIN_DEADLINE); each
+# model may use its share of it, and a model over its share fails only its own training tests. On any
+# machine the budgets are those seconds times the machine's speed factor (`speed`, measured by
+# harness/calibrate.py at the start of each grading), so that the verdict is the same everywhere.
 TRAIN_SHARE = {spec.file: spec.train_share for spec in SPECS}
-TRAIN_BUDGET = {file: TRAIN_DEADLINE * share for file, share in TRAIN_SHARE.items()}
 # Seconds any other single call of student code may take (unit tests run on small arrays).
 CALL_BUDGET = settings.seconds("GRADER_CALL_BUDGET")
+BAND = 0.15  # a training within this fraction of its budget is told that another machine may judge it otherwise
 # The whole grading's deadline, in seconds of wall-clock time from its start (GRADER_DEADLINE; run_autograder sets
 # it to GRADING_DEADLINE_ON_GRADESCOPE): whatever a worker does or writes, each file's workers are stopped in time
 # for the files after it to keep FILE_RESERVE seconds each, and results.json is written. A file that overruns is
@@ -81,6 +80,23 @@ MARGIN = 30.0  # wall-clock seconds left over in the worst case
 # set), shared out by TRAIN_SHARE as locally: what is left of the grading's deadline, on GRADESCOPE_CPUS.
 TRAIN_DEADLINE_ON_GRADESCOPE = int((GRADING_DEADLINE_ON_GRADESCOPE - OVERHEAD_ON_GRADESCOPE - MARGIN)
                                    * GRADESCOPE_CPUS)
+# What a CPU-second of the reference machine takes there: its 0.5 vCPU train about 3 times slower than one
+# core of the reference machine, half of it for the share and half for the CPU. The budgets everywhere are
+# what fits there at that speed, so that make check gives the verdict Gradescope will (run_autograder
+# caps the measured speed so that they fit in any case: gradescope.capped_speed).
+GRADESCOPE_SPEED = 1.5
+TRAIN_DEADLINE = settings.seconds("GRADER_TRAIN_DEADLINE") or int(TRAIN_DEADLINE_ON_GRADESCOPE
+                                                                  / GRADESCOPE_SPEED)
+
+
+def speed() -> float:
+    """This machine's CPU-seconds per CPU-second of the reference machine (GRADER_SPEED, which the grader
+    sets from harness/calibrate.py; 1 where it is unset)."""
+    return settings.factor("GRADER_SPEED") or 1.0
+
+
+SPEED = speed()
+TRAIN_BUDGET = {file: TRAIN_DEADLINE * share * SPEED for file, share in TRAIN_SHARE.items()}
 # How long the grader waits on a worker beyond what its calls may use.
 GRACE = 10.0  # seconds past a call's budget before the worker is killed
 IDLE = 120.0  # seconds a worker may spend between calls (loading data, importing torch)
@@ -93,7 +109,7 @@ def budget(file: str, call: str) -> float:
     change the verdict: a call may use `cpu_budget` CPU-seconds in all
     processes and threads of its worker, `budget` on each of `threads()` cores.
     """
-    return TRAIN_BUDGET[file] if call == "train" else CALL_BUDGET
+    return TRAIN_BUDGET[file] if call == "train" else CALL_BUDGET * SPEED
 
 
 def cpu_budget(file: str, call: str) -> float:

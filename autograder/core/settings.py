@@ -31,16 +31,19 @@ class SettingError(ValueError):
 
 class Variable(NamedTuple):
     name: str
-    kind: str  # "whole" (an int of at least 1), "seconds" (a float above 0), "user", "text" or "flag"
+    kind: str  # "whole" (an int of at least 1), "seconds" or "factor" (a float above 0), "user", "text", "flag"
     default: int | float | str | bool | None  # None: computed where it is used (see `meaning`)
     meaning: str
     internal: bool = False  # set by the grader for its own processes, not by hand
 
 
 VARIABLES = {v.name: v for v in [
-    Variable("GRADER_TRAIN_DEADLINE", "seconds", 240.0,
-             "CPU-seconds for all of a submission's training (config.TRAIN_DEADLINE; "
-             "config.TRAIN_DEADLINE_ON_GRADESCOPE on Gradescope)"),
+    Variable("GRADER_TRAIN_DEADLINE", "seconds", None,
+             "CPU-seconds of the reference machine for all of a submission's training "
+             "(config.TRAIN_DEADLINE); unset: what fits on Gradescope, config.TRAIN_DEADLINE"),
+    Variable("GRADER_SPEED", "factor", None,
+             "this machine's CPU-seconds per CPU-second of the reference machine, by which every budget is "
+             "multiplied (config.speed); unset: measured at the start of each grading (calibrate.speed)"),
     Variable("GRADER_CALL_BUDGET", "seconds", 30.0, "CPU-seconds for every other call of student code (config.CALL_BUDGET)"),
     Variable("GRADER_THREADS", "whole", 1, "threads of NumPy and PyTorch in a worker (config.threads)"),
     Variable("GRADER_WORKER_MEMORY_MB", "whole", 4096, "memory limit of a worker, in MB (sandbox.MEMORY_BYTES)"),
@@ -87,6 +90,11 @@ def _parsed(name: str, kind: str, wanted: str, parse: Callable[[str], Any], vali
     if parsed is None or not valid(parsed):
         raise SettingError(f"{name} must be {wanted}, not {value!r}")
     return parsed
+
+
+def factor(name: str) -> float | None:
+    """A number greater than 0 (the default when unset: None for GRADER_SPEED)."""
+    return _parsed(name, "factor", "a number greater than 0", float, lambda x: 0 < x < math.inf)
 
 
 def whole(name: str) -> int | None:

@@ -164,7 +164,7 @@ def save_npz(path: Path, arrays: dict) -> None:
 MALLOC = {"MALLOC_MMAP_THRESHOLD_": str(4 << 20), "MALLOC_TRIM_THRESHOLD_": str(64 << 20)}
 # The only variables a worker inherits from the grader (others, GRADER_SALT among them, never reach it).
 PASSED_ON = ("PATH", "LANG", "LC_ALL", "LC_CTYPE", "TZ", "TMPDIR", "GRADER_TRAIN_DEADLINE", "GRADER_CALL_BUDGET",
-             "GRADER_THREADS", "GRADER_WORKER_MEMORY_MB")
+             "GRADER_THREADS", "GRADER_WORKER_MEMORY_MB", "GRADER_SPEED")
 
 
 def worker_env(sandbox_env: dict, user) -> dict:
@@ -677,6 +677,9 @@ class Evidence:
             message += f" after {done} of {total} epochs"
             if pace:
                 message += f", at about {float(pace):.0f} s per epoch ({float(pace) * int(total):.0f} s for all {total})"
+                if float(pace) * int(total) <= budget * cores * (1 + config.BAND):
+                    message += (f". That is within {config.BAND:.0%} of the budget, so on another machine "
+                                "(Gradescope) the verdict may differ")
         else:
             message += ("; it printed no utils.progress line, the only epoch count the grader reads while "
                         "training runs, so how many epochs it finished is unknown")

@@ -292,7 +292,7 @@ def cpu_seconds() -> int:
     """
     from autograder.core import config
 
-    return int((config.TRAIN_DEADLINE + 40 * config.CALL_BUDGET) * config.threads()) + 60
+    return int((config.TRAIN_DEADLINE + 40 * config.CALL_BUDGET) * config.SPEED * config.threads()) + 60
 
 
 def limit() -> None:

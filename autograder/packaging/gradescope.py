@@ -29,6 +29,7 @@ from pathlib import Path
 from autograder import ROOT, grade, packaging
 from autograder.core import config, settings
 from autograder.core.atomic import replacing, write_json_atomically
+from autograder.harness import calibrate
 from autograder.suite.results import error_results
 
 FILES = Path(__file__).resolve().parent / "gradescope_files"
@@ -95,6 +96,19 @@ def write_zip(out: Path, members: list[tuple[str, bytes, int]]) -> Path:
     return out
 
 
+def capped_speed(measured: float) -> float:
+    """The speed factor for budgets on Gradescope: the one measured, unless the budgets at that factor would
+    not fit in its timeout (config.TRAIN_DEADLINE_ON_GRADESCOPE); then the largest that fits, said aloud."""
+    fits = config.TRAIN_DEADLINE_ON_GRADESCOPE / config.TRAIN_DEADLINE
+    if measured > fits:
+        print(f"this machine takes {measured:.2f} CPU-seconds for one of the reference machine's, so the "
+              f"training budgets, {config.TRAIN_DEADLINE * measured:.0f} CPU-seconds here, are cut to "
+              f"{config.TRAIN_DEADLINE_ON_GRADESCOPE} to fit in the timeout "
+              f"({config.GRADESCOPE_TIMEOUT:g} s): raise the timeout or the CPUs for the full budgets")
+        return round(fits, 3)
+    return measured
+
+
 def run(root: Path) -> int:
     """Grade /autograder/submission into /autograder/results/results.json, whatever happens."""
     results = root / "results" / "results.json"
@@ -108,7 +122,8 @@ def run(root: Path) -> int:
             print(f"submission {meta.get('id')} by {[u.get('email') for u in meta.get('users', [])]}")
         except (json.JSONDecodeError, AttributeError):
             print("submission_metadata.json is not readable JSON")
-    os.environ.setdefault("GRADER_TRAIN_DEADLINE", str(config.TRAIN_DEADLINE_ON_GRADESCOPE))
+    if not os.environ.get("GRADER_SPEED"):
+        os.environ["GRADER_SPEED"] = str(capped_speed(calibrate.speed()))
     # The grading's own deadline ends each file in time; DEADLINE, just after it, is the last resort.
     os.environ.setdefault("GRADER_DEADLINE", str(min(DEADLINE - config.FILE_RESERVE,
                                                       config.GRADING_DEADLINE_ON_GRADESCOPE)))
