@@ -30,6 +30,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -40,6 +41,7 @@ from pathlib import Path
 
 from autograder import ROOT, grade
 from autograder.core import config
+from autograder.harness import calibrate
 from autograder.harness.sandbox import proc_file, process_tree
 from autograder.suite.results import write_json_atomically
 
@@ -410,6 +412,51 @@ def gradescope_table(runs: dict) -> str:
     return "\n".join(lines)
 
 
+FOLLOWER = ROOT / "tests" / "submissions" / "dataloader_workers"  # the seed tutorial's DataLoader, 2 workers
+
+
+def follower_run(python: str, busy: bool) -> dict:
+    """Grade the tutorial follower's pytorch_ann.py, idle or beside a grading of the reference (a competing
+    `make grade`); its score, its training's CPU time and budget, and the speed factor measured then."""
+    work = Path(tempfile.mkdtemp(prefix="bench-follower-"))
+    work.chmod(0o755)
+    rival = None
+    try:
+        if busy:
+            rival = subprocess.Popen([python, "-m", "autograder.grade", "--results", str(work / "rival.json"),
+                                      "--", str(ROOT / "solutions")], cwd=ROOT, stdout=subprocess.DEVNULL,
+                                     stderr=subprocess.STDOUT,
+                                     env=dict(os.environ, GRADER_STUDENT_USER="grader-bench-rival"))
+            time.sleep(5)  # the rival past its start, into its workers
+        speed = calibrate.speed()
+        done = subprocess.run([python, "-m", "autograder.grade", "--only", "pytorch_ann", "--results",
+                               str(work / "results.json"), "--", str(FOLLOWER)], cwd=ROOT, capture_output=True,
+                              text=True, env=dict(os.environ, GRADER_SPEED=str(speed)))
+        graded = json.loads((work / "results.json").read_text())
+        accuracy = next(t for t in graded["tests"] if t["name"].startswith("pytorch_ann.accuracy"))
+        used = re.search(r"training used ([\d.]+) s of CPU time", accuracy.get("output", ""))
+        return {"busy": busy, "score": graded["score"], "speed": speed, "status": done.returncode,
+                "train_cpu_seconds": float(used[1]) if used else None,
+                "budget_seconds": round(config.TRAIN_DEADLINE * config.TRAIN_SHARE["pytorch_ann"] * speed, 1),
+                "accuracy_passed": accuracy["status"] == "passed"}
+    finally:
+        if rival is not None:
+            rival.kill()
+            rival.wait()
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def follower_table(runs: list[dict]) -> str:
+    lines = ["| machine | speed factor | training CPU-seconds | budget | accuracy test | score |",
+             "| --- | ---: | ---: | ---: | --- | ---: |"]
+    for run in runs:
+        used = f"{run['train_cpu_seconds']:.1f}" if run["train_cpu_seconds"] is not None else "?"
+        lines.append(f"| {'beside a make grade' if run['busy'] else 'idle'} | {run['speed']:.2f} | {used} | "
+                     f"{run['budget_seconds']:.1f} | {'passed' if run['accuracy_passed'] else 'failed'} | "
+                     f"{run['score']:g} |")
+    return "\n".join(lines)
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--python", default=sys.executable, help="interpreter to grade with (CPU torch build)")
@@ -439,6 +486,10 @@ def main(argv=None) -> int:
               f"{ours['train_seconds']:.1f} s ({ratio:.0f}x faster)")
     else:
         print(f"tutorial pipeline could not run: {tutorial['error']}")
+    print("\nGrading the tutorial follower (DataLoader, num_workers=2), idle and beside a make grade ...",
+          flush=True)
+    report["follower"] = [follower_run(args.python, busy) for busy in (False, True)]
+    print(follower_table(report["follower"]))
     write_json_atomically(args.out, report)
     print(f"\nwritten to {args.out}")
     return 0
