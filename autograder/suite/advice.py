@@ -57,6 +57,18 @@ NEGATIVE = {  # by kind of probes
 }
 
 
+def negative_loss(history, file: str) -> str | None:
+    """What a history with a negative loss says (no cross-entropy is negative), or None."""
+    history = history if isinstance(history, dict) else {}
+    negative = [(key, i, v) for key in ("train_loss", "val_loss") if isinstance(history.get(key), list)
+                for i, v in enumerate(history[key], 1) if isinstance(v, (int, float)) and v < 0]
+    if not negative:
+        return None
+    key, epoch, value = negative[0]
+    return (f"The {key} your fit reports is negative ({value:.4g} at epoch {epoch}), and a cross-entropy never "
+            f"is: {NEGATIVE.get(specs.of(file).kind.probes, 'check the loss')}.")
+
+
 def root_cause(ev, file: str, train, failing) -> str | None:
     """What to fix first when a model does not learn well, where the grader sees a cause; else None."""
     if specs.of(file).kind.probes == "numpy" and hasattr(ev, "entries"):
@@ -76,12 +88,9 @@ def root_cause(ev, file: str, train, failing) -> str | None:
     if bad:
         return (f"Training diverged: the training loss was {losses[bad[0] - 1]} from epoch {bad[0]} on. Lower the "
                 "learning rate, and check that softmax and the cross-entropy stay finite.")
-    negative = [(key, i, v) for key in ("train_loss", "val_loss") if isinstance(history.get(key), list)
-                for i, v in enumerate(history[key], 1) if isinstance(v, (int, float)) and v < 0]
+    negative = negative_loss(history, file)
     if negative:
-        key, epoch, value = negative[0]
-        return (f"The {key} your fit reports is negative ({value:.4g} at epoch {epoch}), and a cross-entropy never "
-                f"is: {NEGATIVE.get(specs.of(file).kind.probes, 'check the loss')}.")
+        return negative
     tracking = (ev.entries.get("fit_tracking") or {}).get("values") or {} if hasattr(ev, "entries") else {}
     mislabelled = tracking.get("mislabelled")
     if isinstance(mislabelled, int) and mislabelled > 0:

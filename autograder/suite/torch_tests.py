@@ -119,10 +119,12 @@ def make_tests(file: str) -> dict:
 
     @add(f"{file}.fit: the loss falls")
     def test_fit_lowers_the_loss(ev):
-        measured = small_fit(ev)["measured"]
+        result = small_fit(ev)
+        measured = result["measured"]
         loss_falls(measured["loss_before"], measured["train_loss"],
                    "of the model on its 384 training images, in eval mode,",
-                   "Is optimizer.step() called, with a learning rate above 0?")
+                   advice.negative_loss(result.get("history"), file)  # the cause, where the history shows it
+                   or "Is optimizer.step() called, with a learning rate above 0?")
 
     @add(f"{file}.fit: gradients do not accumulate across steps")
     def test_fit_zeroes_the_gradients(ev):
