@@ -127,8 +127,10 @@ class Grader:
             out = self.work / "evidence" / file
             source = self.found.get(f"{file}.py")
             if source is None:
-                self._evidence[file] = evidence.Evidence(
-                    file, out, missing=f"{file}.py is not in the submission ({intake.listing(self.submission)})")
+                why = self.intake.skipped.get(f"{file}.py")
+                missing = (f"{file}.py is not in the submission as a file the grader takes ({why})" if why else
+                           f"{file}.py is not in the submission ({intake.listing(self.submission)})")
+                self._evidence[file] = evidence.Evidence(file, out, missing=missing)
             else:
                 scratch = self.work / "run" / file
                 scratch.mkdir(parents=True, exist_ok=True)
