@@ -29,6 +29,7 @@ from autograder import ROOT
 from autograder.core import config
 from autograder.core.text import printable
 from autograder.harness import sandbox
+from autograder.suite.results import plain
 
 SUITE = ROOT / "autograder" / "suite"  # the graded tests; their settings are its pytest.ini
 HIDDEN = ROOT / "autograder" / "hidden"  # the hidden tests, where they exist (not in the student handout)
@@ -113,7 +114,7 @@ def table(results: dict, width: int = 100) -> str:
         name = printable(t["name"], lines=False)
         lines.append(f"  {mark} {t['number']:>5} {t['score']:>2g}/{t['max_score']:<2g} {name}")
         if t["status"] != "passed" or (t["output"] and "accuracy" in t["name"]):
-            text = printable(t["output"]).strip() or "(no message)"
+            text = plain(t).strip() or "(no message)"
             first = text.splitlines()[0] if t["status"] == "passed" else " ".join(text.split())
             lines += textwrap.wrap(first, width, initial_indent=" " * 18, subsequent_indent=" " * 18)[:6]
     total = sum(t["max_score"] for t in results["tests"])

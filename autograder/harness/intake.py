@@ -190,21 +190,12 @@ class Snapshot:
     notes: list[str] = field(default_factory=list)  # one line per skipped file, for results.NOTES
 
 
-def snapshot(submission: Path, into: Path) -> Snapshot:
-    """Copy each expected file of `submission` that may be graded into `into` (0700, files 0600); note the others.
+def take(submission: Path) -> tuple[Snapshot, dict[str, bytes]]:
+    """What grading takes from `submission`: (what was skipped and noted, expected name -> the bytes graded).
 
-    Run before anything else reads the submission: from then on the grader
-    reads its own regular files only. A skipped file counts as missing. A
-    notebook is never copied: the code chosen for FILE.py (`notebook.choose`)
-    is written there in its place.
+    Each file is read safely (`read_regular`); a notebook's code, chosen by `notebook.choose`, stands for
+    its .py. Nothing is written: `snapshot` writes the copies, `similarity` reads the bytes.
     """
-    submission, into = Path(submission), Path(into)
-    if _is_folder(into):  # a copy left by an earlier run with the same --work
-        shutil.rmtree(into)
-    elif into.is_symlink() or into.exists():
-        into.unlink()
-    into.mkdir(mode=0o700, parents=True)
-    into.chmod(0o700)
     taken, read = Snapshot(), {}
     for name, (path, why) in examine(submission).items():
         data = None
@@ -227,6 +218,25 @@ def snapshot(submission: Path, into: Path) -> Snapshot:
                 taken.skipped[py] = choice.why
         elif ipynb in taken.skipped and py not in read:
             taken.skipped[py] = f"{ipynb} was skipped: {taken.skipped[ipynb]}"
+    return taken, read
+
+
+def snapshot(submission: Path, into: Path) -> Snapshot:
+    """Copy each expected file of `submission` that may be graded into `into` (0700, files 0600); note the others.
+
+    Run before anything else reads the submission: from then on the grader
+    reads its own regular files only. A skipped file counts as missing. A
+    notebook is never copied: the code chosen for FILE.py (`notebook.choose`)
+    is written there in its place.
+    """
+    submission, into = Path(submission), Path(into)
+    if _is_folder(into):  # a copy left by an earlier run with the same --work
+        shutil.rmtree(into)
+    elif into.is_symlink() or into.exists():
+        into.unlink()
+    into.mkdir(mode=0o700, parents=True)
+    into.chmod(0o700)
+    taken, read = take(submission)
     for name, data in read.items():
         copy = into / name
         fd = os.open(copy, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)

@@ -30,7 +30,6 @@ import builtins
 import json
 import re
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import nbformat
 import numpy as np

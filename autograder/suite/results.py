@@ -13,11 +13,14 @@ Test functions carry their metadata through gradescope-utils decorators
 recorded with the `record_property("output", ...)` fixture.
 
 Every `output` is text a student can choose (an exception's message, a
-file's name), so it is written through `shown`: for the output format
-Gradescope is told (`OUTPUT_FORMAT`), control and invisible format
-characters escaped (`core.text.printable`), and for Markdown its markup
-escaped too (`core.text.markdown`), so that no output redraws a terminal,
-reorders a line or adds a link.
+file's name), so it is written through `shown`: for Gradescope's Markdown
+(`OUTPUT_FORMAT`, declared as `output_format` and `test_output_format`),
+control and invisible format characters escaped (`core.text.printable`), then
+values and code as code spans and blocks whose fences no backtick can close,
+and the hints as escaped Markdown (`core.text.markdown_output`), so that no
+output redraws a terminal, reorders a line or adds a link or a tag. Each
+test's `extra_data.text` keeps the message as plain printable text, which the
+terminal table and the class report show (`plain`).
 
 `error_results` is the same document with every test failed: what
 `run_autograder` leaves when grading cannot finish. This module imports
@@ -33,18 +36,24 @@ import pluggy
 
 from autograder.core import config as points
 from autograder.core.atomic import write_json_atomically  # noqa: F401  (also used here)
-from autograder.core.text import markdown, printable
+from autograder.core.text import markdown_output, printable
 
 hookimpl = pluggy.HookimplMarker("pytest")  # what pytest.hookimpl is
 
 NOTES: list[str] = []  # remarks for the student about the submission as a whole (intake)
 EXTRA: dict = {}  # results.json's top-level extra_data (the defences in force)
-OUTPUT_FORMAT = "text"  # how Gradescope renders every `output` ("text", or "md" for Markdown)
+OUTPUT_FORMAT = "md"  # how Gradescope renders every `output`: Markdown
 
 
 def shown(output: str) -> str:
-    """`output` made inert for OUTPUT_FORMAT: printable text, and for Markdown, escaped Markdown."""
-    return markdown(output, lines=True) if OUTPUT_FORMAT == "md" else printable(output)
+    """`output` made inert for OUTPUT_FORMAT: printable text, and for Markdown, inert Markdown with code as code."""
+    return markdown_output(output) if OUTPUT_FORMAT == "md" else printable(output)
+
+
+def plain(test: dict) -> str:
+    """A test's message as plain printable text (its `extra_data.text`; else its output, from an older grader)."""
+    extra = test.get("extra_data")
+    return printable(extra.get("text", test["output"]) if isinstance(extra, dict) else test["output"])
 
 
 def pytest_addoption(parser):
@@ -155,14 +164,15 @@ def test_entry(name: str, row: tuple, passed: bool, output: str) -> dict:
     """One test of results.json, from its row (number, points, visibility) of the points table."""
     number, score, visibility = row
     return {"name": name, "number": number, "score": score if passed else 0, "max_score": score,
-            "status": "passed" if passed else "failed", "output": shown(output),
-            "visibility": visibility, "tags": [name.split(".")[0]], "extra_data": {}}
+            "status": "passed" if passed else "failed", "output": shown(output), "output_format": OUTPUT_FORMAT,
+            "visibility": visibility, "tags": [name.split(".")[0]], "extra_data": {"text": printable(output)}}
 
 
 def document(tests: list[dict], output: str, seconds: float, leaderboard: list[dict]) -> dict:
     """The whole of results.json: the total is the sum of the tests' scores."""
     doc = {"score": sum(t["score"] for t in tests), "execution_time": round(seconds, 1),
-           "output": shown(output), "output_format": OUTPUT_FORMAT, "visibility": "visible",
+           "output": shown(output), "output_format": OUTPUT_FORMAT, "test_output_format": OUTPUT_FORMAT,
+           "visibility": "visible",
            "stdout_visibility": "hidden", "tests": tests, "leaderboard": leaderboard}
     if EXTRA:
         doc["extra_data"] = dict(EXTRA)
