@@ -34,7 +34,7 @@ from autograder.batch import report as batch_report
 from autograder.batch import run as batch_run
 from autograder.batch.submissions import Submission
 from autograder.core import config
-from autograder.core.text import FORMULA, csv_cell, csv_table, markdown, printable
+from autograder.core.text import FORMULA, csv_cell, csv_table, markdown, markdown_output, printable
 from autograder.suite import pngcheck, results
 from autograder.suite.results import error_results
 from tests.conftest import ROOT
@@ -113,23 +113,24 @@ def test_no_line_of_markdown_begins_a_block(line):
 
 # ------------------------------------------------------------------ each writer, on hand-built input
 
-def test_results_json_outputs_are_printable_and_markdown_only_when_the_format_is(monkeypatch):
+def test_results_json_outputs_are_printable_and_inert_markdown(monkeypatch):
+    entry = results.test_entry("numpy_ann.relu: max(0, z) elementwise", ("1.1", 1, "visible"), False,
+                               HOSTILE)
+    assert entry["output"] == markdown_output(HOSTILE) and is_printable(entry["output"])
+    assert "<img" not in entry["output"] and "\\[click\\]" in entry["output"]
+    assert entry["extra_data"]["text"] == printable(HOSTILE)  # the plain text, for the terminal table
+    doc = results.document([entry], f"Skipped {HOSTILE}.py", 1, [])
+    assert doc["output_format"] == "md" and doc["output"] == markdown_output(f"Skipped {HOSTILE}.py")
+    monkeypatch.setattr(results, "OUTPUT_FORMAT", "text")
     entry = results.test_entry("numpy_ann.relu: max(0, z) elementwise", ("1.1", 1, "visible"), False,
                                HOSTILE)
     assert entry["output"] == printable(HOSTILE)  # text: the markup stays, as the student wrote it
-    doc = results.document([entry], f"Skipped {HOSTILE}.py", 1, [])
-    assert doc["output_format"] == "text" and doc["output"] == printable(f"Skipped {HOSTILE}.py")
-    monkeypatch.setattr(results, "OUTPUT_FORMAT", "md")
-    entry = results.test_entry("numpy_ann.relu: max(0, z) elementwise", ("1.1", 1, "visible"), False,
-                               HOSTILE)
-    assert entry["output"] == markdown(HOSTILE, lines=True) and "<img" not in entry["output"]
-    assert results.document([entry], "", 1, [])["output_format"] == "md"
 
 
 def test_the_terminal_table_shows_a_forged_message_as_text_under_fail():
     doc = results.document([results.test_entry("numpy_ann.relu: max(0, z) elementwise",
                                                ("1.1", 1, "visible"), False, "x")], "", 1, [])
-    doc["tests"][0]["output"] = HOSTILE  # as if results.json held it raw
+    doc["tests"][0]["output"] = doc["tests"][0]["extra_data"]["text"] = HOSTILE  # as if results.json held it raw
     table = grade.table(doc)
     assert is_printable(table)
     rows = [line for line in table.splitlines() if line.startswith(("  PASS", "  FAIL"))]

@@ -21,6 +21,8 @@ from tests.conftest import ROOT
 from tests.notebooks import colab
 from tools import similarity_bench
 
+pytestmark = pytest.mark.slow  # processes and fingerprints: seconds, not for make test-fast
+
 INDEPENDENT = {"alice": ROOT / "solutions", "bob": ROOT / "tests" / "submissions" / "variant_a",
                "carol": ROOT / "tests" / "submissions" / "variant_b"}
 ORIGINAL = ROOT / "tests" / "submissions" / "variant_c"

@@ -383,6 +383,7 @@ class Choice:
     code: bytes | None  # what the grader grades as FILE.py; None: nothing (the file fails, `why` says why)
     notes: list[str] = field(default_factory=list)
     why: str | None = None  # the file's failure, when the notebook meant to be graded cannot be
+    from_notebook: bool = False  # the code is the notebook's
 
 
 def choose(file: str, py: bytes | None, ipynb: bytes | None) -> Choice:
@@ -397,16 +398,17 @@ def choose(file: str, py: bytes | None, ipynb: bytes | None) -> Choice:
     except NotebookError as e:
         if py_edited:
             return Choice(py, [f"Ignored {name}: {e}; {file}.py is graded."])
-        return Choice(None, [f"Skipped {name}: {e}."], why=f"{name} cannot be graded: {e}")
+        return Choice(None, [f"Skipped {name}: {e}."], why=f"{name} cannot be graded: {e}", from_notebook=True)
     except Exception as e:  # untrusted JSON must never stop the grader
         why = f"it could not be read as a notebook ({type(e).__name__})"
         return (Choice(py, [f"Ignored {name}: {why}; {file}.py is graded."]) if py_edited
-                else Choice(None, [f"Skipped {name}: {why}."], why=f"{name} cannot be graded: {why}"))
+                else Choice(None, [f"Skipped {name}: {why}."], why=f"{name} cannot be graded: {why}",
+                            from_notebook=True))
     if py_edited:
         if is_stub_notebook(file, notebook):
             return Choice(py)
         return Choice(py, [f"Both {file}.py and {name} were edited: {file}.py is graded, {name} is not."])
     if py is not None and is_stub_notebook(file, notebook):
         return Choice(py)  # both untouched: the stub is graded, and scores what a stub scores
-    return Choice(extracted.code.encode(), [note(name, extracted)])
+    return Choice(extracted.code.encode(), [note(name, extracted)], from_notebook=True)
 
