@@ -1,6 +1,8 @@
 """`make grade-all` on a small generated class: the CSV, the report, resuming, and Gradescope's export layout.
 
-The plain class: a correct submission, the stubs, a file with two typical mistakes and an empty folder. The
+The plain class: a correct submission unlike the reference (variant_b) handed in as Colab notebooks with the
+cells a student leaves (magics, a shell line, a training cell with its plot), the stubs, a file with two typical
+mistakes and an empty folder. The
 Gradescope export: a group submission (the stubs), one that crashes its worker, one that hangs (stopped by
 grade-all's timeout) and one that the metadata lists but whose folder is missing.
 """
@@ -32,6 +34,7 @@ from autograder.suite import pngcheck
 from autograder.suite.results import error_results
 from tests.conftest import ROOT
 from tests.gradescope_schema import problems
+from tests.notebooks import colab
 from tests.test_mistakes import MISTAKES, apply
 
 # Generous training deadlines, as in tests/conftest.py: these tests check what is graded, not how fast.
@@ -89,7 +92,12 @@ def column(name: str) -> str:
 @pytest.fixture(scope="module")
 def plain_class(tmp_path_factory):
     folder = tmp_path_factory.mktemp("class")
-    shutil.copytree(ROOT / "solutions", folder / "alice", ignore=shutil.ignore_patterns("__pycache__"))
+    (folder / "alice").mkdir()
+    for file in config.FILES:
+        code = (ROOT / "tests" / "submissions" / "variant_b" / f"{file}.py").read_text()
+        (folder / "alice" / f"{file}.ipynb").write_bytes(colab(code, f"{file}.ipynb"))
+    for png in config.PNG_FILES.values():
+        shutil.copy(ROOT / "solutions" / png, folder / "alice" / png)
     shutil.copytree(ROOT / "student", folder / "bob", ignore=shutil.ignore_patterns("__pycache__", "*.png"))
     (folder / "carol").mkdir()
     shutil.copy(ROOT / "solutions" / "numpy_ann.py", folder / "carol" / "numpy_ann.py")
@@ -170,6 +178,26 @@ def test_the_report_has_the_totals_the_pass_rates_the_failures_and_the_accuracie
     png = (grades / "report.png").read_bytes()
     assert pngcheck.problem(png) is None
     assert "4/4" in stdout and "left" in stdout and "Wrote" in stdout
+
+
+def test_a_notebook_export_is_graded_as_its_code_and_says_what_it_left_out(plain_class):
+    _, grades, _, _ = plain_class
+    results = json.loads((grades / "alice" / "results.json").read_text())
+    assert results["score"] == 100
+    lines = [line for line in results["output"].split("\n") if "not run while grading" in line]
+    assert len(lines) == len(config.FILES) and all("top-level call to fit" in line for line in lines)
+
+
+def test_the_similarity_of_every_pair_is_in_its_csv_and_the_report(plain_class):
+    _, grades, stdout, _ = plain_class
+    with open(grades / "similarity.csv", newline="") as f:
+        rows = list(csv.DictReader(f))
+    assert [(r["student_a"], r["student_b"], r["file"]) for r in rows if r["file"] == "numpy_ann.py"] != []
+    assert len(rows) == 3 + 1 + 1  # numpy_ann: alice, bob, carol; the PyTorch files: alice and bob
+    assert all(float(r["similarity"]) == 0 for r in rows if "bob" in (r["student_a"], r["student_b"]))
+    report = (grades / "report.md").read_text()
+    assert "## Code similarity" in report and "not that anyone copied" in report
+    assert "similarity.csv" in stdout
 
 
 @pytest.mark.slow
