@@ -1,7 +1,10 @@
-"""The similarity scan of `make grade-all`: a copied-and-renamed pair ranks first among independent submissions.
+"""The similarity scan of `make grade-all`: a copied-and-renamed pair ranks first among independent
+submissions.
 
-The class: three correct submissions written independently (the reference and two variants unlike it), and a
-fourth, variant_c, beside a copy of it whose names and comments were changed, handed in as a Colab notebook. No
+The class: three correct submissions written independently (the reference and two variants unlike
+it), and a
+fourth, variant_c, beside a copy of it whose names and comments were changed, handed in as a Colab
+notebook. No
 grading runs here: the scan reads the files as grading takes them (`intake.take`).
 """
 
@@ -23,8 +26,11 @@ from tools import similarity_bench
 
 pytestmark = pytest.mark.slow  # processes and fingerprints: seconds, not for make test-fast
 
-INDEPENDENT = {"alice": ROOT / "solutions", "bob": ROOT / "tests" / "submissions" / "variant_a",
-               "carol": ROOT / "tests" / "submissions" / "variant_b"}
+INDEPENDENT = {
+    "alice": ROOT / "solutions",
+    "bob": ROOT / "tests" / "submissions" / "variant_a",
+    "carol": ROOT / "tests" / "submissions" / "variant_b",
+}
 ORIGINAL = ROOT / "tests" / "submissions" / "variant_c"
 
 
@@ -32,7 +38,9 @@ ORIGINAL = ROOT / "tests" / "submissions" / "variant_c"
 def pairs(tmp_path_factory):
     folder = tmp_path_factory.mktemp("class")
     for name, source in {**INDEPENDENT, "dave": ORIGINAL}.items():
-        shutil.copytree(source, folder / name, ignore=shutil.ignore_patterns("__pycache__", "*.png"))
+        shutil.copytree(
+            source, folder / name, ignore=shutil.ignore_patterns("__pycache__", "*.png")
+        )
     (folder / "zed").mkdir()
     rng = random.Random(1)
     for file in config.FILES:
@@ -65,10 +73,11 @@ def test_the_report_lists_the_top_pairs_in_neutral_words_and_escapes_names():
 
 def test_the_stubs_count_as_boilerplate(tmp_path):
     for name in ("one", "two"):
-        shutil.copytree(ROOT / "student", tmp_path / name, ignore=shutil.ignore_patterns("__pycache__"))
+        shutil.copytree(
+            ROOT / "student", tmp_path / name, ignore=shutil.ignore_patterns("__pycache__")
+        )
     rows = similarity.scan([Submission(p.name, p) for p in sorted(tmp_path.iterdir())], jobs=1)
     assert all(score == 0 for *_, score in rows), rows
-
 
 
 def test_the_benchmark_runs_on_a_small_generated_class():

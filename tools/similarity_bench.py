@@ -1,7 +1,10 @@
-"""The similarity scan of `make grade-all` timed on a generated class: `python tools/similarity_bench.py`.
+"""The similarity scan of `make grade-all` timed on a generated class: `python
+tools/similarity_bench.py`.
 
-Each student's three files are drawn from the reference and the three correct variants of tests/submissions/,
-with some names renamed and every comment changed: a class where every pair is much alike, the scan's worst case.
+Each student's three files are drawn from the reference and the three correct variants of
+tests/submissions/,
+with some names renamed and every comment changed: a class where every pair is much alike, the
+scan's worst case.
 
     python tools/similarity_bench.py [--students 300]
 """
@@ -23,11 +26,15 @@ from autograder.batch import similarity  # noqa: E402
 from autograder.batch.submissions import Submission  # noqa: E402
 from autograder.core import config  # noqa: E402
 
-SOURCES = [ROOT / "solutions", *(ROOT / "tests" / "submissions" / v for v in ("variant_a", "variant_b", "variant_c"))]
+SOURCES = [
+    ROOT / "solutions",
+    *(ROOT / "tests" / "submissions" / v for v in ("variant_a", "variant_b", "variant_c")),
+]
 
 
 def renamed(code: str, rng: random.Random) -> str:
-    """`code` with some of its assigned names renamed and its comments changed, as students' own code differs."""
+    """`code` with some of its assigned names renamed and its comments changed, as students' own
+    code differs."""
     names = sorted(set(re.findall(r"\b(?:self\.)?([a-z_][a-z0-9_]{2,})\s*=", code)))
     for name in rng.sample(names, k=min(len(names), 8)):
         code = re.sub(rf"\b{name}\b", f"{name}_{rng.randrange(1000)}", code)
@@ -48,14 +55,17 @@ def generate(folder: Path, students: int, seed: int = 0) -> list[Submission]:
 
 
 def bench(students: int) -> float:
-    """Seconds the scan of a generated class of `students` takes, printed with the number of pairs."""
+    """Seconds the scan of a generated class of `students` takes, printed with the number of
+    pairs."""
     with tempfile.TemporaryDirectory() as tmp:
         subs = generate(Path(tmp), students)
         started = time.perf_counter()
         rows = similarity.scan(subs)
         seconds = time.perf_counter() - started
-    print(f"{students} students x {len(config.FILES)} files: {len(rows):,} pairs compared in {seconds:.1f} s "
-          f"({config.cpus()} core(s))")
+    print(
+        f"{students} students x {len(config.FILES)} files: {len(rows):,} pairs compared "
+        f"in {seconds:.1f} s ({config.cpus()} core(s))"
+    )
     return seconds
 
 

@@ -1,4 +1,5 @@
-"""A submitted notebook turned into the .py file the grader grades, by parsing alone: nothing in it runs here.
+"""A submitted notebook turned into the .py file the grader grades, by parsing alone: nothing in it
+runs here.
 
 Students who write in Jupyter or Colab may submit `numpy_ann.ipynb` (and the
 others) instead of the .py file. The notebook is student input like any other:
@@ -36,18 +37,39 @@ import numpy as np
 
 from autograder import ROOT
 
-MAX_NOTEBOOK_BYTES = 20_000_000  # as uploaded, outputs included: a Colab notebook's plots are a few MB
+MAX_NOTEBOOK_BYTES = (
+    20_000_000  # as uploaded, outputs included: a Colab notebook's plots are a few MB
+)
 MAX_STRIPPED_BYTES = 2_000_000  # once its outputs are stripped: cells of code and text only
 MAX_DEPTH = 64  # arrays and objects nested in the JSON (a notebook needs 6)
 LIST_CELLS = 8  # cells named in the note of what was left out, before "and N more"
 
 # Library callables in lower case that build a value and do no work; capitalised names are classes.
-LOWER_CASE_CONSTRUCTORS = {"torch.device", "torch.dtype", "torch.cuda.is_available",
-                           "torch.backends.mps.is_available", "numpy.dtype", "numpy.random.default_rng",
-                           "numpy.array", "numpy.zeros", "numpy.ones", "torch.tensor", "collections.namedtuple"}
+LOWER_CASE_CONSTRUCTORS = {
+    "torch.device",
+    "torch.dtype",
+    "torch.cuda.is_available",
+    "torch.backends.mps.is_available",
+    "numpy.dtype",
+    "numpy.random.default_rng",
+    "numpy.array",
+    "numpy.zeros",
+    "numpy.ones",
+    "torch.tensor",
+    "collections.namedtuple",
+}
 # Modules whose constructors load or download data: left out like any other data loading.
-DATA_MODULES = ("torchvision.datasets", "torch.utils.data", "datasets", "tensorflow", "keras", "sklearn.datasets")
-MAX_BRACKETS = 1_000_000  # arrays and objects in all (a notebook of 2 MB of code holds a few thousand)
+DATA_MODULES = (
+    "torchvision.datasets",
+    "torch.utils.data",
+    "datasets",
+    "tensorflow",
+    "keras",
+    "sklearn.datasets",
+)
+MAX_BRACKETS = (
+    1_000_000  # arrays and objects in all (a notebook of 2 MB of code holds a few thousand)
+)
 STRING = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"', re.S)  # a JSON string, escapes included
 NOT_BRACKET = re.compile(rb"[^\[\]{}]+")
 
@@ -63,9 +85,11 @@ class Extracted:
 
 
 def depth(data: bytes) -> int:
-    """How deep JSON arrays and objects nest in `data`, counted on its bytes (strings removed first).
+    """How deep JSON arrays and objects nest in `data`, counted on its bytes (strings removed
+    first).
 
-    More than MAX_BRACKETS arrays and objects count as too deep: nothing is built for them either."""
+    More than MAX_BRACKETS arrays and objects count as too deep: nothing is built for them
+    either."""
     brackets = NOT_BRACKET.sub(b"", STRING.sub(b"", data))
     if len(brackets) > MAX_BRACKETS:
         return MAX_DEPTH + 1
@@ -75,7 +99,8 @@ def depth(data: bytes) -> int:
 
 
 def strip_outputs(notebook: dict) -> None:
-    """Remove what Jupyter and Colab store beside the code: outputs, execution counts, attachments."""
+    """Remove what Jupyter and Colab store beside the code: outputs, execution counts,
+    attachments."""
     for cell in notebook.get("cells") or []:
         if isinstance(cell, dict):
             if cell.get("cell_type") == "code":
@@ -84,9 +109,12 @@ def strip_outputs(notebook: dict) -> None:
 
 
 def parse(data: bytes) -> nbformat.NotebookNode:
-    """The notebook in `data`, checked as untrusted input; NotebookError says what is wrong with it."""
+    """The notebook in `data`, checked as untrusted input; NotebookError says what is wrong with
+    it."""
     if len(data) > MAX_NOTEBOOK_BYTES:
-        raise NotebookError(f"it is {len(data):,} bytes, over the limit of {MAX_NOTEBOOK_BYTES // 1_000_000} MB")
+        raise NotebookError(
+            f"it is {len(data):,} bytes, over the limit of {MAX_NOTEBOOK_BYTES // 1_000_000} MB"
+        )
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError:
@@ -96,22 +124,32 @@ def parse(data: bytes) -> nbformat.NotebookNode:
     try:
         raw = json.loads(text)
     except (ValueError, RecursionError) as e:
-        raise NotebookError(f"it is not a notebook: it is not valid JSON ({str(e)[:100]})") from None
+        raise NotebookError(
+            f"it is not a notebook: it is not valid JSON ({str(e)[:100]})"
+        ) from None
     if not isinstance(raw, dict) or raw.get("nbformat") != 4:
         version = raw.get("nbformat") if isinstance(raw, dict) else None
-        said = f"it says nbformat {version!r}" if version is not None else "it has no nbformat field"
-        raise NotebookError(f"it is not an nbformat 4 notebook ({str(said)[:80]}); save it again from "
-                            "Jupyter or Colab (File > Download > .ipynb)")
+        said = (
+            f"it says nbformat {version!r}" if version is not None else "it has no nbformat field"
+        )
+        raise NotebookError(
+            f"it is not an nbformat 4 notebook ({str(said)[:80]}); save it again from "
+            "Jupyter or Colab (File > Download > .ipynb)"
+        )
     strip_outputs(raw)
     stripped = len(json.dumps(raw).encode())
     if stripped > MAX_STRIPPED_BYTES:
-        raise NotebookError(f"its cells hold {stripped:,} bytes without their outputs, over the limit of "
-                            f"{MAX_STRIPPED_BYTES // 1_000_000} MB")
+        raise NotebookError(
+            f"its cells hold {stripped:,} bytes without their outputs, over the limit of "
+            f"{MAX_STRIPPED_BYTES // 1_000_000} MB"
+        )
     notebook = nbformat.from_dict(raw)
     try:
         nbformat.validate(notebook)
     except nbformat.ValidationError as e:
-        raise NotebookError(f"it is not a valid nbformat 4 notebook: {str(e.message)[:200]}") from None
+        raise NotebookError(
+            f"it is not a valid nbformat 4 notebook: {str(e.message)[:200]}"
+        ) from None
     return notebook
 
 
@@ -122,7 +160,8 @@ def source_of(cell) -> str:
 
 
 def without_magics(source: str) -> tuple[str, list[str]]:
-    """`source` with its IPython magic and shell lines blanked (line numbers kept), and what they were."""
+    """`source` with its IPython magic and shell lines blanked (line numbers kept), and what they
+    were."""
     lines, dropped = source.split("\n"), []
     if lines and lines[0].lstrip().startswith("%%"):
         return "", [f"cell magic {lines[0].split()[0][:30]}"]
@@ -147,7 +186,8 @@ def dotted(node: ast.AST) -> str | None:
 
 
 class Module:
-    """What the kept code defines so far: imported names (-> the module they stand for) and other names."""
+    """What the kept code defines so far: imported names (-> the module they stand for) and other
+    names."""
 
     def __init__(self):
         self.imported: dict[str, str] = {}
@@ -159,7 +199,9 @@ class Module:
                 bound = alias.asname or alias.name.split(".")[0]
                 self.imported[bound] = alias.name if alias.asname else bound
             elif alias.name != "*":
-                self.imported[alias.asname or alias.name] = f"{'.' * node.level}{node.module or ''}.{alias.name}"
+                self.imported[alias.asname or alias.name] = (
+                    f"{'.' * node.level}{node.module or ''}.{alias.name}"
+                )
         self.defined |= set(self.imported)
 
     def resolve(self, name: str) -> str | None:
@@ -176,19 +218,30 @@ class Module:
         return full.rsplit(".", 1)[-1][:1].isupper() or full in LOWER_CASE_CONSTRUCTORS
 
     def is_value(self, node: ast.AST) -> bool:
-        """A literal, a name the kept code defines, or a library constructor's call of such values."""
+        """A literal, a name the kept code defines, or a library constructor's call of such
+        values."""
         if isinstance(node, ast.Constant):
             return True
         if isinstance(node, (ast.Name, ast.Attribute)):
             name = dotted(node)
             return name is not None and name.split(".")[0] in self.defined
         if isinstance(node, ast.Call):
-            return (self.is_constructor(node.func) and all(self.is_value(a) for a in node.args)
-                    and all(self.is_value(k.value) for k in node.keywords))
-        children = {ast.Tuple: lambda n: n.elts, ast.List: lambda n: n.elts, ast.Set: lambda n: n.elts,
-                    ast.Dict: lambda n: [*filter(None, n.keys), *n.values], ast.UnaryOp: lambda n: [n.operand],
-                    ast.BinOp: lambda n: [n.left, n.right], ast.BoolOp: lambda n: n.values,
-                    ast.Compare: lambda n: [n.left, *n.comparators], ast.IfExp: lambda n: [n.test, n.body, n.orelse]}
+            return (
+                self.is_constructor(node.func)
+                and all(self.is_value(a) for a in node.args)
+                and all(self.is_value(k.value) for k in node.keywords)
+            )
+        children = {
+            ast.Tuple: lambda n: n.elts,
+            ast.List: lambda n: n.elts,
+            ast.Set: lambda n: n.elts,
+            ast.Dict: lambda n: [*filter(None, n.keys), *n.values],
+            ast.UnaryOp: lambda n: [n.operand],
+            ast.BinOp: lambda n: [n.left, n.right],
+            ast.BoolOp: lambda n: n.values,
+            ast.Compare: lambda n: [n.left, *n.comparators],
+            ast.IfExp: lambda n: [n.test, n.body, n.orelse],
+        }
         parts = children.get(type(node))
         return parts is not None and all(self.is_value(part) for part in parts(node))
 
@@ -213,13 +266,23 @@ def called(node: ast.AST) -> str:
     return ""
 
 
-KINDS = {ast.For: "for loop", ast.AsyncFor: "for loop", ast.While: "while loop", ast.If: "if statement",
-         ast.With: "with statement", ast.AsyncWith: "with statement", ast.Try: "try statement",
-         ast.AugAssign: "augmented assignment", ast.Delete: "del statement", ast.Assert: "assert"}
+KINDS = {
+    ast.For: "for loop",
+    ast.AsyncFor: "for loop",
+    ast.While: "while loop",
+    ast.If: "if statement",
+    ast.With: "with statement",
+    ast.AsyncWith: "with statement",
+    ast.Try: "try statement",
+    ast.AugAssign: "augmented assignment",
+    ast.Delete: "del statement",
+    ast.Assert: "assert",
+}
 
 
 def keep(node: ast.stmt, module: Module) -> str | None:
-    """None if the contract's rule keeps this top-level statement (and `module` learns what it binds); else why not."""
+    """None if the contract's rule keeps this top-level statement (and `module` learns what it
+    binds); else why not."""
     if isinstance(node, (ast.Import, ast.ImportFrom)):
         module.add_import(node)
         return None
@@ -235,7 +298,11 @@ def keep(node: ast.stmt, module: Module) -> str | None:
                 module.bind(target)
             return None
         what = called(node.value)
-        return f"top-level call to {what}" if what else "assignment of a value the kept code does not define"
+        return (
+            f"top-level call to {what}"
+            if what
+            else "assignment of a value the kept code does not define"
+        )
     if isinstance(node, ast.AnnAssign):
         return None
     if isinstance(node, ast.Expr):
@@ -244,12 +311,13 @@ def keep(node: ast.stmt, module: Module) -> str | None:
 
 
 def segment(lines: list[str], node: ast.stmt, shared: bool) -> str:
-    """The source of a kept statement: its own lines (decorators and comments inside it kept), or, when it shares
+    """The source of a kept statement: its own lines (decorators and comments inside it kept), or,
+    when it shares
     a line with another statement (`import x; fit()`), the statement alone, unparsed."""
     if shared:
         return ast.unparse(node)
     first = min([node.lineno, *(d.lineno for d in getattr(node, "decorator_list", []))])
-    return "\n".join(lines[first - 1:node.end_lineno])
+    return "\n".join(lines[first - 1 : node.end_lineno])
 
 
 def kept_code(source: str, module: Module) -> tuple[list[str], list[str]]:
@@ -257,13 +325,16 @@ def kept_code(source: str, module: Module) -> tuple[list[str], list[str]]:
     tree = ast.parse(source)
     lines = source.split("\n")
     body, kept, reasons = tree.body, [], []
-    if all(keep(node, module) is None for node in body):  # a cell of definitions: kept as written, comments too
+    if all(
+        keep(node, module) is None for node in body
+    ):  # a cell of definitions: kept as written, comments too
         return ([source.strip("\n")] if body else []), []
     for i, node in enumerate(body):
         why = keep(node, module)
         if why is None:
             shared = (i > 0 and body[i - 1].end_lineno >= node.lineno) or (
-                i + 1 < len(body) and body[i + 1].lineno <= node.end_lineno)
+                i + 1 < len(body) and body[i + 1].lineno <= node.end_lineno
+            )
             kept.append(segment(lines, node, shared))
         elif why not in reasons:
             reasons.append(why)
@@ -271,7 +342,8 @@ def kept_code(source: str, module: Module) -> tuple[list[str], list[str]]:
 
 
 def extract(notebook) -> Extracted:
-    """The module a notebook defines, by the contract's rule, and what was left out, cell by cell."""
+    """The module a notebook defines, by the contract's rule, and what was left out, cell by
+    cell."""
     module, parts, left_out = Module(), [], []
     for number, cell in enumerate(notebook.get("cells", []), start=1):
         if cell.get("cell_type") != "code":
@@ -296,23 +368,30 @@ def note(name: str, extracted: Extracted) -> str:
     cells = extracted.left_out[:LIST_CELLS]
     more = len(extracted.left_out) - len(cells)
     listed = ", ".join(cells) + (f" and {more} more cell(s)" if more > 0 else "")
-    return (f"{name}: graded as the imports, definitions and constants of its code cells; "
-            f"not run while grading: {listed}.")
+    return (
+        f"{name}: graded as the imports, definitions and constants of its code cells; "
+        f"not run while grading: {listed}."
+    )
 
 
 def read(data: bytes) -> Extracted:
-    """Parse and extract; NotebookError for a notebook that cannot be graded, whatever breaks inside."""
+    """Parse and extract; NotebookError for a notebook that cannot be graded, whatever breaks
+    inside."""
     try:
         return extract(parse(data))
     except NotebookError:
         raise
-    except Exception as e:  # untrusted JSON must never stop the grader: whatever else breaks is this file's failure
+    # Untrusted JSON must never stop the grader: whatever else breaks is this file's failure.
+    except Exception as e:
         raise NotebookError(f"it could not be read as a notebook ({type(e).__name__})") from None
 
 
-# --- the stubs, as .py and as notebooks -------------------------------------------------------------------------
+# --- the stubs, as .py and as notebooks ---------------------------------------------------------
 
-STUB_FOLDERS = [ROOT / "student", ROOT / "autograder" / "stubs"]  # the repository's; the zips' copies
+STUB_FOLDERS = [
+    ROOT / "student",
+    ROOT / "autograder" / "stubs",
+]  # the repository's; the zips' copies
 
 
 def stub(file: str) -> bytes | None:
@@ -324,27 +403,38 @@ def stub(file: str) -> bytes | None:
 
 
 def normal(text: str) -> str:
-    """Text compared without line endings, trailing spaces or blank lines: an editor's save changes nothing."""
-    return "\n".join(line.rstrip() for line in text.replace("\r\n", "\n").split("\n") if line.strip())
+    """Text compared without line endings, trailing spaces or blank lines: an editor's save changes
+    nothing."""
+    return "\n".join(
+        line.rstrip() for line in text.replace("\r\n", "\n").split("\n") if line.strip()
+    )
 
 
 def code_cells(notebook) -> str:
-    return normal("\n".join(source_of(c) for c in notebook.get("cells", []) if c.get("cell_type") == "code"))
+    return normal(
+        "\n".join(source_of(c) for c in notebook.get("cells", []) if c.get("cell_type") == "code")
+    )
 
 
 def is_stub_py(file: str, data: bytes) -> bool:
     original = stub(file)
-    return original is not None and normal(data.decode("utf-8", "replace")) == normal(original.decode())
+    return original is not None and normal(data.decode("utf-8", "replace")) == normal(
+        original.decode()
+    )
 
 
 def is_stub_notebook(file: str, notebook) -> bool:
     original = stub(file)
-    return original is not None and code_cells(notebook) == code_cells(as_notebook(original.decode()))
+    return original is not None and code_cells(notebook) == code_cells(
+        as_notebook(original.decode())
+    )
 
 
 def as_notebook(script: str) -> nbformat.NotebookNode:
-    """A stub .py as a notebook: its docstring as text, its imports, each definition in a cell of its own, and the
-    `__main__` block as the cell that trains. Lines that need `__file__`, which a notebook lacks, are adapted."""
+    """A stub .py as a notebook: its docstring as text, its imports, each definition in a cell of
+    its own, and the
+    `__main__` block as the cell that trains. Lines that need `__file__`, which a notebook lacks,
+    are adapted."""
     tree = ast.parse(script)
     lines = script.split("\n")
     cells = []
@@ -356,20 +446,38 @@ def as_notebook(script: str) -> nbformat.NotebookNode:
         start = 0
     imports = [n for n in body if not isinstance(n, (ast.FunctionDef, ast.ClassDef, ast.If))]
     if imports:
-        text = lines[start:imports[-1].end_lineno]
-        cells.append(nbformat.v4.new_code_cell("\n".join(line for line in text if "__file__" not in line).strip()))
+        text = lines[start : imports[-1].end_lineno]
+        cells.append(
+            nbformat.v4.new_code_cell(
+                "\n".join(line for line in text if "__file__" not in line).strip()
+            )
+        )
     for node in body:
         if isinstance(node, (ast.FunctionDef, ast.ClassDef)):
-            cells.append(nbformat.v4.new_code_cell("\n".join(lines[node.lineno - 1:node.end_lineno])))
+            cells.append(
+                nbformat.v4.new_code_cell("\n".join(lines[node.lineno - 1 : node.end_lineno]))
+            )
         elif isinstance(node, ast.If):
-            main = "\n".join(line[4:] for line in lines[node.body[0].lineno - 1:node.end_lineno])
-            cells.append(nbformat.v4.new_markdown_cell("Train with your defaults and check the test accuracy."))
-            cells.append(nbformat.v4.new_code_cell(main.replace("Path(__file__).with_name(", "Path(")))
-    notebook = nbformat.v4.new_notebook(cells=cells, metadata={
-        "kernelspec": {"display_name": "Python 3", "language": "python", "name": "python3"},
-        "language_info": {"name": "python"}})
+            main = "\n".join(line[4:] for line in lines[node.body[0].lineno - 1 : node.end_lineno])
+            cells.append(
+                nbformat.v4.new_markdown_cell(
+                    "Train with your defaults and check the test accuracy."
+                )
+            )
+            cells.append(
+                nbformat.v4.new_code_cell(main.replace("Path(__file__).with_name(", "Path("))
+            )
+    notebook = nbformat.v4.new_notebook(
+        cells=cells,
+        metadata={
+            "kernelspec": {"display_name": "Python 3", "language": "python", "name": "python3"},
+            "language_info": {"name": "python"},
+        },
+    )
     for number, cell in enumerate(notebook.cells, start=1):
-        cell.id = f"cell-{number}"  # fixed ids: the handout's bytes are the same for the same commit
+        cell.id = (
+            f"cell-{number}"  # fixed ids: the handout's bytes are the same for the same commit
+        )
     return notebook
 
 
@@ -380,7 +488,9 @@ def stub_notebook(file: str) -> str:
 
 @dataclass
 class Choice:
-    code: bytes | None  # what the grader grades as FILE.py; None: nothing (the file fails, `why` says why)
+    code: (
+        bytes | None
+    )  # what the grader grades as FILE.py; None: nothing (the file fails, `why` says why)
     notes: list[str] = field(default_factory=list)
     why: str | None = None  # the file's failure, when the notebook meant to be graded cannot be
     from_notebook: bool = False  # the code is the notebook's
@@ -398,17 +508,27 @@ def choose(file: str, py: bytes | None, ipynb: bytes | None) -> Choice:
     except NotebookError as e:
         if py_edited:
             return Choice(py, [f"Ignored {name}: {e}; {file}.py is graded."])
-        return Choice(None, [f"Skipped {name}: {e}."], why=f"{name} cannot be graded: {e}", from_notebook=True)
+        return Choice(
+            None, [f"Skipped {name}: {e}."], why=f"{name} cannot be graded: {e}", from_notebook=True
+        )
     except Exception as e:  # untrusted JSON must never stop the grader
         why = f"it could not be read as a notebook ({type(e).__name__})"
-        return (Choice(py, [f"Ignored {name}: {why}; {file}.py is graded."]) if py_edited
-                else Choice(None, [f"Skipped {name}: {why}."], why=f"{name} cannot be graded: {why}",
-                            from_notebook=True))
+        return (
+            Choice(py, [f"Ignored {name}: {why}; {file}.py is graded."])
+            if py_edited
+            else Choice(
+                None,
+                [f"Skipped {name}: {why}."],
+                why=f"{name} cannot be graded: {why}",
+                from_notebook=True,
+            )
+        )
     if py_edited:
         if is_stub_notebook(file, notebook):
             return Choice(py)
-        return Choice(py, [f"Both {file}.py and {name} were edited: {file}.py is graded, {name} is not."])
+        return Choice(
+            py, [f"Both {file}.py and {name} were edited: {file}.py is graded, {name} is not."]
+        )
     if py is not None and is_stub_notebook(file, notebook):
         return Choice(py)  # both untouched: the stub is graded, and scores what a stub scores
     return Choice(extracted.code.encode(), [note(name, extracted)], from_notebook=True)
-
