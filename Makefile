@@ -49,8 +49,8 @@ help:
 	@echo "make handout               build dist/handout.zip, what students receive (instructors)"
 	@echo "make grade-all SUBMISSIONS=dir [GRADES=grades] [FORCE=1] [SIMILARITY=0]"
 	@echo "                           grade a class in parallel (one folder per student, or Gradescope's"
-	@echo "                           export); writes GRADES/ with grades.csv, similarity.csv, report.md"
-	@echo "                           and report.png"
+	@echo "                           export); writes GRADES/ with grades.csv, similarity.csv,"
+	@echo "                           report.md and report.png"
 	@echo "make seeds                 train the reference under 5 seeds and check its margins"
 	@echo "make bench                 time and memory of grading the reference, on one core and on all"
 
@@ -95,7 +95,8 @@ handout: $(SETUP) data
 
 grade-all: $(SETUP) data
 	@$(PY) -m autograder.batch $${GIVEN_GRADES:+"--out=$$GIVEN_GRADES"} \
-		$(if $(filter-out 0,$(value FORCE)),--force) $(if $(filter 0,$(value SIMILARITY)),--no-similarity) \
+		$(if $(filter-out 0,$(value FORCE)),--force) \
+		$(if $(filter 0,$(value SIMILARITY)),--no-similarity) \
 		-- "$$GIVEN_SUBMISSIONS"
 
 # The benchmark grades with a CPU build of torch, as Gradescope's image would (torchvision is not needed to grade):

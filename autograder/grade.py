@@ -119,7 +119,7 @@ def painted(word: str, colour: str, on: bool) -> str:
 
 
 def table(results: dict, width: int = 100, colour: bool = False) -> str:
-    """The per-test table, failures with their reasons, and the total; PASS and FAIL coloured if `colour`."""
+    """The per-test table, failures with their reasons, and the total; coloured if `colour`."""
     lines = []
     current = None
     for t in results["tests"]:
@@ -129,7 +129,8 @@ def table(results: dict, width: int = 100, colour: bool = False) -> str:
             got = sum(x["score"] for x in results["tests"] if x["name"].startswith(part + "."))
             top = sum(x["max_score"] for x in results["tests"] if x["name"].startswith(part + "."))
             lines.append(f"\n{part}.py  {got:g}/{top:g}")
-        mark = painted("PASS", GREEN, colour) if t["status"] == "passed" else painted("FAIL", RED, colour)
+        passed = t["status"] == "passed"
+        mark = painted("PASS", GREEN, colour) if passed else painted("FAIL", RED, colour)
         name = printable(t["name"], lines=False)
         lines.append(f"  {mark} {t['number']:>5} {t['score']:>2g}/{t['max_score']:<2g} {name}")
         if t["status"] != "passed" or (t["output"] and "accuracy" in t["name"]):

@@ -60,8 +60,9 @@ def test_the_stubs_sit_at_the_top_with_what_students_need(texts):
     for name in STUBS:
         assert texts[name] == (ROOT / "student" / name).read_text()
     notebooks = {name.replace(".py", ".ipynb") for name in STUBS}
-    assert {n.split("/")[0] for n in texts} == {*STUBS, *notebooks, "utils.py", "Makefile", "README.md",
-                                                 "environment.yml", "requirements.txt", "autograder"}
+    assert {n.split("/")[0] for n in texts} == {*STUBS, *notebooks, "utils.py", "Makefile",
+                                                 "README.md", "environment.yml", "requirements.txt",
+                                                 "autograder"}
     for name in STUBS:
         assert texts[f"autograder/stubs/{name}"] == texts[name]
 

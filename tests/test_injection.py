@@ -118,9 +118,10 @@ def test_results_json_outputs_are_printable_and_inert_markdown(monkeypatch):
                                HOSTILE)
     assert entry["output"] == markdown_output(HOSTILE) and is_printable(entry["output"])
     assert "<img" not in entry["output"] and "\\[click\\]" in entry["output"]
-    assert entry["extra_data"]["text"] == printable(HOSTILE)  # the plain text, for the terminal table
+    assert entry["extra_data"]["text"] == printable(HOSTILE)  # plain, for the terminal table
     doc = results.document([entry], f"Skipped {HOSTILE}.py", 1, [])
-    assert doc["output_format"] == "md" and doc["output"] == markdown_output(f"Skipped {HOSTILE}.py")
+    assert doc["output_format"] == "md"
+    assert doc["output"] == markdown_output(f"Skipped {HOSTILE}.py")
     monkeypatch.setattr(results, "OUTPUT_FORMAT", "text")
     entry = results.test_entry("numpy_ann.relu: max(0, z) elementwise", ("1.1", 1, "visible"), False,
                                HOSTILE)
@@ -130,7 +131,8 @@ def test_results_json_outputs_are_printable_and_inert_markdown(monkeypatch):
 def test_the_terminal_table_shows_a_forged_message_as_text_under_fail():
     doc = results.document([results.test_entry("numpy_ann.relu: max(0, z) elementwise",
                                                ("1.1", 1, "visible"), False, "x")], "", 1, [])
-    doc["tests"][0]["output"] = doc["tests"][0]["extra_data"]["text"] = HOSTILE  # as if results.json held it raw
+    # As if results.json held it raw:
+    doc["tests"][0]["output"] = doc["tests"][0]["extra_data"]["text"] = HOSTILE
     table = grade.table(doc)
     assert is_printable(table)
     rows = [line for line in table.splitlines() if line.startswith(("  PASS", "  FAIL"))]

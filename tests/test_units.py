@@ -102,7 +102,7 @@ def test_table_shows_a_failure_in_full_on_at_most_six_lines_and_a_passed_accurac
     tests = entries()
     tests[1]["extra_data"]["text"] = "AssertionError:\n   the rows   sum to\n2.0 " + "word " * 200
     tests[2]["extra_data"]["text"] = "accuracy 88.1%\nper class: 0.91 0.98 0.80"
-    tests[0]["extra_data"]["text"] = "a passed test that is not an accuracy keeps its output to itself"
+    tests[0]["extra_data"]["text"] = "a passed test that is not an accuracy keeps its output"
     lines = grade.table(graded(tests), width=60).splitlines()
     hints = [line for line in lines if line.startswith(" " * 18)]
     assert hints[0] == " " * 18 + "AssertionError: the rows sum to 2.0 word"  # whitespace folded, 60 wide

@@ -1,6 +1,7 @@
 """`make grade-all`: grade a whole class, several submissions at a time, and report on it.
 
-    python -m autograder.batch SUBMISSIONS [--out grades] [--force] [--jobs N] [--timeout SECONDS] [--no-similarity]
+    python -m autograder.batch SUBMISSIONS [--out grades] [--force] [--jobs N] [--timeout SECONDS]
+                                           [--no-similarity]
 
 SUBMISSIONS holds one sub-folder per student, or is Gradescope's "Export
 Submissions" download: submission_metadata.yml and one folder per submission
@@ -67,7 +68,8 @@ def main(argv=None) -> int:
     parser.add_argument("--timeout", type=float, default=settings.seconds("GRADE_TIMEOUT"),
                         help=f"seconds after which one submission's grading is stopped (GRADE_TIMEOUT; "
                              f"default {run.DEFAULT_TIMEOUT:g})")
-    parser.add_argument("--no-similarity", action="store_true", help="no similarity.csv (SIMILARITY=0)")
+    parser.add_argument("--no-similarity", action="store_true",
+                        help="no similarity.csv (SIMILARITY=0)")
     args = parser.parse_args(argv)
     if not args.submissions:
         print("error: say which folder to grade: make grade-all SUBMISSIONS=<folder>", file=sys.stderr)

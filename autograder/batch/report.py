@@ -202,8 +202,8 @@ def report_png(graded: list[tuple[Submission, dict]], path: Path) -> None:
 
 def write_reports(subs: list[Submission], out: Path, source: Path, pairs: list | None = None
                   ) -> list[tuple[Submission, dict]]:
-    """grades.csv, report.md and report.png in `out`, from the results.json there; report.md with the most
-    similar pairs of `pairs` (similarity.scan) when given."""
+    """grades.csv, report.md and report.png in `out`, from the results.json there; report.md
+    with the most similar pairs of `pairs` (similarity.scan) when given."""
     graded = rows(subs, out)
     write_text_atomically(out / "grades.csv", csv_text(graded))
     section = "" if pairs is None else "\n" + similarity.report_section(pairs)

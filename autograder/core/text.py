@@ -122,25 +122,25 @@ def markdown(text, lines: bool = False) -> str:
     return "\n".join(markdown_line(line) for line in printable(text, lines).split("\n"))
 
 
-# What a failure message shows as code: the value after "expected" or "got" (a bracketed group, a quoted
-# string or one word), a call (`relu_prime(0)`), a dotted name (`self.lr`, `numpy_ann.py`) or a snake_case
-# name (`train_acc`). The rest of a line is prose.
+# What a failure message shows as code: the value after "expected" or "got" (a bracketed group,
+# a quoted string or one word), a call (`relu_prime(0)`), a dotted name (`self.lr`,
+# `numpy_ann.py`) or a snake_case name (`train_acc`). The rest of a line is prose.
 BRACKETS = r"\[[^\[\]]*(?:\[[^\[\]]*\][^\[\]]*)*\]|\([^()]*\)"
-CODE = re.compile(rf"(?P<lead>\b(?:expected|got|returned|gave) (?:shape )?)(?P<value>{BRACKETS}|'[^'\n]*'|"
-                  rf"\"[^\"\n]*\"|[^\s,;]+?(?=[.,;:]?(?:\s|$)))"
+CODE = re.compile(rf"(?P<lead>\b(?:expected|got|returned|gave) (?:shape )?)"
+                  rf"(?P<value>{BRACKETS}|'[^'\n]*'|\"[^\"\n]*\"|[^\s,;]+?(?=[.,;:]?(?:\s|$)))"
                   rf"|\b[A-Za-z_][\w.]*\((?:[^()]|\([^()]*\))*\)"
                   rf"|\b[A-Za-z_]\w*(?:\.[A-Za-z_]\w*)+\b|\b[A-Za-z]\w*_\w+\b")
 BLOCK_LINE = re.compile(r"^(?: {4}|\t|Traceback \(|  File \"|E  )")
 
 
 def code_span(text: str) -> str:
-    """`text` as one inline code span: fenced by more backticks than its longest run, padded by spaces."""
+    """`text` as one inline code span: fenced by more backticks than its longest run, padded."""
     fence = "`" * (max((len(run) for run in re.findall(r"`+", text)), default=0) + 1)
     return f"{fence} {text} {fence}"
 
 
 def code_block(lines: list[str]) -> str:
-    """Lines as a fenced code block whose fence no line can close (longer than any run of backticks)."""
+    """Lines as a fenced code block whose fence no line can close (longer than any backtick run)."""
     text = "\n".join(lines)
     fence = "`" * max(3, max((len(run) for run in re.findall(r"`+", text)), default=0) + 1)
     return f"{fence}text\n{text}\n{fence}"
@@ -155,11 +155,12 @@ def markdown_prose(line: str) -> str:
         at = match.end()
     out.append(markdown_line(line[at:]) if at < len(line) else "")
     text = "".join(out)
-    return text if not text.startswith(" ") else "&#32;" + text[1:]  # no leading space may indent it into code
+    # A leading space must not indent the line into a code block.
+    return text if not text.startswith(" ") else "&#32;" + text[1:]
 
 
 def markdown_output(text) -> str:
-    """A failure message as Gradescope's Markdown: prose, code spans and fenced blocks, all inert."""
+    """A failure message as Gradescope's Markdown: prose, code spans and fenced blocks, inert."""
     lines, out, block = printable(text).split("\n"), [], []
     for line in lines + [None]:
         if line is not None and BLOCK_LINE.match(line):

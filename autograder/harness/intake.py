@@ -33,6 +33,7 @@ from autograder.harness import notebook
 
 EXPECTED = [f"{f}.py" for f in config.FILES] + list(config.PNG_FILES.values())
 NOTEBOOKS = [f"{f}.ipynb" for f in config.FILES]  # each in place of its .py, or beside it
+GRADED_NAMES = {name.lower() for name in EXPECTED + NOTEBOOKS}
 
 MAX_PY_BYTES = 1_000_000  # a .py file of the assignment is a few kB
 MAX_PNG_BYTES = 5_000_000  # a learning-curve plot is well under 1 MB
@@ -43,8 +44,9 @@ FOLDER_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
 def limit(name: str) -> int:
     """The most bytes a submitted file of this name may have."""
     lower = name.lower()
-    return (MAX_PNG_BYTES if lower.endswith(".png") else notebook.MAX_NOTEBOOK_BYTES if lower.endswith(".ipynb")
-            else MAX_PY_BYTES)
+    if lower.endswith(".png"):
+        return MAX_PNG_BYTES
+    return notebook.MAX_NOTEBOOK_BYTES if lower.endswith(".ipynb") else MAX_PY_BYTES
 
 
 def shown(name) -> str:
@@ -191,10 +193,11 @@ class Snapshot:
 
 
 def take(submission: Path) -> tuple[Snapshot, dict[str, bytes]]:
-    """What grading takes from `submission`: (what was skipped and noted, expected name -> the bytes graded).
+    """What grading takes: (what was skipped and noted, expected name -> the bytes graded).
 
-    Each file is read safely (`read_regular`); a notebook's code, chosen by `notebook.choose`, stands for
-    its .py. Nothing is written: `snapshot` writes the copies, `similarity` reads the bytes.
+    Each file is read safely (`read_regular`); a notebook's code, chosen by
+    `notebook.choose`, stands for its .py. Nothing is written: `snapshot` writes
+    the copies, `similarity` reads the bytes.
     """
     taken, read = Snapshot(), {}
     for name, (path, why) in examine(submission).items():
@@ -279,7 +282,7 @@ def _remark(path: Path) -> str:
     if st is None:
         return ""
     why = refusal(st, limit(path.name))
-    if why is None or (stat.S_ISREG(st.st_mode) and path.name.lower() not in {e.lower() for e in EXPECTED + NOTEBOOKS}):
+    if why is None or (stat.S_ISREG(st.st_mode) and path.name.lower() not in GRADED_NAMES):
         return ""
     return f" (skipped: {why.split(';')[0]})"
 
@@ -319,7 +322,8 @@ def notes(submission: Path) -> list[str]:
                        "not follow; only regular files and folders are graded.")
         elif is_graders_own(path, submission):
             continue
-        elif path.name in DANGEROUS or path.suffix == ".pth" or path.name.lower() in {e.lower() for e in EXPECTED + NOTEBOOKS}:
-            out.append(f"Ignored {shown(path.relative_to(submission))}: only {', '.join(EXPECTED)} (or "
-                       f"{', '.join(NOTEBOOKS)} in place of a .py) are graded (the grader's own utils.py is used).")
+        elif path.name in DANGEROUS or path.suffix == ".pth" or path.name.lower() in GRADED_NAMES:
+            out.append(f"Ignored {shown(path.relative_to(submission))}: only {', '.join(EXPECTED)} "
+                       f"(or {', '.join(NOTEBOOKS)} in place of a .py) are graded "
+                       "(the grader's own utils.py is used).")
     return out

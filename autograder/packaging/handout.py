@@ -112,7 +112,8 @@ def zip_members(expected_dir: Path) -> list[tuple[str, bytes, int]]:
     """(name in the zip, content, mode) for everything the handout holds."""
     top = [(f"{file}.py", (ROOT / "student" / f"{file}.py").read_bytes()) for file in config.FILES]
     top += [(f"{file}.ipynb", notebook.stub_notebook(file).encode()) for file in config.FILES]
-    top += [(f"autograder/stubs/{file}.py", (ROOT / "student" / f"{file}.py").read_bytes()) for file in config.FILES]
+    top += [(f"autograder/stubs/{file}.py", (ROOT / "student" / f"{file}.py").read_bytes())
+            for file in config.FILES]
     top += [("Makefile", (FILES / "Makefile").read_bytes()), ("README.md", readme().encode())]
     top += [(name, (ROOT / name).read_bytes()) for name in ("utils.py", "environment.yml", "requirements.txt")]
     members = [(name, data, 0o644) for name, data in top]

@@ -34,7 +34,7 @@ def submission_files() -> list[str]:
 
 
 def sources(folder: Path) -> tuple[dict[str, str], dict[str, str], list[str]]:
-    """(FILE -> the name zipped for it, FILE.py or FILE.ipynb; notebooks that cannot be graded -> why; notes)."""
+    """(FILE -> the name zipped for it, FILE.py or FILE.ipynb; broken notebook -> why; notes)."""
     found = intake.find_files(folder)
     chosen, broken, notes = {}, {}, []
     for file in config.FILES:
@@ -55,14 +55,14 @@ def sources(folder: Path) -> tuple[dict[str, str], dict[str, str], list[str]]:
 
 
 def refused(folder: Path) -> dict[str, str]:
-    """Expected name -> why the grader would skip the file found under it (a link, too large, not a notebook)."""
+    """Expected name -> why the grader would skip the file found under it (a link, too large, ...)."""
     return {**{name: f"{intake.shown(path.relative_to(folder))}: {why}"
                for name, (path, why) in intake.examine(folder).items() if why is not None},
             **sources(folder)[1]}
 
 
 def problems(folder: Path) -> tuple[list[str], list[str]]:
-    """(missing files, refused ones included; warnings about stale PNGs and about which form is zipped)."""
+    """(missing files, refused ones included; warnings: stale PNGs, which form is zipped)."""
     found = intake.find_files(folder)
     chosen, _, notes = sources(folder)
     missing = [f"{file}.py" for file in config.FILES if file not in chosen]
@@ -72,7 +72,8 @@ def problems(folder: Path) -> tuple[list[str], list[str]]:
         source, image = found.get(chosen.get(file, "")), found.get(png)
         if source and image and image.stat().st_mtime < source.stat().st_mtime:
             again = f"`python {file}.py`" if chosen[file].endswith(".py") else "its training cell"
-            stale.append(f"{png} is older than {chosen[file]}: run {again} again so that it shows your current model")
+            stale.append(f"{png} is older than {chosen[file]}: run {again} again so that it shows "
+                         "your current model")
     return missing, stale
 
 
@@ -91,7 +92,7 @@ def suggestions(folder: Path, missing: list[str]) -> list[str]:
 
 
 def build(folder: Path, out: Path) -> list[str]:
-    """Write the zip; each file is read as the grader reads it (no link followed, at most its size limit).
+    """Write the zip; each file is read as the grader reads it (no link followed, at most its cap).
     Returns the names it holds."""
     found = intake.find_files(folder)
     chosen = sources(folder)[0]
@@ -116,7 +117,8 @@ def main(argv=None) -> int:
     skipped = refused(args.folder)
     for warning in stale:
         print(f"warning: {warning}", file=sys.stderr)
-    absent = [name for name in missing if name not in skipped and name.replace(".py", ".ipynb") not in skipped]
+    absent = [name for name in missing
+              if name not in skipped and name.replace(".py", ".ipynb") not in skipped]
     if missing:
         removed = args.out.is_file()
         args.out.unlink(missing_ok=True)

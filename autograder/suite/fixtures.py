@@ -128,8 +128,9 @@ class Grader:
             source = self.found.get(f"{file}.py")
             if source is None:
                 why = self.intake.skipped.get(f"{file}.py")
-                missing = (f"{file}.py is not in the submission as a file the grader takes ({why})" if why else
-                           f"{file}.py is not in the submission ({intake.listing(self.submission)})")
+                held = f"as a file the grader takes ({why})" if why else \
+                    f"({intake.listing(self.submission)})"
+                missing = f"{file}.py is not in the submission {held}"
                 self._evidence[file] = evidence.Evidence(file, out, missing=missing)
             else:
                 scratch = self.work / "run" / file

@@ -46,14 +46,16 @@ OUTPUT_FORMAT = "md"  # how Gradescope renders every `output`: Markdown
 
 
 def shown(output: str) -> str:
-    """`output` made inert for OUTPUT_FORMAT: printable text, and for Markdown, inert Markdown with code as code."""
+    """`output` made inert for OUTPUT_FORMAT: printable text, or inert Markdown with code as code."""
     return markdown_output(output) if OUTPUT_FORMAT == "md" else printable(output)
 
 
 def plain(test: dict) -> str:
-    """A test's message as plain printable text (its `extra_data.text`; else its output, from an older grader)."""
+    """A test's message as plain printable text: its `extra_data.text` (else, from an older
+    grader, its output)."""
     extra = test.get("extra_data")
-    return printable(extra.get("text", test["output"]) if isinstance(extra, dict) else test["output"])
+    text = extra.get("text", test["output"]) if isinstance(extra, dict) else test["output"]
+    return printable(text)
 
 
 def pytest_addoption(parser):
@@ -164,14 +166,16 @@ def test_entry(name: str, row: tuple, passed: bool, output: str) -> dict:
     """One test of results.json, from its row (number, points, visibility) of the points table."""
     number, score, visibility = row
     return {"name": name, "number": number, "score": score if passed else 0, "max_score": score,
-            "status": "passed" if passed else "failed", "output": shown(output), "output_format": OUTPUT_FORMAT,
-            "visibility": visibility, "tags": [name.split(".")[0]], "extra_data": {"text": printable(output)}}
+            "status": "passed" if passed else "failed", "output": shown(output),
+            "output_format": OUTPUT_FORMAT, "visibility": visibility, "tags": [name.split(".")[0]],
+            "extra_data": {"text": printable(output)}}
 
 
 def document(tests: list[dict], output: str, seconds: float, leaderboard: list[dict]) -> dict:
     """The whole of results.json: the total is the sum of the tests' scores."""
     doc = {"score": sum(t["score"] for t in tests), "execution_time": round(seconds, 1),
-           "output": shown(output), "output_format": OUTPUT_FORMAT, "test_output_format": OUTPUT_FORMAT,
+           "output": shown(output), "output_format": OUTPUT_FORMAT,
+           "test_output_format": OUTPUT_FORMAT,
            "visibility": "visible",
            "stdout_visibility": "hidden", "tests": tests, "leaderboard": leaderboard}
     if EXTRA:
