@@ -151,6 +151,10 @@ def bad(kind: str) -> bytes:
         ).encode()
     if kind == "nested 100,000 deep":
         return b'{"nbformat": 4, "metadata": ' + b"[" * 100_000 + b"]" * 100_000 + b"}"
+    if kind == "millions of numbers":
+        return b'{"nbformat": 4, "metadata": {"x": [' + b"1," * 3_000_000 + b"1]}}"
+    if kind == "a string that never ends, of escaped quotes":
+        return b'{"nbformat": 4, "metadata": "' + b'\\"' * 5_000_000
     if kind == "a JSON list":
         return b"[1, 2, 3]"
     if kind == "invalid under the schema":
@@ -176,6 +180,8 @@ def bad(kind: str) -> bytes:
         ("not JSON", "it is not valid JSON"),
         ("not UTF-8", "it is not UTF-8 text"),
         ("nbformat 3", "not an nbformat 4 notebook (it says nbformat 3)"),
+        ("millions of numbers", "over 1 MB outside strings"),
+        ("a string that never ends, of escaped quotes", "a string does not end"),
         ("nested 100,000 deep", "nests deeper than 64 levels"),
         ("a JSON list", "it has no nbformat field"),
         ("invalid under the schema", "not a valid nbformat 4 notebook"),

@@ -1,13 +1,14 @@
-"""A submitted notebook turned into the .py file the grader grades, by parsing alone: nothing in it
-runs here.
+"""A submitted notebook turned into the .py file the grader grades, by parsing alone.
+
+Nothing in a notebook runs here.
 
 Students who write in Jupyter or Colab may submit `numpy_ann.ipynb` (and the
 others) instead of the .py file. The notebook is student input like any other:
 `intake` reads at most MAX_NOTEBOOK_BYTES of it, and here it is checked before
-anything trusts it: UTF-8, JSON nested at most MAX_DEPTH deep (counted on the
-bytes before `json.loads` builds anything), nbformat 4, its outputs (Colab's
-images) stripped, then at most MAX_STRIPPED_BYTES, then valid under nbformat's
-own schema. Whatever goes wrong becomes a `NotebookError` naming the cause.
+anything trusts it: UTF-8; JSON nested at most MAX_DEPTH deep, with at most
+MAX_STRUCTURE_BYTES outside its strings (`check_shape`, before `json.loads`
+builds anything); nbformat 4; its outputs (Colab's images) stripped, then at
+most MAX_STRIPPED_BYTES; valid under nbformat's own schema. Whatever goes wrong becomes a `NotebookError` naming the cause.
 
 Its code is then reduced to what a module defines (`keep`, the contract's rule):
 imports; function and class definitions; assignments whose value is a literal
@@ -20,7 +21,7 @@ for fairness, not for safety: the code it keeps is graded exactly as a .py is,
 in the sandbox, where a .py runs whatever it does at import anyway.
 
 `choose` decides between a .py and a notebook of the same file: an untouched
-stub (the handout's, `stub_code`) gives way to the other; when both were
+stub (the handout's, `stub`) gives way to the other; when both were
 edited, the .py is graded and the note says so.
 """
 
@@ -33,13 +34,10 @@ import re
 from dataclasses import dataclass, field
 
 import nbformat
-import numpy as np
 
 from autograder import ROOT
 
-MAX_NOTEBOOK_BYTES = (
-    20_000_000  # as uploaded, outputs included: a Colab notebook's plots are a few MB
-)
+MAX_NOTEBOOK_BYTES = 20_000_000  # as uploaded, outputs included: Colab's plots are a few MB
 MAX_STRIPPED_BYTES = 2_000_000  # once its outputs are stripped: cells of code and text only
 MAX_DEPTH = 64  # arrays and objects nested in the JSON (a notebook needs 6)
 LIST_CELLS = 8  # cells named in the note of what was left out, before "and N more"
@@ -67,11 +65,10 @@ DATA_MODULES = (
     "keras",
     "sklearn.datasets",
 )
-MAX_BRACKETS = (
-    1_000_000  # arrays and objects in all (a notebook of 2 MB of code holds a few thousand)
-)
-STRING = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"', re.S)  # a JSON string, escapes included
-NOT_BRACKET = re.compile(rb"[^\[\]{}]+")
+# The JSON outside its strings (structure, numbers, true/false/null): a notebook's is a few kB
+# per 100 cells, and it bounds how many values json.loads builds.
+MAX_STRUCTURE_BYTES = 1_000_000
+STRUCTURAL = re.compile(r'["\[\]{}]')  # where a string, an array or an object begins or ends
 
 
 class NotebookError(ValueError):
@@ -84,18 +81,31 @@ class Extracted:
     left_out: list[str] = field(default_factory=list)  # "cell 12 (top-level call to fit)"
 
 
-def depth(data: bytes) -> int:
-    """How deep JSON arrays and objects nest in `data`, counted on its bytes (strings removed
-    first).
-
-    More than MAX_BRACKETS arrays and objects count as too deep: nothing is built for them
-    either."""
-    brackets = NOT_BRACKET.sub(b"", STRING.sub(b"", data))
-    if len(brackets) > MAX_BRACKETS:
-        return MAX_DEPTH + 1
-    codes = np.frombuffer(brackets, dtype=np.uint8)
-    steps = np.where((codes == ord("[")) | (codes == ord("{")), 1, -1).astype(np.int32)
-    return int(np.cumsum(steps).max(initial=0))
+def check_shape(text: str) -> None:
+    """NotebookError if the JSON in `text` holds over MAX_STRUCTURE_BYTES outside its strings or
+    nests deeper than MAX_DEPTH; checked before json.loads builds anything, in one pass (each
+    string is skipped by the json module's own scanner, so no input makes it slower)."""
+    depth = outside = at = 0
+    while True:
+        found = STRUCTURAL.search(text, at)
+        outside += (found.start() if found else len(text)) - at
+        if outside > MAX_STRUCTURE_BYTES:
+            raise NotebookError(f"it is not a notebook: its JSON holds over "
+                                f"{MAX_STRUCTURE_BYTES // 1_000_000} MB outside strings")
+        if found is None:
+            return
+        if found[0] == '"':
+            try:
+                at = json.decoder.scanstring(text, found.end())[1]
+            except ValueError:
+                raise NotebookError("it is not a notebook: it is not valid JSON (a string "
+                                    "does not end)") from None
+            continue
+        depth += 1 if found[0] in "[{" else -1
+        if depth > MAX_DEPTH:
+            raise NotebookError(f"it is not a notebook: its JSON nests deeper than "
+                                f"{MAX_DEPTH} levels")
+        outside, at = outside + 1, found.end()
 
 
 def strip_outputs(notebook: dict) -> None:
@@ -119,8 +129,7 @@ def parse(data: bytes) -> nbformat.NotebookNode:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError:
         raise NotebookError("it is not a notebook: it is not UTF-8 text") from None
-    if depth(data) > MAX_DEPTH:
-        raise NotebookError(f"it is not a notebook: its JSON nests deeper than {MAX_DEPTH} levels")
+    check_shape(text)
     try:
         raw = json.loads(text)
     except (ValueError, RecursionError) as e:
