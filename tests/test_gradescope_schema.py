@@ -73,5 +73,5 @@ def test_a_keyword_the_checker_does_not_implement_is_refused():
 
 
 def test_outputs_are_declared_markdown_and_keep_their_plain_text(valid):
-    assert valid["output_format"] == valid["test_output_format"] == "md"
+    assert valid["test_output_format"] == "md" and valid["output_format"] == "text"
     assert all(t["output_format"] == "md" and t["extra_data"]["text"] for t in valid["tests"])

@@ -64,7 +64,7 @@ def test_the_stubs_sit_at_the_top_with_what_students_need(texts):
                                                  "README.md", "environment.yml", "requirements.txt",
                                                  "autograder"}
     for name in STUBS:
-        assert texts[f"autograder/stubs/{name}"] == texts[name]
+        assert texts[f"autograder/stubs/{name[:-3]}.stub"] == texts[name]
 
 
 def test_the_stubs_ship_as_notebooks_made_from_the_py_stubs(texts):

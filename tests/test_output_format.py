@@ -60,7 +60,7 @@ def test_a_traceback_is_a_fenced_block_that_its_lines_cannot_close():
 def test_results_json_declares_markdown_and_stays_valid_with_hostile_output():
     results = error_results("Grader error")
     results["tests"][0] = results_json.test_entry(NAME, ("1.4", 1, "visible"), False, HOSTILE)
-    assert results["output_format"] == results["test_output_format"] == "md"
+    assert results["test_output_format"] == "md" and results["output_format"] == "text"
     assert results["tests"][0]["output_format"] == "md" and problems(results) == []
     assert plain(results["tests"][0]) == HOSTILE
 

@@ -39,7 +39,7 @@ def test_document_is_valid_gradescope_results_with_the_sum_of_the_scores():
         [(2, 2, "passed"), (0, 3, "failed"), (1.5, 1.5, "passed")]
     assert doc["execution_time"] == 12.3
     assert (doc["output"], doc["output_format"], doc["visibility"], doc["stdout_visibility"]) == \
-        ("Graded 3 tests.", "md", "visible", "hidden")
+        ("Graded 3 tests.", "text", "visible", "hidden")
     assert doc["leaderboard"] == LEADERBOARD
 
 

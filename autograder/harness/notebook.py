@@ -8,7 +8,8 @@ others) instead of the .py file. The notebook is student input like any other:
 anything trusts it: UTF-8; JSON nested at most MAX_DEPTH deep, with at most
 MAX_STRUCTURE_BYTES outside its strings (`check_shape`, before `json.loads`
 builds anything); nbformat 4; its outputs (Colab's images) stripped, then at
-most MAX_STRIPPED_BYTES; valid under nbformat's own schema. Whatever goes wrong becomes a `NotebookError` naming the cause.
+most MAX_STRIPPED_BYTES; valid under nbformat's own schema. Whatever goes wrong
+becomes a `NotebookError` naming the cause.
 
 Its code is then reduced to what a module defines (`keep`, the contract's rule):
 imports; function and class definitions; assignments whose value is a literal
@@ -109,8 +110,7 @@ def check_shape(text: str) -> None:
 
 
 def strip_outputs(notebook: dict) -> None:
-    """Remove what Jupyter and Colab store beside the code: outputs, execution counts,
-    attachments."""
+    """Remove what Jupyter and Colab keep beside the code: outputs, counts, attachments."""
     for cell in notebook.get("cells") or []:
         if isinstance(cell, dict):
             if cell.get("cell_type") == "code":
@@ -119,8 +119,7 @@ def strip_outputs(notebook: dict) -> None:
 
 
 def parse(data: bytes) -> nbformat.NotebookNode:
-    """The notebook in `data`, checked as untrusted input; NotebookError says what is wrong with
-    it."""
+    """The notebook in `data`, checked as untrusted input; NotebookError says what is wrong."""
     if len(data) > MAX_NOTEBOOK_BYTES:
         raise NotebookError(
             f"it is {len(data):,} bytes, over the limit of {MAX_NOTEBOOK_BYTES // 1_000_000} MB"
@@ -169,8 +168,7 @@ def source_of(cell) -> str:
 
 
 def without_magics(source: str) -> tuple[str, list[str]]:
-    """`source` with its IPython magic and shell lines blanked (line numbers kept), and what they
-    were."""
+    """`source` with its IPython magics and shell lines blanked (line numbers kept), and those."""
     lines, dropped = source.split("\n"), []
     if lines and lines[0].lstrip().startswith("%%"):
         return "", [f"cell magic {lines[0].split()[0][:30]}"]
@@ -195,8 +193,7 @@ def dotted(node: ast.AST) -> str | None:
 
 
 class Module:
-    """What the kept code defines so far: imported names (-> the module they stand for) and other
-    names."""
+    """What the kept code defines so far: imported names (-> what they stand for), and all."""
 
     def __init__(self):
         self.imported: dict[str, str] = {}
@@ -227,8 +224,7 @@ class Module:
         return full.rsplit(".", 1)[-1][:1].isupper() or full in LOWER_CASE_CONSTRUCTORS
 
     def is_value(self, node: ast.AST) -> bool:
-        """A literal, a name the kept code defines, or a library constructor's call of such
-        values."""
+        """A literal, a name the kept code defines, or a library constructor called on such."""
         if isinstance(node, ast.Constant):
             return True
         if isinstance(node, (ast.Name, ast.Attribute)):
@@ -290,8 +286,8 @@ KINDS = {
 
 
 def keep(node: ast.stmt, module: Module) -> str | None:
-    """None if the contract's rule keeps this top-level statement (and `module` learns what it
-    binds); else why not."""
+    """None if the contract's rule keeps this top-level statement (`module` learns what it
+    binds), else why not."""
     if isinstance(node, (ast.Import, ast.ImportFrom)):
         module.add_import(node)
         return None
@@ -320,9 +316,9 @@ def keep(node: ast.stmt, module: Module) -> str | None:
 
 
 def segment(lines: list[str], node: ast.stmt, shared: bool) -> str:
-    """The source of a kept statement: its own lines (decorators and comments inside it kept), or,
-    when it shares
-    a line with another statement (`import x; fit()`), the statement alone, unparsed."""
+    """The source of a kept statement: its own lines (decorators and comments inside it kept),
+    or, when it shares a line with another statement (`import x; fit()`), the statement alone,
+    unparsed."""
     if shared:
         return ast.unparse(node)
     first = min([node.lineno, *(d.lineno for d in getattr(node, "decorator_list", []))])
@@ -334,9 +330,8 @@ def kept_code(source: str, module: Module) -> tuple[list[str], list[str]]:
     tree = ast.parse(source)
     lines = source.split("\n")
     body, kept, reasons = tree.body, [], []
-    if all(
-        keep(node, module) is None for node in body
-    ):  # a cell of definitions: kept as written, comments too
+    # A cell of definitions alone is kept as written, its comments too.
+    if all(keep(node, module) is None for node in body):
         return ([source.strip("\n")] if body else []), []
     for i, node in enumerate(body):
         why = keep(node, module)
@@ -351,8 +346,7 @@ def kept_code(source: str, module: Module) -> tuple[list[str], list[str]]:
 
 
 def extract(notebook) -> Extracted:
-    """The module a notebook defines, by the contract's rule, and what was left out, cell by
-    cell."""
+    """The module a notebook defines, by the contract's rule, and what was left out, by cell."""
     module, parts, left_out = Module(), [], []
     for number, cell in enumerate(notebook.get("cells", []), start=1):
         if cell.get("cell_type") != "code":
@@ -384,8 +378,7 @@ def note(name: str, extracted: Extracted) -> str:
 
 
 def read(data: bytes) -> Extracted:
-    """Parse and extract; NotebookError for a notebook that cannot be graded, whatever breaks
-    inside."""
+    """Parse and extract; NotebookError for a notebook that cannot be graded, whatever broke."""
     try:
         return extract(parse(data))
     except NotebookError:
@@ -397,23 +390,21 @@ def read(data: bytes) -> Extracted:
 
 # --- the stubs, as .py and as notebooks ---------------------------------------------------------
 
-STUB_FOLDERS = [
-    ROOT / "student",
-    ROOT / "autograder" / "stubs",
-]  # the repository's; the zips' copies
+# Where the stubs are: the repository's student/; the copies in the Gradescope zip and the
+# handout, named so that nothing there is a file of the assignment (autograder/stubs/FILE.stub).
+STUB_PLACES = ["student/{}.py", "autograder/stubs/{}.stub"]
 
 
 def stub(file: str) -> bytes | None:
     """The handout's stub FILE.py, where this copy of the grader has it."""
-    for folder in STUB_FOLDERS:
-        if (folder / f"{file}.py").is_file():
-            return (folder / f"{file}.py").read_bytes()
+    for place in STUB_PLACES:
+        if (ROOT / place.format(file)).is_file():
+            return (ROOT / place.format(file)).read_bytes()
     return None
 
 
 def normal(text: str) -> str:
-    """Text compared without line endings, trailing spaces or blank lines: an editor's save changes
-    nothing."""
+    """Text compared without line endings, trailing spaces or blank lines (an editor's save)."""
     return "\n".join(
         line.rstrip() for line in text.replace("\r\n", "\n").split("\n") if line.strip()
     )
@@ -428,65 +419,42 @@ def code_cells(notebook) -> str:
 def is_stub_py(file: str, data: bytes) -> bool:
     original = stub(file)
     return original is not None and normal(data.decode("utf-8", "replace")) == normal(
-        original.decode()
-    )
+        original.decode())
 
 
 def is_stub_notebook(file: str, notebook) -> bool:
     original = stub(file)
     return original is not None and code_cells(notebook) == code_cells(
-        as_notebook(original.decode())
-    )
+        as_notebook(original.decode()))
 
 
 def as_notebook(script: str) -> nbformat.NotebookNode:
     """A stub .py as a notebook: its docstring as text, its imports, each definition in a cell of
-    its own, and the
-    `__main__` block as the cell that trains. Lines that need `__file__`, which a notebook lacks,
-    are adapted."""
+    its own, and the `__main__` block as the cell that trains. Lines that need `__file__`, which
+    a notebook lacks, are adapted."""
     tree = ast.parse(script)
     lines = script.split("\n")
-    cells = []
-    body = list(tree.body)
+    new_code, cells, body, start = nbformat.v4.new_code_cell, [], list(tree.body), 0
     if body and isinstance(body[0], ast.Expr) and isinstance(body[0].value, ast.Constant):
         cells.append(nbformat.v4.new_markdown_cell(ast.get_docstring(tree)))
         start = body.pop(0).end_lineno
-    else:
-        start = 0
     imports = [n for n in body if not isinstance(n, (ast.FunctionDef, ast.ClassDef, ast.If))]
     if imports:
-        text = lines[start : imports[-1].end_lineno]
-        cells.append(
-            nbformat.v4.new_code_cell(
-                "\n".join(line for line in text if "__file__" not in line).strip()
-            )
-        )
+        text = lines[start:imports[-1].end_lineno]
+        cells.append(new_code("\n".join(line for line in text if "__file__" not in line).strip()))
     for node in body:
         if isinstance(node, (ast.FunctionDef, ast.ClassDef)):
-            cells.append(
-                nbformat.v4.new_code_cell("\n".join(lines[node.lineno - 1 : node.end_lineno]))
-            )
+            cells.append(new_code("\n".join(lines[node.lineno - 1:node.end_lineno])))
         elif isinstance(node, ast.If):
-            main = "\n".join(line[4:] for line in lines[node.body[0].lineno - 1 : node.end_lineno])
-            cells.append(
-                nbformat.v4.new_markdown_cell(
-                    "Train with your defaults and check the test accuracy."
-                )
-            )
-            cells.append(
-                nbformat.v4.new_code_cell(main.replace("Path(__file__).with_name(", "Path("))
-            )
-    notebook = nbformat.v4.new_notebook(
-        cells=cells,
-        metadata={
-            "kernelspec": {"display_name": "Python 3", "language": "python", "name": "python3"},
-            "language_info": {"name": "python"},
-        },
-    )
+            main = "\n".join(line[4:] for line in lines[node.body[0].lineno - 1:node.end_lineno])
+            cells.append(nbformat.v4.new_markdown_cell("Train with your defaults and check the "
+                                                       "test accuracy."))
+            cells.append(new_code(main.replace("Path(__file__).with_name(", "Path(")))
+    notebook = nbformat.v4.new_notebook(cells=cells, metadata={
+        "kernelspec": {"display_name": "Python 3", "language": "python", "name": "python3"},
+        "language_info": {"name": "python"}})
     for number, cell in enumerate(notebook.cells, start=1):
-        cell.id = (
-            f"cell-{number}"  # fixed ids: the handout's bytes are the same for the same commit
-        )
+        cell.id = f"cell-{number}"  # fixed ids: the handout's bytes are the same for one commit
     return notebook
 
 
@@ -497,9 +465,7 @@ def stub_notebook(file: str) -> str:
 
 @dataclass
 class Choice:
-    code: (
-        bytes | None
-    )  # what the grader grades as FILE.py; None: nothing (the file fails, `why` says why)
+    code: bytes | None  # graded as FILE.py; None: nothing (the file fails, `why` says why)
     notes: list[str] = field(default_factory=list)
     why: str | None = None  # the file's failure, when the notebook meant to be graded cannot be
     from_notebook: bool = False  # the code is the notebook's
@@ -514,30 +480,18 @@ def choose(file: str, py: bytes | None, ipynb: bytes | None) -> Choice:
     try:
         notebook = parse(ipynb)
         extracted = extract(notebook)
-    except NotebookError as e:
+    except Exception as e:  # untrusted JSON must never stop the grader: this file fails alone
+        why = str(e) if isinstance(e, NotebookError) else \
+            f"it could not be read as a notebook ({type(e).__name__})"
         if py_edited:
-            return Choice(py, [f"Ignored {name}: {e}; {file}.py is graded."])
-        return Choice(
-            None, [f"Skipped {name}: {e}."], why=f"{name} cannot be graded: {e}", from_notebook=True
-        )
-    except Exception as e:  # untrusted JSON must never stop the grader
-        why = f"it could not be read as a notebook ({type(e).__name__})"
-        return (
-            Choice(py, [f"Ignored {name}: {why}; {file}.py is graded."])
-            if py_edited
-            else Choice(
-                None,
-                [f"Skipped {name}: {why}."],
-                why=f"{name} cannot be graded: {why}",
-                from_notebook=True,
-            )
-        )
+            return Choice(py, [f"Ignored {name}: {why}; {file}.py is graded."])
+        return Choice(None, [f"Skipped {name}: {why}."], why=f"{name} cannot be graded: {why}",
+                      from_notebook=True)
     if py_edited:
         if is_stub_notebook(file, notebook):
             return Choice(py)
-        return Choice(
-            py, [f"Both {file}.py and {name} were edited: {file}.py is graded, {name} is not."]
-        )
+        return Choice(py, [f"Both {file}.py and {name} were edited: {file}.py is graded, "
+                           f"{name} is not."])
     if py is not None and is_stub_notebook(file, notebook):
         return Choice(py)  # both untouched: the stub is graded, and scores what a stub scores
     return Choice(extracted.code.encode(), [note(name, extracted)], from_notebook=True)

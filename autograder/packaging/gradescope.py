@@ -68,9 +68,11 @@ def zip_members(expected_dir: Path) -> list[tuple[str, bytes, int]]:
     for path in sorted(package.rglob("*")):
         if path.is_file() and "__pycache__" not in path.parts and path.suffix in (".py", ".ini"):
             members.append((str(path.relative_to(ROOT)), path.read_bytes(), 0o644))
+    from autograder.harness import notebook  # the build's alone: `run` stays small
+
     for file in config.FILES:  # the stubs: the grader tells an untouched file from an edited one
         stub = (ROOT / "student" / f"{file}.py").read_bytes()
-        members.append((f"autograder/stubs/{file}.py", stub, 0o644))
+        members.append((notebook.STUB_PLACES[1].format(file), stub, 0o644))
     for path in sorted(expected_dir.rglob("*")):
         if path.is_file():
             members.append(("expected/" + str(path.relative_to(expected_dir)), path.read_bytes(), 0o644))

@@ -10,7 +10,7 @@ students who work in Jupyter or Colab, utils.py, a student Makefile (`data`, `ch
 assignment and its mathematics (templates in autograder/packaging/handout_files/).
 Under autograder/: the modules that `make check` and the visible tests
 import, the expected values of the visible tests (autograder/expected/), and
-a copy of the stubs (autograder/stubs/), by which the grader tells an
+a copy of the stubs (autograder/stubs/*.stub), by which the grader tells an
 untouched file from an edited one when both forms are there.
 
 Nothing of solutions/, of the hidden tests (autograder/hidden/test_hidden.py,
@@ -112,7 +112,7 @@ def zip_members(expected_dir: Path) -> list[tuple[str, bytes, int]]:
     """(name in the zip, content, mode) for everything the handout holds."""
     top = [(f"{file}.py", (ROOT / "student" / f"{file}.py").read_bytes()) for file in config.FILES]
     top += [(f"{file}.ipynb", notebook.stub_notebook(file).encode()) for file in config.FILES]
-    top += [(f"autograder/stubs/{file}.py", (ROOT / "student" / f"{file}.py").read_bytes())
+    top += [(notebook.STUB_PLACES[1].format(file), (ROOT / "student" / f"{file}.py").read_bytes())
             for file in config.FILES]
     top += [("Makefile", (FILES / "Makefile").read_bytes()), ("README.md", readme().encode())]
     top += [(name, (ROOT / name).read_bytes()) for name in ("utils.py", "environment.yml", "requirements.txt")]
