@@ -1,4 +1,5 @@
-"""`make submission` zips exactly the five files, refuses when one is missing, warns on a stale PNG."""
+"""`make submission` zips exactly the five files (a notebook for a .py where that is the form
+edited), refuses when one is missing, warns on a stale PNG."""
 
 import os
 import shutil

@@ -128,6 +128,9 @@ CALL_BUDGET = settings.seconds("GRADER_CALL_BUDGET")
 # 600 s. There, training gets this much of it (`run_autograder` sets GRADER_TRAIN_DEADLINE to it, unless set);
 # the rest is imports and unit tests.
 TRAIN_DEADLINE_ON_GRADESCOPE = 420
+# Graded submissions per student in any 24 hours on Gradescope (packaging/limits.py); None: no limit.
+# Past it, a submission is not graded: it shows the last graded score and when the next can be.
+SUBMISSIONS_PER_DAY: int | None = None
 # The whole grading's deadline, in seconds of wall-clock time from its start (GRADER_DEADLINE; run_autograder sets
 # it to GRADESCOPE_DEADLINE less FILE_RESERVE): whatever a worker does or writes, each file's workers are stopped
 # in time for the files after it to keep FILE_RESERVE seconds each, and results.json is written. A file that

@@ -29,6 +29,7 @@ from pathlib import Path
 from autograder import ROOT, grade, packaging
 from autograder.core import config, settings
 from autograder.core.atomic import replacing, write_json_atomically
+from autograder.packaging import limits
 from autograder.suite.results import error_results
 
 FILES = Path(__file__).resolve().parent / "gradescope_files"
@@ -106,13 +107,18 @@ def run(root: Path) -> int:
     write_json_atomically(results, error_results(
         "Grader error: the autograder stopped before it finished grading this submission. "
         "Nothing in your submission was graded; please tell the course staff."))
-    metadata = root / "submission_metadata.json"
+    metadata, meta = root / "submission_metadata.json", None
     if metadata.exists():
         try:
             meta = json.loads(metadata.read_text())
             print(f"submission {meta.get('id')} by {[u.get('email') for u in meta.get('users', [])]}")
         except (json.JSONDecodeError, AttributeError):
             print("submission_metadata.json is not readable JSON")
+    limited = limits.refusal(meta, config.SUBMISSIONS_PER_DAY)
+    if limited is not None:  # over the daily limit: the last graded result, and when the next is
+        write_json_atomically(results, limited)
+        print(limited["output"].split("\n")[0])
+        return 0
     os.environ.setdefault("GRADER_TRAIN_DEADLINE", str(config.TRAIN_DEADLINE_ON_GRADESCOPE))
     # The grading's own deadline ends each file in time; DEADLINE, just after it, is the last resort.
     os.environ.setdefault("GRADER_DEADLINE", str(DEADLINE - config.FILE_RESERVE))
