@@ -142,6 +142,11 @@ def table(results: dict, width: int = 100, colour: bool = False) -> str:
     return "\n".join(lines)
 
 
+def notebook_notes(results: dict) -> list[str]:
+    """The lines of results.json's output about notebooks: what was graded of each, or why not."""
+    return [printable(line) for line in str(results.get("output", "")).split("\n") if ".ipynb" in line]
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("submission", nargs="?", default=str(ROOT / "solutions"), type=Path)
@@ -173,6 +178,8 @@ def main(argv=None) -> int:
               f"(pytest exit status {code})", file=sys.stderr)
         return 1
     results = json.loads(args.results.read_text())
+    for note in notebook_notes(results):
+        print(note)
     print(table(results, colour=colours()))
     if args.visible_only:
         if config.HIDDEN_POINTS:
