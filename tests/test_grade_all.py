@@ -2,7 +2,7 @@
 
 The plain class: a correct submission unlike the reference (variant_b) handed in as Colab
 notebooks with the cells a student leaves (magics, a shell line, a training cell with its plot),
-the stubs, a file with two typical mistakes and an empty folder. The
+the stubs, a file with two typical mistakes beside a notebook cut short, and an empty folder. The
 Gradescope export: a group submission (the stubs), one that crashes its worker, one that hangs (stopped by
 grade-all's timeout) and one that the metadata lists but whose folder is missing.
 """
@@ -104,6 +104,7 @@ def plain_class(tmp_path_factory):
     for mistake in MISTAKES:
         if mistake.name in MISTAKEN:
             apply(mistake, folder / "carol")
+    (folder / "carol" / "pytorch_ann.ipynb").write_text('{"nbformat": 4, "cells": [')  # cut short
     (folder / "erin").mkdir()
     grades = tmp_path_factory.mktemp("grades")
     started = time.monotonic()
@@ -189,8 +190,12 @@ def test_a_notebook_export_is_graded_as_its_code_and_says_what_it_left_out(plain
     assert all("top-level call to fit" in line for line in lines)
 
 
-def test_the_similarity_of_every_pair_is_in_its_csv_and_the_report(plain_class):
+def test_a_bad_notebook_fails_its_file_and_every_pair_is_in_the_similarity_csv(plain_class):
     _, grades, stdout, _ = plain_class
+    carol = json.loads((grades / "carol" / "results.json").read_text())
+    assert "Skipped pytorch_ann.ipynb: it is not a notebook: it is not valid JSON" in carol["output"]
+    why = {plain(t) for t in carol["tests"] if t["name"].startswith("pytorch_ann.forward")}
+    assert all("pytorch_ann.ipynb cannot be graded: it is not a notebook" in w for w in why), why
     with open(grades / "similarity.csv", newline="") as f:
         rows = list(csv.DictReader(f))
     assert list(rows[0]) == ["student_a", "student_b", "file", "similarity"]
