@@ -10,6 +10,7 @@ The rest check the extraction and intake on their own, without grading.
 
 from __future__ import annotations
 
+import functools
 import json
 import shutil
 
@@ -24,6 +25,7 @@ from tests.notebooks import colab
 PNGS = list(config.PNG_FILES.values())
 
 
+@functools.lru_cache
 def reference(file: str, extra: bool = True) -> bytes:
     return colab((ROOT / "solutions" / f"{file}.py").read_text(), f"{file}.ipynb", extra)
 
