@@ -82,3 +82,16 @@ def test_the_stubs_count_as_boilerplate(tmp_path):
 
 def test_the_benchmark_runs_on_a_small_generated_class():
     assert similarity_bench.bench(12) < 60
+
+
+def test_the_shares_are_copydetects_own(pairs):
+    from copydetect import compare_files
+
+    codes = [(path / "numpy_ann.py").read_text() for path in (*INDEPENDENT.values(), ORIGINAL)]
+    stub = similarity.boilerplate("numpy_ann")
+    share = similarity.shares([similarity.Prints(code, stub) for code in codes])
+    for i in range(len(codes)):
+        for j in range(i + 1, len(codes)):
+            one, two = (similarity.fingerprint(codes[k], stub) for k in (i, j))
+            _, (a, b), _ = compare_files(one, two)
+            assert (share[i, j], share[j, i]) == pytest.approx((a, b))
