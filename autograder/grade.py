@@ -144,7 +144,8 @@ def table(results: dict, width: int = 100, colour: bool = False) -> str:
 
 def notebook_notes(results: dict) -> list[str]:
     """The lines of results.json's output about notebooks: what was graded of each, or why not."""
-    return [printable(line) for line in str(results.get("output", "")).split("\n") if ".ipynb" in line]
+    lines = str(results.get("output", "")).split("\n")
+    return [printable(line) for line in lines if ".ipynb" in line]
 
 
 def main(argv=None) -> int:

@@ -193,7 +193,8 @@ def test_a_notebook_export_is_graded_as_its_code_and_says_what_it_left_out(plain
 def test_a_bad_notebook_fails_its_file_and_every_pair_is_in_the_similarity_csv(plain_class):
     _, grades, stdout, _ = plain_class
     carol = json.loads((grades / "carol" / "results.json").read_text())
-    assert "Skipped pytorch_ann.ipynb: it is not a notebook: it is not valid JSON" in carol["output"]
+    skipped = "Skipped pytorch_ann.ipynb: it is not a notebook: it is not valid JSON"
+    assert skipped in carol["output"]
     why = {plain(t) for t in carol["tests"] if t["name"].startswith("pytorch_ann.forward")}
     assert all("pytorch_ann.ipynb cannot be graded: it is not a notebook" in w for w in why), why
     with open(grades / "similarity.csv", newline="") as f:

@@ -26,8 +26,9 @@ def test_the_schema_requires_every_key_of_the_specification_that_the_grader_writ
     assert set(SCHEMA["required"]) == {"score", "execution_time", "output", "output_format",
                                        "test_output_format", "visibility", "stdout_visibility",
                                        "tests", "leaderboard"}
-    assert set(SCHEMA["$defs"]["test"]["required"]) == {"score", "max_score", "status", "name", "number", "output",
-                                                        "output_format", "tags", "visibility", "extra_data"}
+    assert set(SCHEMA["$defs"]["test"]["required"]) == {
+        "score", "max_score", "status", "name", "number", "output", "output_format", "tags",
+        "visibility", "extra_data"}
     assert set(SCHEMA["$defs"]["leaderboard_entry"]["required"]) == {"name", "value", "order"}
 
 

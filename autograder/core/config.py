@@ -128,7 +128,7 @@ CALL_BUDGET = settings.seconds("GRADER_CALL_BUDGET")
 # 600 s. There, training gets this much of it (`run_autograder` sets GRADER_TRAIN_DEADLINE to it, unless set);
 # the rest is imports and unit tests.
 TRAIN_DEADLINE_ON_GRADESCOPE = 420
-# Graded submissions per student in any 24 hours on Gradescope (packaging/limits.py); None: no limit.
+# Graded submissions per student in any 24 hours on Gradescope (packaging/limits.py); None: none.
 # Past it, a submission is not graded: it shows the last graded score and when the next can be.
 SUBMISSIONS_PER_DAY: int | None = None
 # The whole grading's deadline, in seconds of wall-clock time from its start (GRADER_DEADLINE; run_autograder sets

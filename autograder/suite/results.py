@@ -170,7 +170,8 @@ def test_entry(name: str, row: tuple, passed: bool, output: str) -> dict:
     number, score, visibility = row
     return {"name": name, "number": number, "score": score if passed else 0, "max_score": score,
             "status": "passed" if passed else "failed", "output": shown(output, TEST_OUTPUT_FORMAT),
-            "output_format": TEST_OUTPUT_FORMAT, "visibility": visibility, "tags": [name.split(".")[0]],
+            "output_format": TEST_OUTPUT_FORMAT, "visibility": visibility,
+            "tags": [name.split(".")[0]],
             "extra_data": {"text": printable(output)}}
 
 
