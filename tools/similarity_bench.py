@@ -1,10 +1,8 @@
-"""The similarity scan of `make grade-all` timed on a generated class: `python
-tools/similarity_bench.py`.
+"""The similarity scan of `make grade-all`, timed on a generated class.
 
 Each student's three files are drawn from the reference and the three correct variants of
-tests/submissions/,
-with some names renamed and every comment changed: a class where every pair is much alike, the
-scan's worst case.
+tests/submissions/, with their local variables renamed and their layout redone: a class where
+every pair is much alike, the scan's worst case.
 
     python tools/similarity_bench.py [--students 300]
 """
@@ -12,8 +10,8 @@ scan's worst case.
 from __future__ import annotations
 
 import argparse
+import ast
 import random
-import re
 import sys
 import tempfile
 import time
@@ -33,12 +31,20 @@ SOURCES = [
 
 
 def renamed(code: str, rng: random.Random) -> str:
-    """`code` with some of its assigned names renamed and its comments changed, as students' own
-    code differs."""
-    names = sorted(set(re.findall(r"\b(?:self\.)?([a-z_][a-z0-9_]{2,})\s*=", code)))
-    for name in rng.sample(names, k=min(len(names), 8)):
-        code = re.sub(rf"\b{name}\b", f"{name}_{rng.randrange(1000)}", code)
-    return re.sub(r"#.*", lambda m: f"# note {rng.randrange(10**6)}", code)
+    """`code` as a student who copied it might hand it in: the local variables of every function
+    renamed, comments dropped and the layout redone (`ast.unparse`); it behaves the same."""
+    tree = ast.parse(code)
+    for function in ast.walk(tree):
+        if not isinstance(function, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            continue
+        arguments = {a.arg for a in ast.walk(function.args) if isinstance(a, ast.arg)}
+        local = sorted({n.id for n in ast.walk(function)
+                        if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)} - arguments)
+        new = {name: f"{name}_{rng.randrange(1000)}" for name in local}
+        for node in ast.walk(function):
+            if isinstance(node, ast.Name) and node.id in new:
+                node.id = new[node.id]
+    return ast.unparse(tree) + "\n"
 
 
 def generate(folder: Path, students: int, seed: int = 0) -> list[Submission]:
