@@ -170,10 +170,11 @@ def test_grades_csv_holds_no_formula_and_no_control_character(tmp_path):
     assert rows[1][0] == "'=cmd|' /C calc'!A0" and rows[1][2] == "'-1001"
 
 
-def assert_inert_report(report: str, submissions: int) -> None:
+def assert_inert_report(report: str, submissions: int, similarity: bool = False) -> None:
     """report.md: our headings alone, no tag, no link, no control character, whole table rows."""
     headings = [line for line in report.splitlines() if line.lstrip().startswith("#")]
-    assert headings == [f"# Grade report: {submissions} submissions", *OUR_HEADINGS], headings
+    ours = [*OUR_HEADINGS, *(["## Code similarity"] if similarity else [])]
+    assert headings == [f"# Grade report: {submissions} submissions", *ours], headings
     assert not re.search(r"<[A-Za-z/!?]", report) and "&lt;img" in report  # z < 0 is no tag
     assert not unescaped("[", report) and not unescaped("`", report)
     assert is_printable(report)
@@ -300,6 +301,7 @@ def hostile_class(hostile_folder, tmp_path_factory):
     for key in (GRADED, EMPTY, UNLISTED):
         (folder / key).mkdir()
     (folder / GRADED / "numpy_ann.py").write_text(f"raise RuntimeError({HOSTILE!r})\n")
+    (folder / UNLISTED / "numpy_ann.py").write_text(f"raise ValueError({HOSTILE!r})\n")  # a pair
     grades = f"{hostile_folder}/grades $y"
     done = make("grade-all", f"SUBMISSIONS={folder}", f"GRADES={grades}")
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
@@ -323,7 +325,14 @@ def test_grade_all_with_hostile_names_writes_an_inert_csv_report_and_console(hos
     assert by_name["'=cmd|' /C calc'!A0"][1:5] == ["'@evil.example", "'-1001", csv_cell(GRADED), "graded"]
     assert by_name["'-Mallory"][3:5] == [csv_cell(MISSING), "empty"]
     report = (grades / "report.md").read_text()
-    assert_inert_report(report, 4)
+    assert_inert_report(report, 4, similarity=True)
+    pairs = report.split("## Code similarity")[1]
+    assert "| \\=HYPERLINK(" in pairs and "\\+plain \\`folder\\`" in pairs  # the pair, inert
+    with open(grades / "similarity.csv", newline="") as f:
+        similar = list(csv.reader(f))
+    assert len(similar) == 2
+    assert {similar[1][0], similar[1][1]} == {csv_cell(GRADED), csv_cell(UNLISTED)}
+    assert all(not c.startswith(FORMULA) and is_printable(c, lines=False) for c in similar[1])
     assert "failures | submissions | message" in report and "Injected heading &lt;img" in report
     assert pngcheck.problem((grades / "report.png").read_bytes()) is None
     for key in (GRADED, EMPTY, MISSING, UNLISTED):
