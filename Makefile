@@ -11,6 +11,7 @@ ONLY ?=
 SUBMISSIONS ?=
 GRADES ?= grades
 FORCE ?=
+SIMILARITY ?=
 
 ifeq ($(PY),$(VENV)/bin/python)
 SETUP := $(VENV)/.installed
@@ -29,7 +30,7 @@ export GIVEN_RESULTS = $(value RESULTS)
 export GIVEN_ONLY = $(value ONLY)
 export GIVEN_SUBMISSIONS = $(value SUBMISSIONS)
 export GIVEN_GRADES = $(value GRADES)
-unexport SUBMISSION RESULTS ONLY SUBMISSIONS GRADES FORCE
+unexport SUBMISSION RESULTS ONLY SUBMISSIONS GRADES FORCE SIMILARITY
 # An empty value leaves its argument out (the grader's default): ${X:+"..."} is nothing when X is.
 RESULTS_ARG = $${GIVEN_RESULTS:+"--results=$$GIVEN_RESULTS"}
 ONLY_ARG = $${GIVEN_ONLY:+"--only=$$GIVEN_ONLY"}
@@ -49,9 +50,10 @@ help:
 	@echo "make gradescope            build dist/autograder.zip for Gradescope (instructors)"
 	@echo "make submission            zip student/ into submission.zip for Gradescope (students)"
 	@echo "make handout               build dist/handout.zip, what students receive (instructors)"
-	@echo "make grade-all SUBMISSIONS=dir [GRADES=grades] [FORCE=1]"
+	@echo "make grade-all SUBMISSIONS=dir [GRADES=grades] [FORCE=1] [SIMILARITY=0]"
 	@echo "                           grade a class in parallel (one folder per student, or Gradescope's"
-	@echo "                           export); writes GRADES/ with grades.csv, report.md and report.png"
+	@echo "                           export); writes GRADES/ with grades.csv, similarity.csv,"
+	@echo "                           report.md and report.png"
 	@echo "make seeds                 train the reference under 5 seeds and check its margins"
 	@echo "make bench                 time and memory of grading the reference, on one core and on all"
 	@echo "make docs                  rewrite the generated tables of README.md and docs/CONTRACT.md (maintainers)"
@@ -120,7 +122,9 @@ handout: $(SETUP) data
 
 grade-all: $(SETUP) data
 	@$(PY) -m autograder.batch $${GIVEN_GRADES:+"--out=$$GIVEN_GRADES"} \
-		$(if $(filter-out 0,$(value FORCE)),--force) -- "$$GIVEN_SUBMISSIONS"
+		$(if $(filter-out 0,$(value FORCE)),--force) \
+		$(if $(filter 0,$(value SIMILARITY)),--no-similarity) \
+		-- "$$GIVEN_SUBMISSIONS"
 
 # The benchmark grades with a CPU build of torch, as Gradescope's image would (torchvision is not needed to grade):
 # the version on the `# bench: torch==` line of requirements.txt.

@@ -43,7 +43,7 @@ from autograder import ROOT, grade
 from autograder.core import config
 from autograder.harness import calibrate
 from autograder.harness.sandbox import proc_file, process_tree
-from autograder.suite.results import write_json_atomically
+from autograder.suite.results import plain, write_json_atomically
 
 TRAIN_IMAGES = 60_000 - config.VAL_SIZE
 MB = 1 << 20
@@ -270,7 +270,8 @@ def grade_and_sample(python: str, cpus: str | None, work: Path, submission: Path
         done = {e["call"]: e for e in log if e["event"] == "done"}
         train = done.get("train", {}).get("values") or {}  # empty when training did not finish (killed, say)
         epochs = len((train.get("history") or {}).get("train_loss") or [])
-        accuracy = next(t["output"] for t in graded["tests"] if t["name"].startswith(f"{file}.accuracy"))
+        accuracy = next(plain(t) for t in graded["tests"]
+                        if t["name"].startswith(f"{file}.accuracy"))
         rows[file] = {
             "seconds": round(sum(e["seconds"] or 0 for e in done.values()), 1),
             "train_seconds": round(train.get("seconds", 0.0), 1),

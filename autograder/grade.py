@@ -10,6 +10,11 @@ What it prints holds text a student chose (exception messages, printed epoch
 lines, names of files and folders): every such line passes through
 `core.text.printable`, so that an escape sequence shows as text instead of
 redrawing the terminal.
+
+On a terminal, with NO_COLOR unset (no-color.org), PASS is green and FAIL
+red (`colours`). Only the grader's own words are coloured, after the student's
+text has been made printable: a colour is never wrapped around, or made from,
+what a student wrote.
 """
 
 from __future__ import annotations
@@ -29,6 +34,7 @@ from autograder import ROOT
 from autograder.core import config
 from autograder.core.text import printable
 from autograder.harness import calibrate, sandbox
+from autograder.suite.results import plain
 
 SUITE = ROOT / "autograder" / "suite"  # the graded tests; their settings are its pytest.ini
 HIDDEN = ROOT / "autograder" / "hidden"  # the hidden tests, where they exist (not in the student handout)
@@ -107,8 +113,22 @@ def echo_lines(fd: int) -> None:
             print("  " + printable(line.rstrip()), flush=True)
 
 
-def table(results: dict, width: int = 100) -> str:
-    """The per-test table, failures with their reasons, and the total."""
+GREEN, RED, BOLD, RESET = "\x1b[32m", "\x1b[31m", "\x1b[1m", "\x1b[0m"
+
+
+def colours(stream=None) -> bool:
+    """Whether to colour: `stream` (stdout) is a terminal and NO_COLOR is unset or empty."""
+    stream = stream or sys.stdout
+    return not os.environ.get("NO_COLOR") and hasattr(stream, "isatty") and stream.isatty()
+
+
+def painted(word: str, colour: str, on: bool) -> str:
+    """One of the grader's own words (PASS, FAIL, the score) in `colour` when `on`."""
+    return f"{colour}{word}{RESET}" if on else word
+
+
+def table(results: dict, width: int = 100, colour: bool = False) -> str:
+    """The per-test table, failures with their reasons, and the total; coloured if `colour`."""
     lines = []
     current = previous = None
     for t in results["tests"]:
@@ -118,18 +138,19 @@ def table(results: dict, width: int = 100) -> str:
             got = sum(x["score"] for x in results["tests"] if x["name"].startswith(part + "."))
             top = sum(x["max_score"] for x in results["tests"] if x["name"].startswith(part + "."))
             lines.append(f"\n{part}.py  {got:g}/{top:g}")
-        mark = "PASS" if t["status"] == "passed" else "FAIL"
+        passed = t["status"] == "passed"
+        mark = painted("PASS", GREEN, colour) if passed else painted("FAIL", RED, colour)
         name = printable(t["name"], lines=False)
         lines.append(f"  {mark} {t['number']:>5} {t['score']:>2g}/{t['max_score']:<2g} {name}")
         if t["status"] != "passed" or (t["output"] and "accuracy" in t["name"]):
-            text = printable(t["output"]).strip() or "(no message)"
+            text = plain(t).strip() or "(no message)"
             first = text.splitlines()[0] if t["status"] == "passed" else " ".join(text.split())
             if t["status"] != "passed":  # one cause (a missing file, say) is spelt out once a file
                 same = first == previous
                 first, previous = ("(the same reason as above)" if same else first), first
             lines += textwrap.wrap(first, width, initial_indent=" " * 18, subsequent_indent=" " * 18)[:6]
     total = sum(t["max_score"] for t in results["tests"])
-    lines.append(f"\nScore: {results['score']:g}/{total:g}")
+    lines.append("\n" + painted(f"Score: {results['score']:g}/{total:g}", BOLD, colour))
     return "\n".join(lines)
 
 
@@ -176,7 +197,7 @@ def main(argv=None) -> int:
               f"(pytest exit status {code})", file=sys.stderr)
         return 1
     results = json.loads(args.results.read_text())
-    print(table(results))
+    print(table(results, colour=colours()))
     for note in notes(results):
         print(textwrap.fill(note, 100, initial_indent="Note: ", subsequent_indent="      "))
     if args.visible_only:

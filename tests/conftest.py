@@ -26,6 +26,7 @@ if os.environ.get("PYTEST_XDIST_WORKER") and "GRADER_STUDENT_USER" not in os.env
 from autograder import grade  # noqa: E402
 from autograder.core import config  # noqa: E402
 from autograder.harness import expected  # noqa: E402
+from autograder.suite.results import plain  # noqa: E402
 
 
 @pytest.fixture(scope="session")
@@ -108,8 +109,8 @@ def accuracy_test(file: str) -> str:
 
 
 def failed(results: dict) -> dict[str, str]:
-    """name -> output of every failed test."""
-    return {t["name"]: t["output"] for t in results["tests"] if t["status"] != "passed"}
+    """name -> message of every failed test, as plain text (results.plain)."""
+    return {t["name"]: plain(t) for t in results["tests"] if t["status"] != "passed"}
 
 
 # Fixtures that grade or train: a test that uses one belongs to `make test` only, not to `make test-fast`.

@@ -14,7 +14,7 @@ def test_environment_yml_pins_what_requirements_txt_pins():
     environment = pins((ROOT / "environment.yml").read_text())
     assert requirements == environment
     assert {"torch", "torchvision", "numpy", "matplotlib", "Pillow", "pytest", "pytest-timeout",
-            "gradescope-utils"} <= set(requirements)
+            "gradescope-utils", "nbformat", "copydetect"} <= set(requirements)
 
 
 def test_environment_yml_uses_the_oldest_supported_python():

@@ -1,6 +1,8 @@
 """`make grade-all` on a small generated class: the CSV, the report, resuming, and Gradescope's export layout.
 
-The plain class: a correct submission, the stubs, a file with two typical mistakes and an empty folder. The
+The plain class: a correct submission unlike the reference (variant_b) handed in as Colab
+notebooks with the cells a student leaves (magics, a shell line, a training cell with its plot),
+the stubs, a file with two typical mistakes beside a notebook cut short, and an empty folder. The
 Gradescope export: a group submission (the stubs), one that crashes its worker, one that hangs (stopped by
 grade-all's timeout) and one that the metadata lists but whose folder is missing.
 """
@@ -29,9 +31,10 @@ from autograder.batch import submissions as batch_submissions
 from autograder.core import atomic, config
 from autograder.harness import sandbox
 from autograder.suite import pngcheck
-from autograder.suite.results import error_results
+from autograder.suite.results import error_results, plain
 from tests.conftest import ROOT
 from tests.gradescope_schema import problems
+from tests.notebooks import colab
 from tests.test_mistakes import MISTAKES, apply
 
 # Generous training deadlines, as in tests/conftest.py: these tests check what is graded, not how fast.
@@ -89,13 +92,19 @@ def column(name: str) -> str:
 @pytest.fixture(scope="module")
 def plain_class(tmp_path_factory):
     folder = tmp_path_factory.mktemp("class")
-    shutil.copytree(ROOT / "solutions", folder / "alice", ignore=shutil.ignore_patterns("__pycache__"))
+    (folder / "alice").mkdir()
+    for file in config.FILES:
+        code = (ROOT / "tests" / "submissions" / "variant_b" / f"{file}.py").read_text()
+        (folder / "alice" / f"{file}.ipynb").write_bytes(colab(code, f"{file}.ipynb"))
+    for png in config.PNG_FILES.values():
+        shutil.copy(ROOT / "solutions" / png, folder / "alice" / png)
     shutil.copytree(ROOT / "student", folder / "bob", ignore=shutil.ignore_patterns("__pycache__", "*.png"))
     (folder / "carol").mkdir()
     shutil.copy(ROOT / "solutions" / "numpy_ann.py", folder / "carol" / "numpy_ann.py")
     for mistake in MISTAKES:
         if mistake.name in MISTAKEN:
             apply(mistake, folder / "carol")
+    (folder / "carol" / "pytorch_ann.ipynb").write_text('{"nbformat": 4, "cells": [')  # cut short
     (folder / "erin").mkdir()
     grades = tmp_path_factory.mktemp("grades")
     started = time.monotonic()
@@ -174,6 +183,33 @@ def test_the_report_has_the_totals_the_pass_rates_the_failures_and_the_accuracie
     assert "4/4" in stdout and "left" in stdout and "Wrote" in stdout
 
 
+def test_a_notebook_export_is_graded_as_its_code_and_says_what_it_left_out(plain_class):
+    _, grades, _, _ = plain_class
+    results = json.loads((grades / "alice" / "results.json").read_text())
+    assert results["score"] == 100
+    lines = [line for line in results["output"].split("\n") if "not run while grading" in line]
+    assert len(lines) == len(config.FILES)
+    assert all("top-level call to fit" in line and "shell line !pip" in line for line in lines)
+
+
+def test_a_bad_notebook_fails_its_file_and_every_pair_is_in_the_similarity_csv(plain_class):
+    _, grades, stdout, _ = plain_class
+    carol = json.loads((grades / "carol" / "results.json").read_text())
+    skipped = "Skipped pytorch_ann.ipynb: it is not a notebook: it is not valid JSON"
+    assert skipped in carol["output"]
+    why = {plain(t) for t in carol["tests"] if t["name"].startswith("pytorch_ann.forward")}
+    assert all("pytorch_ann.ipynb cannot be graded: it is not a notebook" in w for w in why), why
+    with open(grades / "similarity.csv", newline="") as f:
+        rows = list(csv.DictReader(f))
+    assert list(rows[0]) == ["student_a", "student_b", "file", "similarity"]
+    assert len(rows) == 3 + 1 + 1  # numpy_ann: alice, bob, carol; the PyTorch files: alice and bob
+    with_stubs = [r for r in rows if "bob" in (r["student_a"], r["student_b"])]
+    assert all(float(r["similarity"]) == 0 for r in with_stubs)  # the stubs are boilerplate
+    report = (grades / "report.md").read_text()
+    assert "## Code similarity" in report and "not that anyone copied" in report
+    assert "similarity.csv" in stdout
+
+
 @pytest.mark.slow
 def test_a_second_run_skips_what_is_graded_and_grades_what_is_missing_or_changed(plain_class):
     folder, grades, _, _ = plain_class
@@ -208,7 +244,7 @@ def test_a_crash_a_hang_and_a_missing_folder_each_get_their_row_with_the_reason(
     rows = read_csv(grades)
     crash = json.loads((grades / "submission_1003" / "results.json").read_text())
     assert rows["Grace O'Hopper"]["status"] == "graded"
-    outputs = [t["output"] for t in crash["tests"] if t["name"].startswith("pytorch_ann.forward")]
+    outputs = [plain(t) for t in crash["tests"] if t["name"].startswith("pytorch_ann.forward")]
     assert outputs and all("exited with status 3" in o for o in outputs), outputs
     hung = rows["Hung Up"]
     assert hung["status"] == "timeout" and f"longer than {env['GRADE_TIMEOUT']} s" in hung["reason"]
@@ -311,7 +347,8 @@ def test_each_grading_has_its_own_private_results_folder_and_tmpdir(tmp_path, mo
     subs = [submission(tmp_path, "alice"), submission(tmp_path, "bob")]
     for sub, user in zip(subs, accounts, strict=True):
         got = batch_run.grade_one(sub, tmp_path, 60, 1, user)
-        assert got["extra_data"]["grade_all"]["status"] == "graded" and "stand-in" in got["tests"][0]["output"]
+        assert got["extra_data"]["grade_all"]["status"] == "graded"
+        assert "stand-in" in plain(got["tests"][0])
     a, b = seen
     assert a["results"].parent != b["results"].parent and a["tmp"] != b["tmp"]  # its own folders...
     assert a["user"] != b["user"]  # ... and its own sandbox user

@@ -23,10 +23,12 @@ def test_the_fallback_results_and_a_graded_example_are_valid(valid):
 
 
 def test_the_schema_requires_every_key_of_the_specification_that_the_grader_writes():
-    assert set(SCHEMA["required"]) == {"score", "execution_time", "output", "output_format", "visibility",
-                                       "stdout_visibility", "tests", "leaderboard"}
-    assert set(SCHEMA["$defs"]["test"]["required"]) == {"score", "max_score", "status", "name", "number", "output",
-                                                        "tags", "visibility", "extra_data"}
+    assert set(SCHEMA["required"]) == {"score", "execution_time", "output", "output_format",
+                                       "test_output_format", "visibility", "stdout_visibility",
+                                       "tests", "leaderboard"}
+    assert set(SCHEMA["$defs"]["test"]["required"]) == {
+        "score", "max_score", "status", "name", "number", "output", "output_format", "tags",
+        "visibility", "extra_data"}
     assert set(SCHEMA["$defs"]["leaderboard_entry"]["required"]) == {"name", "value", "order"}
 
 
@@ -41,6 +43,8 @@ def test_the_schema_requires_every_key_of_the_specification_that_the_grader_writ
     (lambda r: r["tests"][1].update(tags="numpy_ann"), "is not of type array"),
     (lambda r: r["tests"][1].update(points=1), "'points' is not a key Gradescope knows"),
     (lambda r: r.update(output_format="markdown"), "is not one of"),
+    (lambda r: r.pop("test_output_format"), "'test_output_format' is missing"),
+    (lambda r: r["tests"][1].update(output_format="rst"), "is not one of"),
     (lambda r: r["leaderboard"][0].pop("order"), "'order' is missing"),
     (lambda r: r["leaderboard"][0].update(order="up"), "is not one of ['asc', 'desc']"),
     (lambda r: r["leaderboard"][0].update(value=None), "is not of type number or string"),
@@ -67,3 +71,8 @@ def test_a_test_above_its_maximum_is_reported(valid):
 def test_a_keyword_the_checker_does_not_implement_is_refused():
     with pytest.raises(ValueError, match="oneOf"):
         validate(1, {"oneOf": [{"type": "number"}]})
+
+
+def test_outputs_are_declared_markdown_and_keep_their_plain_text(valid):
+    assert valid["test_output_format"] == "md" and valid["output_format"] == "text"
+    assert all(t["output_format"] == "md" and t["extra_data"]["text"] for t in valid["tests"])

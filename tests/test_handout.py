@@ -11,10 +11,12 @@ import sys
 import zipfile
 from pathlib import Path
 
+import nbformat
 import pytest
 
 import utils
 from autograder.core import config
+from autograder.harness import notebook
 from autograder.packaging import handout
 from tests.conftest import ROOT
 
@@ -57,8 +59,20 @@ def test_the_stubs_sit_at_the_top_with_what_students_need(texts):
         assert name in texts, f"{name} is missing from the handout"
     for name in STUBS:
         assert texts[name] == (ROOT / "student" / name).read_text()
-    assert {n.split("/")[0] for n in texts} == {*STUBS, "utils.py", "Makefile", "README.md", "environment.yml",
-                                                 "requirements.txt", "autograder"}
+    notebooks = {name.replace(".py", ".ipynb") for name in STUBS}
+    assert {n.split("/")[0] for n in texts} == {*STUBS, *notebooks, "utils.py", "Makefile",
+                                                 "README.md", "environment.yml", "requirements.txt",
+                                                 "autograder"}
+    for name in STUBS:
+        assert texts[f"autograder/stubs/{name[:-3]}.stub"] == texts[name]
+
+
+def test_the_stubs_ship_as_notebooks_made_from_the_py_stubs(texts):
+    for name in STUBS:
+        document = nbformat.reads(texts[name.replace(".py", ".ipynb")], as_version=4)
+        nbformat.validate(document)
+        assert notebook.is_stub_notebook(name[:-3], document)
+    assert "notebook" in texts["README.md"] and ".ipynb" in texts["README.md"]
 
 
 def test_the_student_makefile_has_data_check_and_submission(texts):

@@ -34,7 +34,7 @@ from autograder.batch import report as batch_report
 from autograder.batch import run as batch_run
 from autograder.batch.submissions import Submission
 from autograder.core import config
-from autograder.core.text import FORMULA, csv_cell, csv_table, markdown, printable
+from autograder.core.text import FORMULA, csv_cell, csv_table, markdown, markdown_output, printable
 from autograder.suite import pngcheck, results
 from autograder.suite.results import error_results
 from tests.conftest import ROOT
@@ -113,23 +113,26 @@ def test_no_line_of_markdown_begins_a_block(line):
 
 # ------------------------------------------------------------------ each writer, on hand-built input
 
-def test_results_json_outputs_are_printable_and_markdown_only_when_the_format_is(monkeypatch):
+def test_results_json_outputs_are_printable_and_inert_markdown(monkeypatch):
+    entry = results.test_entry("numpy_ann.relu: max(0, z) elementwise", ("1.1", 1, "visible"), False,
+                               HOSTILE)
+    assert entry["output"] == markdown_output(HOSTILE) and is_printable(entry["output"])
+    assert "<img" not in entry["output"] and "\\[click\\]" in entry["output"]
+    assert entry["extra_data"]["text"] == printable(HOSTILE)  # plain, for the terminal table
+    doc = results.document([entry], f"Skipped {HOSTILE}.py", 1, [])
+    assert doc["test_output_format"] == "md" and doc["output_format"] == "text"
+    assert doc["output"] == printable(f"Skipped {HOSTILE}.py")
+    monkeypatch.setattr(results, "TEST_OUTPUT_FORMAT", "text")
     entry = results.test_entry("numpy_ann.relu: max(0, z) elementwise", ("1.1", 1, "visible"), False,
                                HOSTILE)
     assert entry["output"] == printable(HOSTILE)  # text: the markup stays, as the student wrote it
-    doc = results.document([entry], f"Skipped {HOSTILE}.py", 1, [])
-    assert doc["output_format"] == "text" and doc["output"] == printable(f"Skipped {HOSTILE}.py")
-    monkeypatch.setattr(results, "OUTPUT_FORMAT", "md")
-    entry = results.test_entry("numpy_ann.relu: max(0, z) elementwise", ("1.1", 1, "visible"), False,
-                               HOSTILE)
-    assert entry["output"] == markdown(HOSTILE, lines=True) and "<img" not in entry["output"]
-    assert results.document([entry], "", 1, [])["output_format"] == "md"
 
 
 def test_the_terminal_table_shows_a_forged_message_as_text_under_fail():
     doc = results.document([results.test_entry("numpy_ann.relu: max(0, z) elementwise",
                                                ("1.1", 1, "visible"), False, "x")], "", 1, [])
-    doc["tests"][0]["output"] = HOSTILE  # as if results.json held it raw
+    # As if results.json held it raw:
+    doc["tests"][0]["output"] = doc["tests"][0]["extra_data"]["text"] = HOSTILE
     table = grade.table(doc)
     assert is_printable(table)
     rows = [line for line in table.splitlines() if line.startswith(("  PASS", "  FAIL"))]
@@ -147,7 +150,7 @@ def graded_by_hand(tmp_path: Path) -> list[tuple[Submission, dict]]:
     ]:
         doc = error_results("x")
         for t in doc["tests"]:
-            t["output"] = HOSTILE  # raw, as if results.json held it so
+            t["output"] = t["extra_data"]["text"] = HOSTILE  # raw, as if results.json held it so
         doc["extra_data"] = {"grade_all": {"status": status, "reason": f"{key} | {HOSTILE}",
                                            "seconds": 1, "fingerprint": ""}}
         subs.append((Submission(key, tmp_path / "x", students), doc))
@@ -167,10 +170,11 @@ def test_grades_csv_holds_no_formula_and_no_control_character(tmp_path):
     assert rows[1][0] == "'=cmd|' /C calc'!A0" and rows[1][2] == "'-1001"
 
 
-def assert_inert_report(report: str, submissions: int) -> None:
+def assert_inert_report(report: str, submissions: int, similarity: bool = False) -> None:
     """report.md: our headings alone, no tag, no link, no control character, whole table rows."""
     headings = [line for line in report.splitlines() if line.lstrip().startswith("#")]
-    assert headings == [f"# Grade report: {submissions} submissions", *OUR_HEADINGS], headings
+    ours = [*OUR_HEADINGS, *(["## Code similarity"] if similarity else [])]
+    assert headings == [f"# Grade report: {submissions} submissions", *ours], headings
     assert not re.search(r"<[A-Za-z/!?]", report) and "&lt;img" in report  # z < 0 is no tag
     assert not unescaped("[", report) and not unescaped("`", report)
     assert is_printable(report)
@@ -252,7 +256,7 @@ def assert_numpy_stub_results(path: Path, visible_only: bool) -> None:
     numpy_tests = [n for n, row in config.POINTS.items()
                    if n.startswith("numpy_ann.") and (row[2] == "visible" or not visible_only)]
     assert sorted(t["name"] for t in doc["tests"]) == sorted(numpy_tests) and doc["score"] == 0
-    assert "not implemented yet" in doc["tests"][0]["output"]
+    assert "not implemented yet" in results.plain(doc["tests"][0])
 
 
 @pytest.mark.slow
@@ -298,6 +302,7 @@ def hostile_class(hostile_folder, tmp_path_factory):
     for key in (GRADED, EMPTY, UNLISTED):
         (folder / key).mkdir()
     (folder / GRADED / "numpy_ann.py").write_text(f"raise RuntimeError({HOSTILE!r})\n")
+    (folder / UNLISTED / "numpy_ann.py").write_text(f"raise ValueError({HOSTILE!r})\n")  # a pair
     grades = f"{hostile_folder}/grades $y"
     done = make("grade-all", f"SUBMISSIONS={folder}", f"GRADES={grades}")
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
@@ -321,7 +326,14 @@ def test_grade_all_with_hostile_names_writes_an_inert_csv_report_and_console(hos
     assert by_name["'=cmd|' /C calc'!A0"][1:5] == ["'@evil.example", "'-1001", csv_cell(GRADED), "graded"]
     assert by_name["'-Mallory"][3:5] == [csv_cell(MISSING), "empty"]
     report = (grades / "report.md").read_text()
-    assert_inert_report(report, 4)
+    assert_inert_report(report, 4, similarity=True)
+    pairs = report.split("## Code similarity")[1]
+    assert "| \\=HYPERLINK(" in pairs and "\\+plain \\`folder\\`" in pairs  # the pair, inert
+    with open(grades / "similarity.csv", newline="") as f:
+        similar = list(csv.reader(f))
+    assert len(similar) == 2
+    assert {similar[1][0], similar[1][1]} == {csv_cell(GRADED), csv_cell(UNLISTED)}
+    assert all(not c.startswith(FORMULA) and is_printable(c, lines=False) for c in similar[1])
     assert "failures | submissions | message" in report and "Injected heading &lt;img" in report
     assert pngcheck.problem((grades / "report.png").read_bytes()) is None
     for key in (GRADED, EMPTY, MISSING, UNLISTED):

@@ -35,6 +35,7 @@ import pytest
 
 import utils
 from autograder.harness import sandbox
+from autograder.suite.results import plain
 from tests import label_search
 from tests.conftest import ROOT
 from tests.gradescope_schema import problems
@@ -214,7 +215,7 @@ def hostile(labels: np.ndarray) -> str:
 def searched(results: dict) -> dict:
     """What the hostile's search reported: the failure message of the test whose call ran it."""
     for test in results["tests"]:
-        if (match := TAG.search(test["output"])) is not None:
+        if (match := TAG.search(plain(test))) is not None:
             return json.loads(match.group(1))
     outputs = [t["output"][:300] for t in results["tests"]]
     raise AssertionError(f"no test reports the search: {outputs}")

@@ -1,4 +1,5 @@
-"""`make submission` zips exactly the five files, refuses when one is missing, warns on a stale PNG."""
+"""`make submission` zips exactly the five files (a notebook for a .py where that is the form
+edited), refuses when one is missing, warns on a stale PNG."""
 
 import os
 import shutil
@@ -6,8 +7,10 @@ import zipfile
 
 import pytest
 
+from autograder.harness import notebook
 from autograder.packaging import submission
 from tests.conftest import ROOT
+from tests.notebooks import colab
 
 
 @pytest.fixture
@@ -69,4 +72,30 @@ def test_refuses_an_oversized_png_without_reading_it(folder, tmp_path, capsys):
     os.truncate(folder / "pytorch_cnn_train_val_metrics.png", 1 << 30)  # sparse: 1 GB that takes no disk
     assert submission.main([str(folder), "--out", str(tmp_path / "s.zip")]) == 1
     assert "pytorch_cnn_train_val_metrics.png: it is 1,073,741,824 bytes, over the limit of 5 MB" in capsys.readouterr().err
+    assert not (tmp_path / "s.zip").exists()
+
+
+def test_zips_the_notebook_the_student_edited_beside_the_untouched_py(folder, tmp_path):
+    code = (folder / "numpy_ann.py").read_text()
+    (folder / "numpy_ann.ipynb").write_bytes(colab(code, "numpy_ann.ipynb"))
+    shutil.copy(ROOT / "student" / "numpy_ann.py", folder / "numpy_ann.py")
+    (folder / "pytorch_ann.ipynb").write_text(notebook.stub_notebook("pytorch_ann"))
+    assert submission.main([str(folder), "--out", str(tmp_path / "s.zip")]) == 0
+    names = zipfile.ZipFile(tmp_path / "s.zip").namelist()
+    assert sorted(names) == sorted(["numpy_ann.ipynb", "pytorch_ann.py", "pytorch_cnn.py",
+                                    *submission.submission_files()[3:]])
+
+
+def test_when_both_forms_were_edited_zips_the_py_and_says_so(folder, tmp_path, capsys):
+    (folder / "numpy_ann.ipynb").write_bytes(colab((folder / "numpy_ann.py").read_text(), "x"))
+    assert submission.main([str(folder), "--out", str(tmp_path / "s.zip")]) == 0
+    assert "numpy_ann.py" in zipfile.ZipFile(tmp_path / "s.zip").namelist()
+    assert "Both numpy_ann.py and numpy_ann.ipynb were edited" in capsys.readouterr().err
+
+
+def test_refuses_a_notebook_the_grader_could_not_read(folder, tmp_path, capsys):
+    (folder / "numpy_ann.py").unlink()
+    (folder / "numpy_ann.ipynb").write_text("{not json")
+    assert submission.main([str(folder), "--out", str(tmp_path / "s.zip")]) == 1
+    assert "numpy_ann.ipynb cannot be graded: it is not a notebook" in capsys.readouterr().err
     assert not (tmp_path / "s.zip").exists()

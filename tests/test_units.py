@@ -100,9 +100,9 @@ def test_table_has_one_row_per_test_with_status_points_and_hints():
 
 def test_table_shows_a_failure_in_full_on_at_most_six_lines_and_a_passed_accuracy_by_its_first_line():
     tests = entries()
-    tests[1]["output"] = "AssertionError:\n   the rows   sum to\n2.0 " + "word " * 200
-    tests[2]["output"] = "accuracy 88.1%\nper class: 0.91 0.98 0.80"
-    tests[0]["output"] = "a passed test that is not an accuracy keeps its output to itself"
+    tests[1]["extra_data"]["text"] = "AssertionError:\n   the rows   sum to\n2.0 " + "word " * 200
+    tests[2]["extra_data"]["text"] = "accuracy 88.1%\nper class: 0.91 0.98 0.80"
+    tests[0]["extra_data"]["text"] = "a passed test that is not an accuracy keeps its output"
     lines = grade.table(graded(tests), width=60).splitlines()
     hints = [line for line in lines if line.startswith(" " * 18)]
     assert hints[0] == " " * 18 + "AssertionError: the rows sum to 2.0 word"  # whitespace folded, 60 wide
@@ -113,7 +113,7 @@ def test_table_shows_a_failure_in_full_on_at_most_six_lines_and_a_passed_accurac
 
 def test_table_says_no_message_for_a_failure_without_output():
     tests = entries()
-    tests[1]["output"] = "  \n"
+    tests[1]["extra_data"]["text"] = "  \n"
     lines = grade.table(graded(tests)).splitlines()
     assert lines[lines.index("  FAIL   1.2  0/3  numpy_ann.softmax: rows sum to 1") + 1] == " " * 18 + "(no message)"
 

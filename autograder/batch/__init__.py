@@ -1,6 +1,7 @@
 """`make grade-all`: grade a whole class, several submissions at a time, and report on it.
 
     python -m autograder.batch SUBMISSIONS [--out grades] [--force] [--jobs N] [--timeout SECONDS]
+                                           [--no-similarity]
 
 SUBMISSIONS holds one sub-folder per student, or is Gradescope's "Export
 Submissions" download: submission_metadata.yml and one folder per submission
@@ -28,7 +29,11 @@ The output folder (default grades/) receives
   accuracies and every test's score;
 - report.md: the distribution of totals, the pass rate of every test from
   the hardest, the most common failure messages and the spread of the
-  accuracies; report.png: a histogram of totals and the pass rates.
+  accuracies; report.png: a histogram of totals and the pass rates;
+- similarity.csv: how alike each pair of students' code is, file by file,
+  the most similar first (similarity.py, copydetect's fingerprints; a
+  notebook as the code grading took from it), and a section of report.md
+  with the top pairs; --no-similarity (SIMILARITY=0) leaves both out.
 Names of folders and of students, and failure messages, are the students' own
 text: the console shows them through core.text.printable, grades.csv through
 core.text.csv_cell (no cell is a formula) and report.md through
@@ -48,8 +53,8 @@ import sys
 from collections import Counter
 from pathlib import Path
 
-from autograder.batch import report, run, submissions
-from autograder.core import config, settings
+from autograder.batch import report, run, similarity, submissions
+from autograder.core import atomic, config, settings
 from autograder.core.text import printable
 
 
@@ -63,6 +68,8 @@ def main(argv=None) -> int:
     parser.add_argument("--timeout", type=float, default=settings.seconds("GRADE_TIMEOUT"),
                         help=f"seconds after which one submission's grading is stopped (GRADE_TIMEOUT; "
                              f"default {run.DEFAULT_TIMEOUT:g})")
+    parser.add_argument("--no-similarity", action="store_true",
+                        help="no similarity.csv (SIMILARITY=0)")
     args = parser.parse_args(argv)
     if not args.submissions:
         print("error: say which folder to grade: make grade-all SUBMISSIONS=<folder>", file=sys.stderr)
@@ -84,13 +91,19 @@ def main(argv=None) -> int:
         print("\nInterrupted. Finished submissions are kept: run the same command again to grade the rest.",
               file=sys.stderr)
         return 130
-    graded = report.write_reports(subs, args.out, source)
+    pairs = None
+    if not args.no_similarity:
+        print("Comparing the code of every pair of students (copydetect) ...", flush=True)
+        pairs = similarity.scan(subs, args.jobs)
+        atomic.write_text_atomically(args.out / "similarity.csv", similarity.csv_text(pairs))
+    graded = report.write_reports(subs, args.out, source, pairs)
     counts = Counter(report.status(r)[0] for _, r in graded)
     totals = [r["score"] for _, r in graded]
     print(f"{len(graded)} submission(s): " + ", ".join(f"{n} {s}" for s, n in sorted(counts.items()))
           + (f"; mean total {statistics.mean(totals):.1f}" if totals else ""))
     out = printable(args.out)
-    print(f"Wrote {out}/grades.csv, {out}/report.md and {out}/report.png.")
+    also = f", {out}/similarity.csv" if pairs is not None else ""
+    print(f"Wrote {out}/grades.csv{also}, {out}/report.md and {out}/report.png.")
     return 0
 
 

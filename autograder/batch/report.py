@@ -14,12 +14,13 @@ import statistics
 from collections import Counter
 from pathlib import Path
 
+from autograder.batch import similarity
 from autograder.batch.run import batch_info, is_graded, read_json
 from autograder.batch.submissions import Submission
 from autograder.core import config
 from autograder.core.atomic import write_bytes_atomically, write_text_atomically
 from autograder.core.text import csv_table, markdown
-from autograder.suite.results import in_order, number_key
+from autograder.suite.results import in_order, number_key, plain
 
 # Leaderboard names of the three test accuracies, as the accuracy tests report them.
 ACCURACIES = {spec.file: f"{spec.label} accuracy" for spec in config.SPECS}
@@ -118,7 +119,7 @@ def report_md(graded: list[tuple[Submission, dict]], source: Path) -> str:
     for sub, results in full:
         for t in results["tests"]:
             if t["status"] != "passed":
-                pattern = message_pattern(t["output"] or "(no message)")
+                pattern = message_pattern(plain(t) or "(no message)")
                 failures[pattern] += 1
                 where.setdefault(pattern, set()).add(t["name"])
                 who.setdefault(pattern, set()).add(sub.key)
@@ -198,10 +199,13 @@ def report_png(graded: list[tuple[Submission, dict]], path: Path) -> None:
     write_bytes_atomically(path, png.getvalue())  # not utils.save_figure: its temporary file has a predictable name
 
 
-def write_reports(subs: list[Submission], out: Path, source: Path) -> list[tuple[Submission, dict]]:
-    """grades.csv, report.md and report.png in `out`, from the results.json there."""
+def write_reports(subs: list[Submission], out: Path, source: Path, pairs: list | None = None
+                  ) -> list[tuple[Submission, dict]]:
+    """grades.csv, report.md and report.png in `out`, from the results.json there; report.md
+    with the most similar pairs of `pairs` (similarity.scan) when given."""
     graded = rows(subs, out)
     write_text_atomically(out / "grades.csv", csv_text(graded))
-    write_text_atomically(out / "report.md", report_md(graded, source))
+    section = "" if pairs is None else "\n" + similarity.report_section(pairs)
+    write_text_atomically(out / "report.md", report_md(graded, source) + section)
     report_png(graded, out / "report.png")
     return graded

@@ -72,7 +72,8 @@ def grade_one(sub: Submission, expected_dir: Path, timeout: float, threads: int,
         return finish(sub, error_results(why), "empty", why, started)
     if not intake.find_files(sub.path):
         held = "the folder is empty" if not any(sub.path.rglob("*")) else intake.listing(sub.path)
-        why = f"nothing to grade: none of {', '.join(intake.EXPECTED)} is there ({held})"
+        names = ", ".join(intake.EXPECTED + intake.NOTEBOOKS)
+        why = f"nothing to grade: none of {names} is there ({held})"
         return finish(sub, error_results(why), "empty", why, started)
     stdout = sys.stdout if isinstance(sys.stdout, ThreadOutput) else None
     if stdout:

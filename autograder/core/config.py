@@ -54,6 +54,9 @@ TRAIN_SHARE = {spec.file: spec.train_share for spec in SPECS}
 # Seconds any other single call of student code may take (unit tests run on small arrays).
 CALL_BUDGET = settings.seconds("GRADER_CALL_BUDGET")
 BAND = 0.15  # a training within this fraction of its budget is told that another machine may judge it otherwise
+# Graded submissions per student in any 24 hours on Gradescope (packaging/limits.py); None: none.
+# Past it, a submission is not graded: it shows the last graded score and when the next can be.
+SUBMISSIONS_PER_DAY: int | None = None
 # The whole grading's deadline, in seconds of wall-clock time from its start (GRADER_DEADLINE; run_autograder sets
 # it to GRADING_DEADLINE_ON_GRADESCOPE): whatever a worker does or writes, each file's workers are stopped in time
 # for the files after it to keep FILE_RESERVE seconds each, and results.json is written. A file that overruns is

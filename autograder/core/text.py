@@ -19,6 +19,12 @@ person reads passes such text through one of these functions where it is written
 - `markdown(text)`: printable text whose HTML is escaped as entities and whose Markdown
   punctuation is escaped with backslashes, so that tags, links, images and emphasis stay
   inert and no line of it can begin a heading, a list or a quote.
+- `markdown_output(text)`: a failure message for Gradescope's Markdown: values after
+  "expected" and "got", and code (calls, dotted and snake_case names), as code spans,
+  indented or traceback lines as a fenced block, the rest (the hints) as `markdown` text. A
+  fence is always longer than any run of backticks inside it (`code_span`, `code_block`),
+  so nothing a student wrote can close it; code is literal in Markdown, so links and HTML
+  in it stay text.
 
 `printable` changes nothing in its own output (an escape is printable ASCII), so text that
 passed through it once, as results.json's outputs have, can pass again where it is shown.
@@ -114,3 +120,55 @@ def markdown(text, lines: bool = False) -> str:
     of words; with `lines`, each line is escaped on its own and none can begin a block.
     """
     return "\n".join(markdown_line(line) for line in printable(text, lines).split("\n"))
+
+
+# What a failure message shows as code: the value after "expected" or "got" (a bracketed group,
+# a quoted string or one word), a call (`relu_prime(0)`), a dotted name (`self.lr`,
+# `numpy_ann.py`) or a snake_case name (`train_acc`). The rest of a line is prose.
+BRACKETS = r"\[[^\[\]]*(?:\[[^\[\]]*\][^\[\]]*)*\]|\([^()]*\)"
+CODE = re.compile(rf"(?P<lead>\b(?:expected|got|returned|gave) (?:shape )?)"
+                  rf"(?P<value>{BRACKETS}|'[^'\n]*'|\"[^\"\n]*\"|[^\s,;]+?(?=[.,;:]?(?:\s|$)))"
+                  rf"|\b[A-Za-z_][\w.]*\((?:[^()]|\([^()]*\))*\)"
+                  rf"|\b[A-Za-z_]\w*(?:\.[A-Za-z_]\w*)+\b|\b[A-Za-z]\w*_\w+\b")
+BLOCK_LINE = re.compile(r"^(?: {4}|\t|Traceback \(|  File \"|E  )")
+
+
+def code_span(text: str) -> str:
+    """`text` as one inline code span: fenced by more backticks than its longest run, padded."""
+    fence = "`" * (max((len(run) for run in re.findall(r"`+", text)), default=0) + 1)
+    return f"{fence} {text} {fence}"
+
+
+def code_block(lines: list[str]) -> str:
+    """Lines as a fenced code block whose fence no line can close (longer than any backtick run)."""
+    text = "\n".join(lines)
+    fence = "`" * max(3, max((len(run) for run in re.findall(r"`+", text)), default=0) + 1)
+    return f"{fence}text\n{text}\n{fence}"
+
+
+def markdown_prose(line: str) -> str:
+    """One line of a message: its values and code as code spans, the rest as inert Markdown."""
+    out, at = [], 0
+    for match in CODE.finditer(line):
+        before = line[at:match.start()] + (match["lead"] or "")
+        out += [markdown_line(before) if before else "", code_span(match["value"] or match[0])]
+        at = match.end()
+    out.append(markdown_line(line[at:]) if at < len(line) else "")
+    text = "".join(out)
+    # A leading space must not indent the line into a code block.
+    return text if not text.startswith(" ") else "&#32;" + text[1:]
+
+
+def markdown_output(text) -> str:
+    """A failure message as Gradescope's Markdown: prose, code spans and fenced blocks, inert."""
+    lines, out, block = printable(text).split("\n"), [], []
+    for line in lines + [None]:
+        if line is not None and BLOCK_LINE.match(line):
+            block.append(line)
+            continue
+        if block:
+            out.append(code_block(block))
+            block = []
+        if line is not None:
+            out.append(markdown_prose(line))
+    return "  \n".join(out)  # two spaces: a line break inside the paragraph, as the text had

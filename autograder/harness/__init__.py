@@ -1,1 +1,2 @@
-"""The grader's side of a grading: intake, the sandbox, workers and their records, the expected values."""
+"""The grader's side of a grading: intake (notebooks too), the sandbox, workers and their records,
+the expected values."""

@@ -3,6 +3,9 @@
 The files may sit at the top of the folder or inside one sub-folder (a zipped
 folder), and their names may differ in capitalisation (`NumPy_ANN.py`). Only
 the expected names are ever taken; everything else in the folder is ignored.
+A file may come as a notebook instead (`numpy_ann.ipynb`, NOTEBOOKS): `snapshot`
+takes the code that `notebook` extracts from it, by parsing alone, as that
+file's .py, or the .py when both were edited.
 
 The folder is written by the student and read by the grader, as root on
 Gradescope. A name there may be a symbolic link to a file only root may read
@@ -26,8 +29,11 @@ from pathlib import Path
 
 from autograder import ROOT
 from autograder.core import config
+from autograder.harness import notebook
 
 EXPECTED = [f"{f}.py" for f in config.FILES] + list(config.PNG_FILES.values())
+NOTEBOOKS = [f"{f}.ipynb" for f in config.FILES]  # each in place of its .py, or beside it
+GRADED_NAMES = {name.lower() for name in EXPECTED + NOTEBOOKS}
 
 MAX_PY_BYTES = 1_000_000  # a .py file of the assignment is a few kB
 MAX_PNG_BYTES = 5_000_000  # a learning-curve plot is well under 1 MB
@@ -37,7 +43,10 @@ FOLDER_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
 
 def limit(name: str) -> int:
     """The most bytes a submitted file of this name may have."""
-    return MAX_PNG_BYTES if name.lower().endswith(".png") else MAX_PY_BYTES
+    lower = name.lower()
+    if lower.endswith(".png"):
+        return MAX_PNG_BYTES
+    return notebook.MAX_NOTEBOOK_BYTES if lower.endswith(".ipynb") else MAX_PY_BYTES
 
 
 def shown(name) -> str:
@@ -162,7 +171,7 @@ def examine(submission: Path) -> dict[str, tuple[Path, str | None]]:
     if len(folders) == 1:
         candidates += _entries(folders[0])
     found = {}
-    for name in EXPECTED:
+    for name in EXPECTED + NOTEBOOKS:
         matches = [p for p in candidates if p.name == name] or [p for p in candidates if p.name.lower() == name.lower()]
         if matches:
             st = _lstat(matches[0])
@@ -183,20 +192,14 @@ class Snapshot:
     notes: list[str] = field(default_factory=list)  # one line per skipped file, for results.NOTES
 
 
-def snapshot(submission: Path, into: Path) -> Snapshot:
-    """Copy each expected file of `submission` that may be graded into `into` (0700, files 0600); note the others.
+def take(submission: Path) -> tuple[Snapshot, dict[str, bytes]]:
+    """What grading takes: (what was skipped and noted, expected name -> the bytes graded).
 
-    Run before anything else reads the submission: from then on the grader
-    reads its own regular files only. A skipped file counts as missing.
+    Each file is read safely (`read_regular`); a notebook's code, chosen by
+    `notebook.choose`, stands for its .py. Nothing is written: `snapshot` writes
+    the copies, `similarity` reads the bytes.
     """
-    submission, into = Path(submission), Path(into)
-    if _is_folder(into):  # a copy left by an earlier run with the same --work
-        shutil.rmtree(into)
-    elif into.is_symlink() or into.exists():
-        into.unlink()
-    into.mkdir(mode=0o700, parents=True)
-    into.chmod(0o700)
-    taken = Snapshot()
+    taken, read = Snapshot(), {}
     for name, (path, why) in examine(submission).items():
         data = None
         if why is None:
@@ -205,6 +208,39 @@ def snapshot(submission: Path, into: Path) -> Snapshot:
             taken.skipped[name] = why
             taken.notes.append(f"Skipped {shown(path.relative_to(submission))}: {why}.")
             continue
+        read[name] = data
+    for file in config.FILES:
+        py, ipynb = f"{file}.py", f"{file}.ipynb"
+        if ipynb in read:
+            choice = notebook.choose(file, read.get(py), read.pop(ipynb))
+            taken.notes += choice.notes
+            read.pop(py, None)
+            if choice.code is not None:
+                read[py] = choice.code
+            else:
+                taken.skipped[py] = choice.why
+        elif ipynb in taken.skipped and py not in read:
+            taken.skipped[py] = f"{ipynb} was skipped: {taken.skipped[ipynb]}"
+    return taken, read
+
+
+def snapshot(submission: Path, into: Path) -> Snapshot:
+    """Copy each expected file of `submission` that may be graded into `into` (0700, files 0600); note the others.
+
+    Run before anything else reads the submission: from then on the grader
+    reads its own regular files only. A skipped file counts as missing. A
+    notebook is never copied: the code chosen for FILE.py (`notebook.choose`)
+    is written there in its place.
+    """
+    submission, into = Path(submission), Path(into)
+    if _is_folder(into):  # a copy left by an earlier run with the same --work
+        shutil.rmtree(into)
+    elif into.is_symlink() or into.exists():
+        into.unlink()
+    into.mkdir(mode=0o700, parents=True)
+    into.chmod(0o700)
+    taken, read = take(submission)
+    for name, data in read.items():
         copy = into / name
         fd = os.open(copy, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
         with open(fd, "wb") as f:
@@ -246,7 +282,7 @@ def _remark(path: Path) -> str:
     if st is None:
         return ""
     why = refusal(st, limit(path.name))
-    if why is None or (stat.S_ISREG(st.st_mode) and path.name.lower() not in {e.lower() for e in EXPECTED}):
+    if why is None or (stat.S_ISREG(st.st_mode) and path.name.lower() not in GRADED_NAMES):
         return ""
     return f" (skipped: {why.split(';')[0]})"
 
@@ -347,7 +383,8 @@ def notes(submission: Path) -> list[str]:
                        "not follow; only regular files and folders are graded.")
         elif is_graders_own(path, submission):
             continue
-        elif path.name in DANGEROUS or path.suffix == ".pth" or path.name.lower() in {e.lower() for e in EXPECTED}:
-            out.append(f"Ignored {shown(path.relative_to(submission))}: only {', '.join(EXPECTED)} are graded "
+        elif path.name in DANGEROUS or path.suffix == ".pth" or path.name.lower() in GRADED_NAMES:
+            out.append(f"Ignored {shown(path.relative_to(submission))}: only {', '.join(EXPECTED)} "
+                       f"(or {', '.join(NOTEBOOKS)} in place of a .py) are graded "
                        "(the grader's own utils.py is used).")
     return out

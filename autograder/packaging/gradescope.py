@@ -30,6 +30,7 @@ from autograder import ROOT, grade, packaging
 from autograder.core import config, settings
 from autograder.core.atomic import replacing, write_json_atomically
 from autograder.harness import calibrate
+from autograder.packaging import limits
 from autograder.suite.results import error_results
 
 FILES = Path(__file__).resolve().parent / "gradescope_files"
@@ -69,6 +70,11 @@ def zip_members(expected_dir: Path) -> list[tuple[str, bytes, int]]:
     for path in sorted(package.rglob("*")):
         if path.is_file() and "__pycache__" not in path.parts and path.suffix in (".py", ".ini"):
             members.append((str(path.relative_to(ROOT)), path.read_bytes(), 0o644))
+    from autograder.harness import notebook  # the build's alone: `run` stays small
+
+    for file in config.FILES:  # the stubs: the grader tells an untouched file from an edited one
+        stub = (ROOT / "student" / f"{file}.py").read_bytes()
+        members.append((notebook.STUB_PLACES[1].format(file), stub, 0o644))
     for path in sorted(expected_dir.rglob("*")):
         if path.is_file():
             members.append(("expected/" + str(path.relative_to(expected_dir)), path.read_bytes(), 0o644))
@@ -115,13 +121,18 @@ def run(root: Path) -> int:
     write_json_atomically(results, error_results(
         "Grader error: the autograder stopped before it finished grading this submission. "
         "Nothing in your submission was graded; please tell the course staff."))
-    metadata = root / "submission_metadata.json"
+    metadata, meta = root / "submission_metadata.json", None
     if metadata.exists():
         try:
             meta = json.loads(metadata.read_text())
             print(f"submission {meta.get('id')} by {[u.get('email') for u in meta.get('users', [])]}")
         except (json.JSONDecodeError, AttributeError):
             print("submission_metadata.json is not readable JSON")
+    limited = limits.refusal(meta, config.SUBMISSIONS_PER_DAY)
+    if limited is not None:  # over the daily limit: the last graded result, and when the next is
+        write_json_atomically(results, limited)
+        print(limited["output"].split("\n")[0])
+        return 0
     if not os.environ.get("GRADER_SPEED"):
         os.environ["GRADER_SPEED"] = str(capped_speed(calibrate.speed()))
     # The grading's own deadline ends each file in time; DEADLINE, just after it, is the last resort.

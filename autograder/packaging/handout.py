@@ -3,11 +3,15 @@
     python -m autograder.packaging.handout [dist/handout.zip]
 
 At the top level of the zip: the three stubs of student/ (where `make
-submission` looks for them), utils.py, a student Makefile (`data`, `check`,
+submission` looks for them), and each also as a notebook (`numpy_ann.ipynb`,
+made from the .py by `notebook.stub_notebook`: the .py stay the source) for
+students who work in Jupyter or Colab, utils.py, a student Makefile (`data`, `check`,
 `submission`), environment.yml, requirements.txt and a README with the
 assignment and its mathematics (templates in autograder/packaging/handout_files/).
 Under autograder/: the modules that `make check` and the visible tests
-import, and the expected values of the visible tests (autograder/expected/).
+import, the expected values of the visible tests (autograder/expected/), and
+a copy of the stubs (autograder/stubs/*.stub), by which the grader tells an
+untouched file from an edited one when both forms are there.
 
 Nothing of solutions/, of the hidden tests (autograder/hidden/test_hidden.py,
 their inputs and points in autograder/hidden/__init__.py) or of their expected values
@@ -25,7 +29,7 @@ from pathlib import Path
 
 from autograder import ROOT, hidden, packaging
 from autograder.core import config
-from autograder.harness import expected, sandbox
+from autograder.harness import expected, notebook, sandbox
 from autograder.packaging import gradescope
 
 FILES = Path(__file__).resolve().parent / "handout_files"
@@ -122,6 +126,9 @@ def requirements() -> str:
 def zip_members(expected_dir: Path) -> list[tuple[str, bytes, int]]:
     """(name in the zip, content, mode) for everything the handout holds."""
     top = [(f"{file}.py", (ROOT / "student" / f"{file}.py").read_bytes()) for file in config.FILES]
+    top += [(f"{file}.ipynb", notebook.stub_notebook(file).encode()) for file in config.FILES]
+    top += [(notebook.STUB_PLACES[1].format(file), (ROOT / "student" / f"{file}.py").read_bytes())
+            for file in config.FILES]
     top += [("Makefile", (FILES / "Makefile").read_bytes()), ("README.md", readme().encode()),
             ("requirements.txt", requirements().encode())]
     top += [(name, (ROOT / name).read_bytes()) for name in ("utils.py", "environment.yml")]

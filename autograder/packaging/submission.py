@@ -2,10 +2,12 @@
 
     python -m autograder.packaging.submission [FOLDER] [--out submission.zip]
 
-Takes exactly the three .py files and the two learning-curve PNGs from FOLDER
-(student/ in the course repository, the current folder in the handout), found
-as the grader finds them (`intake.find_files`: any capitalisation, at the top
-or in one sub-folder), and stores them under their expected names. Refuses,
+Takes exactly the three files of code and the two learning-curve PNGs from
+FOLDER (student/ in the course repository, the current folder in the handout),
+found as the grader finds them (`intake.find_files`: any capitalisation, at the
+top or in one sub-folder), and stores them under their expected names. Each
+file of code is the .py or the notebook (.ipynb), whichever the student edited,
+as the grader would choose (`notebook.choose`: the .py when both were edited). Refuses,
 naming what is missing and what it may have meant, when a file is absent, and
 then removes an older zip, so that it cannot be uploaded by mistake; warns
 when a PNG is older than the .py file that draws it (it may show an earlier
@@ -24,24 +26,55 @@ from pathlib import Path
 
 from autograder.core import config
 from autograder.core.atomic import replacing
-from autograder.harness import intake
+from autograder.harness import intake, notebook
 
 
 def submission_files() -> list[str]:
     return [f"{f}.py" for f in config.FILES] + list(config.PNG_FILES.values())
 
 
+def sources(folder: Path) -> tuple[dict[str, str], dict[str, str], list[str]]:
+    """(FILE -> the name zipped for it, FILE.py or FILE.ipynb; broken notebook -> why; notes)."""
+    found = intake.find_files(folder)
+    chosen, broken, notes = {}, {}, []
+    for file in config.FILES:
+        py, ipynb = f"{file}.py", f"{file}.ipynb"
+        if ipynb not in found:
+            if py in found:
+                chosen[file] = py
+            continue
+        data = {name: intake.read_regular(found[name], intake.limit(name), base=folder)[0]
+                for name in (py, ipynb) if name in found}
+        choice = notebook.choose(file, data.get(py), data.get(ipynb))
+        notes += [line for line in choice.notes if line.startswith(("Both", "Ignored"))]
+        if choice.code is None:
+            broken[ipynb] = f"{intake.shown(found[ipynb].relative_to(folder))}: {choice.why}"
+        else:
+            chosen[file] = ipynb if choice.from_notebook else py
+    return chosen, broken, notes
+
+
 def refused(folder: Path) -> dict[str, str]:
     """Expected name -> why the grader would skip the file found under it (a link, too large, ...)."""
-    return {name: f"{intake.shown(path.relative_to(folder))}: {why}"
-            for name, (path, why) in intake.examine(folder).items() if why is not None}
+    return {**{name: f"{intake.shown(path.relative_to(folder))}: {why}"
+               for name, (path, why) in intake.examine(folder).items() if why is not None},
+            **sources(folder)[1]}
 
 
 def problems(folder: Path) -> tuple[list[str], list[str]]:
-    """(missing files, refused ones included; warnings about stale PNGs)."""
+    """(missing files, refused ones included; warnings: stale PNGs, which form is zipped)."""
     found = intake.find_files(folder)
-    missing = [name for name in submission_files() if name not in found]
-    return missing, intake.stale_pngs(folder)
+    chosen, _, notes = sources(folder)
+    missing = [f"{file}.py" for file in config.FILES if file not in chosen]
+    missing += [png for png in config.PNG_FILES.values() if png not in found]
+    stale = list(notes) + intake.stale_pngs(folder)  # a .py newer than its PNG
+    for file, png in config.PNG_FILES.items():  # a notebook newer than its PNG
+        source, image = found.get(chosen.get(file, "")), found.get(png)
+        if chosen.get(file, "").endswith(".ipynb") and source and image \
+                and image.stat().st_mtime < source.stat().st_mtime:
+            stale.append(f"{png} is older than {chosen[file]}, so it may be stale (drawn by an earlier "
+                         "version of your code): run its training cell again to draw your current model.")
+    return missing, stale
 
 
 def suggestions(folder: Path, missing: list[str]) -> list[str]:
@@ -58,18 +91,21 @@ def suggestions(folder: Path, missing: list[str]) -> list[str]:
     return lines
 
 
-def build(folder: Path, out: Path) -> Path:
-    """Write the zip; each file is read as the grader reads it (no link followed, at most its size limit)."""
+def build(folder: Path, out: Path) -> list[str]:
+    """Write the zip; each file is read as the grader reads it (no link followed, at most its cap).
+    Returns the names it holds."""
     found = intake.find_files(folder)
+    chosen = sources(folder)[0]
+    names = [chosen[file] for file in config.FILES] + list(config.PNG_FILES.values())
     with replacing(out) as f, zipfile.ZipFile(f, "w", zipfile.ZIP_DEFLATED, strict_timestamps=False) as zf:
-        for name in submission_files():
+        for name in names:
             data, why = intake.read_regular(found[name], intake.limit(name), base=folder)
             if data is None:
                 raise ValueError(f"{intake.shown(found[name].relative_to(folder))}: {why}")
             info = zipfile.ZipInfo.from_file(found[name], name, strict_timestamps=False)
             info.compress_type = zipfile.ZIP_DEFLATED
             zf.writestr(info, data)
-    return out
+    return names
 
 
 def main(argv=None) -> int:
@@ -81,7 +117,8 @@ def main(argv=None) -> int:
     skipped = refused(args.folder)
     for warning in stale:
         print(f"warning: {warning}", file=sys.stderr)
-    absent = [name for name in missing if name not in skipped]
+    absent = [name for name in missing
+              if name not in skipped and name.replace(".py", ".ipynb") not in skipped]
     if missing:
         removed = args.out.is_file()
         args.out.unlink(missing_ok=True)
@@ -100,12 +137,12 @@ def main(argv=None) -> int:
                   "`make run FILE=pytorch_ann.py`.", file=sys.stderr)
         return 1
     try:
-        build(args.folder, args.out)
+        names = build(args.folder, args.out)
     except ValueError as e:  # a file changed after it was checked
         args.out.unlink(missing_ok=True)
         print(f"error: not written: {args.out}. Not taken, as the grader would not take it: {e}", file=sys.stderr)
         return 1
-    print(f"{args.out} holds {', '.join(submission_files())}. Upload it to Gradescope.")
+    print(f"{args.out} holds {', '.join(names)}. Upload it to Gradescope.")
     return 0
 
 

@@ -127,9 +127,11 @@ class Grader:
             out = self.work / "evidence" / file
             source = self.found.get(f"{file}.py")
             if source is None:
+                why = self.intake.skipped.get(f"{file}.py")
                 where = intake.misplaced(self.submission) or intake.listing(self.submission)
-                self._evidence[file] = evidence.Evidence(
-                    file, out, missing=f"{file}.py is not in the submission ({where})")
+                held = f"as a file the grader takes ({why})" if why else f"({where})"
+                missing = f"{file}.py is not in the submission {held}"
+                self._evidence[file] = evidence.Evidence(file, out, missing=missing)
             else:
                 scratch = self.work / "run" / file
                 scratch.mkdir(parents=True, exist_ok=True)

@@ -13,11 +13,16 @@ Test functions carry their metadata through gradescope-utils decorators
 recorded with the `record_property("output", ...)` fixture.
 
 Every `output` is text a student can choose (an exception's message, a
-file's name), so it is written through `shown`: for the output format
-Gradescope is told (`OUTPUT_FORMAT`), control and invisible format
-characters escaped (`core.text.printable`), and for Markdown its markup
-escaped too (`core.text.markdown`), so that no output redraws a terminal,
-reorders a line or adds a link.
+file's name), so it is written through `shown`: control and invisible format
+characters escaped (`core.text.printable`), and for a test's output, which
+Gradescope renders as Markdown (`TEST_OUTPUT_FORMAT`, declared as
+`test_output_format` and each test's `output_format`), values and code as
+code spans and blocks whose fences no backtick can close, and the hints as
+escaped Markdown (`core.text.markdown_output`), so that no output redraws a
+terminal, reorders a line or adds a link or a tag. The top-level output, the
+grader's notes on the submitted files, stays text (`OUTPUT_FORMAT`). Each
+test's `extra_data.text` keeps its message as plain printable text, which the
+terminal table and the class report show (`plain`).
 
 `error_results` is the same document with every test failed: what
 `run_autograder` leaves when grading cannot finish. This module imports
@@ -33,18 +38,27 @@ import pluggy
 
 from autograder.core import config as points
 from autograder.core.atomic import write_json_atomically  # noqa: F401  (also used here)
-from autograder.core.text import markdown, printable
+from autograder.core.text import markdown_output, printable
 
 hookimpl = pluggy.HookimplMarker("pytest")  # what pytest.hookimpl is
 
 NOTES: list[str] = []  # remarks for the student about the submission as a whole (intake)
 EXTRA: dict = {}  # results.json's top-level extra_data (the defences in force)
-OUTPUT_FORMAT = "text"  # how Gradescope renders every `output` ("text", or "md" for Markdown)
+TEST_OUTPUT_FORMAT = "md"  # how Gradescope renders each test's `output`: Markdown
+OUTPUT_FORMAT = "text"  # and the top-level `output` (the grader's notes on the files): text
 
 
-def shown(output: str) -> str:
-    """`output` made inert for OUTPUT_FORMAT: printable text, and for Markdown, escaped Markdown."""
-    return markdown(output, lines=True) if OUTPUT_FORMAT == "md" else printable(output)
+def shown(output: str, form: str = "text") -> str:
+    """`output` made inert for the format `form`: printable text, or Markdown with code as code."""
+    return markdown_output(output) if form == "md" else printable(output)
+
+
+def plain(test: dict) -> str:
+    """A test's message as plain printable text: its `extra_data.text` (else, from an older
+    grader, its output)."""
+    extra = test.get("extra_data")
+    text = extra.get("text", test["output"]) if isinstance(extra, dict) else test["output"]
+    return printable(text)
 
 
 def pytest_addoption(parser):
@@ -155,14 +169,18 @@ def test_entry(name: str, row: tuple, passed: bool, output: str) -> dict:
     """One test of results.json, from its row (number, points, visibility) of the points table."""
     number, score, visibility = row
     return {"name": name, "number": number, "score": score if passed else 0, "max_score": score,
-            "status": "passed" if passed else "failed", "output": shown(output),
-            "visibility": visibility, "tags": [name.split(".")[0]], "extra_data": {}}
+            "status": "passed" if passed else "failed", "output": shown(output, TEST_OUTPUT_FORMAT),
+            "output_format": TEST_OUTPUT_FORMAT, "visibility": visibility,
+            "tags": [name.split(".")[0]],
+            "extra_data": {"text": printable(output)}}
 
 
 def document(tests: list[dict], output: str, seconds: float, leaderboard: list[dict]) -> dict:
     """The whole of results.json: the total is the sum of the tests' scores."""
     doc = {"score": sum(t["score"] for t in tests), "execution_time": round(seconds, 1),
-           "output": shown(output), "output_format": OUTPUT_FORMAT, "visibility": "visible",
+           "output": shown(output, OUTPUT_FORMAT), "output_format": OUTPUT_FORMAT,
+           "test_output_format": TEST_OUTPUT_FORMAT,
+           "visibility": "visible",
            "stdout_visibility": "hidden", "tests": tests, "leaderboard": leaderboard}
     if EXTRA:
         doc["extra_data"] = dict(EXTRA)

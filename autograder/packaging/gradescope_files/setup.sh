@@ -56,4 +56,5 @@ if [ -d /usr/share/datasets/fashion-mnist ]; then chmod -R go-rwx /usr/share/dat
 
 # Fail the build now, not at the first submission, if anything is missing.
 "$VENV/bin/python" -c "import numpy, torch, matplotlib, PIL, pytest, pytest_timeout, gradescope_utils, utils; utils.load_fashion_mnist('test')"
+"$VENV/bin/python" -c "import nbformat"  # notebook submissions are read with it
 echo "autograder set up: $("$VENV/bin/python" -c 'import torch; print("torch", torch.__version__)')"

@@ -1,0 +1,55 @@
+"""The optional limit on graded submissions per day: from Gradescope's metadata; the last score
+is shown."""
+
+from __future__ import annotations
+
+import copy
+
+import pytest
+
+from autograder.packaging import limits
+from autograder.suite.results import error_results
+from tests.gradescope_schema import problems
+
+
+def graded(score: float) -> dict:
+    results = error_results("x")
+    results["tests"][0].update(score=score, max_score=score, status="passed")
+    results["score"] = score
+    return results
+
+
+def meta(*hours_ago: float, now: str = "2026-12-03T18:00:00.000000-08:00") -> dict:
+    previous = [{"submission_time": f"2026-12-03T{18 - h:02.0f}:00:00.000000-08:00", "score": 2.0,
+                 "results": graded(float(i + 1))} for i, h in enumerate(hours_ago)]
+    return {"created_at": now, "id": 1, "previous_submissions": previous}
+
+
+def test_off_by_default_and_under_the_limit_grades():
+    assert limits.refusal(meta(1, 2, 3), None) is None
+    assert limits.refusal(meta(1, 2), 3) is None
+    assert limits.refusal(meta(30, 40, 50), 3) is None  # older than 24 hours: not counted
+
+
+def test_at_the_limit_shows_the_last_score_and_when_the_next_is_graded():
+    result = limits.refusal(meta(5, 3, 1), 3)
+    assert result["score"] == 3.0 and problems(result) == []
+    assert result["output"].startswith("This submission was not graded: 3 submission(s) in 24 "
+                                       "hours")
+    assert "graded from 2026-12-04 13:00 UTC-08:00" in result["output"]
+    assert result["extra_data"]["limit"]["graded"] is False
+
+
+def test_a_refused_submission_does_not_count_towards_the_limit():
+    data = meta(5, 3)
+    refused = copy.deepcopy(data["previous_submissions"][-1])
+    refused["results"]["extra_data"] = {"limit": {"graded": False}}
+    data["previous_submissions"].append(refused)
+    assert limits.refusal(data, 3) is None
+
+
+@pytest.mark.parametrize("broken", [None, [], {"created_at": "yesterday"},
+                                    {"created_at": "2026-12-03T18:00:00-08:00",
+                                     "previous_submissions": "many"}])
+def test_metadata_that_cannot_be_read_limits_nothing(broken):
+    assert limits.refusal(broken, 1) is None
