@@ -259,3 +259,53 @@ def test_the_stub_notebooks_hold_the_stubs_code_and_run_without_file():
         assert notebook.stub_notebook(file) == notebook.stub_notebook(
             file
         )  # the same bytes every time
+
+
+def run_kept(code: str, tmp_path) -> str:
+    """What Python prints when it imports the kept code as a file, as the worker does."""
+    import subprocess
+    import sys
+
+    path = tmp_path / "kept.py"
+    path.write_bytes(code.encode())
+    done = subprocess.run([sys.executable, str(path)], capture_output=True, text=True, timeout=60)
+    return done.stdout + done.stderr
+
+
+def test_a_lone_carriage_return_does_not_shift_the_kept_lines(tmp_path):
+    # Python ends a line at a lone "\r": the statements after it were cut out of the wrong lines,
+    # so that a dropped call stood where a kept assignment was counted.
+    code = code_of(["import os\rprint('RAN AT IMPORT')\nx = 1\nfit()"])
+    assert "print(" not in code and "fit(" not in code and "x = 1" in code
+    assert "RAN AT IMPORT" not in run_kept(code, tmp_path)
+
+
+def test_a_coding_declaration_in_a_cell_does_not_change_what_python_reads(tmp_path):
+    # On the file's second line, `# coding: utf_7` made Python decode "+AAo-" as a newline: a call
+    # hidden in a comment, which the grader parsed as one, ran at import.
+    code = code_of(["# coding: utf_7\nimport os  # +AAo-print('RAN AT IMPORT')"])
+    assert "RAN AT IMPORT" not in run_kept(code, tmp_path)
+
+
+def test_a_call_in_a_module_annotation_is_left_out():
+    # A module's annotations are evaluated at import: `x: fit()` is a top-level call.
+    document = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(
+        "x: print('RAN AT IMPORT')\ny: int = 3\nz: list[int]")])
+    extracted = notebook.read(nbformat.writes(document).encode())
+    assert "print(" not in extracted.code and "y: int = 3" in extracted.code
+    assert "z: list[int]" in extracted.code
+    assert extracted.left_out == ["cell 1 (top-level call to print)"]
+
+
+def test_a_cell_of_many_calls_is_read_in_linear_time_and_noted_in_one_short_line():
+    # Each distinct call was one more reason, looked up in a list: 60,000 calls took 29 s, and
+    # the note listed every one of them (1.5 MB).
+    import time
+
+    source = "".join(f"a{i}()\n%m{i}\n" for i in range(60_000))
+    document = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(source)])
+    start = time.process_time()
+    choice = notebook.choose("numpy_ann", None, nbformat.writes(document).encode())
+    assert time.process_time() - start < 15
+    assert len(" ".join(choice.notes)) < 1000
+    assert "and 119997 more" in choice.notes[0]

@@ -42,6 +42,11 @@ MAX_NOTEBOOK_BYTES = 20_000_000  # as uploaded, outputs included: Colab's plots 
 MAX_STRIPPED_BYTES = 2_000_000  # once its outputs are stripped: cells of code and text only
 MAX_DEPTH = 64  # arrays and objects nested in the JSON (a notebook needs 6)
 LIST_CELLS = 8  # cells named in the note of what was left out, before "and N more"
+LIST_REASONS = 3  # reasons named for one cell, before "and N more": a cell may hold 100k calls
+# The first line of the code kept of a notebook: a coding declaration on line 1 settles the file's
+# encoding, so none that a cell holds (`# coding: utf_7`, on line 2) makes Python read the file as
+# other code than the grader parsed.
+HEADER = "# -*- coding: utf-8 -*-\n"
 
 # Library callables in lower case that build a value and do no work; capitalised names are classes.
 LOWER_CASE_CONSTRUCTORS = {
@@ -162,23 +167,26 @@ def parse(data: bytes) -> nbformat.NotebookNode:
 
 
 def source_of(cell) -> str:
-    """A cell's source, which nbformat stores as one string or as a list of lines."""
+    """A cell's source, which nbformat stores as one string or as a list of lines, with "\n"
+    ending every line: Python also ends a line at a lone "\r", and the kept statements are
+    cut out by the lines that the parser counted."""
     source = cell.get("source", "")
-    return "".join(source) if isinstance(source, list) else str(source)
+    source = "".join(source) if isinstance(source, list) else str(source)
+    return source.replace("\r\n", "\n").replace("\r", "\n")
 
 
 def without_magics(source: str) -> tuple[str, list[str]]:
     """`source` with its IPython magics and shell lines blanked (line numbers kept), and those."""
-    lines, dropped = source.split("\n"), []
+    lines, dropped = source.split("\n"), {}  # dropped: a dict, an ordered set
     if lines and lines[0].lstrip().startswith("%%"):
         return "", [f"cell magic {lines[0].split()[0][:30]}"]
     for i, line in enumerate(lines):
         stripped = line.lstrip()
         if stripped.startswith(("%", "!")):
             kind = "IPython magic" if stripped[0] == "%" else "shell line"
-            dropped.append(f"{kind} {stripped.split()[0][:30]}")
+            dropped[f"{kind} {stripped.split()[0][:30]}"] = None
             lines[i] = ""
-    return "\n".join(lines), dropped
+    return "\n".join(lines), list(dropped)
 
 
 def dotted(node: ast.AST) -> str | None:
@@ -296,6 +304,8 @@ def keep(node: ast.stmt, module: Module) -> str | None:
         return None
     if isinstance(node, ast.Expr) and isinstance(node.value, ast.Constant):
         return None  # a string standing alone, as a docstring does
+    if isinstance(node, ast.AnnAssign) and called(node.annotation):
+        return f"top-level call to {called(node.annotation)}"  # a module's annotation runs
     if isinstance(node, (ast.Assign, ast.AnnAssign)) and node.value is not None:
         targets = node.targets if isinstance(node, ast.Assign) else [node.target]
         if all(module.is_target(t) for t in targets) and module.is_value(node.value):
@@ -329,7 +339,7 @@ def kept_code(source: str, module: Module) -> tuple[list[str], list[str]]:
     """(the kept statements' source, why each other one is left out) of one cell's parsed source."""
     tree = ast.parse(source)
     lines = source.split("\n")
-    body, kept, reasons = tree.body, [], []
+    body, kept, reasons = tree.body, [], {}  # reasons: a dict, an ordered set
     # A cell of definitions alone is kept as written, its comments too.
     if all(keep(node, module) is None for node in body):
         return ([source.strip("\n")] if body else []), []
@@ -340,9 +350,9 @@ def kept_code(source: str, module: Module) -> tuple[list[str], list[str]]:
                 i + 1 < len(body) and body[i + 1].lineno <= node.end_lineno
             )
             kept.append(segment(lines, node, shared))
-        elif why not in reasons:
-            reasons.append(why)
-    return kept, reasons
+        else:
+            reasons[why] = None
+    return kept, list(reasons)
 
 
 def extract(notebook) -> Extracted:
@@ -356,12 +366,14 @@ def extract(notebook) -> Extracted:
             kept, more = kept_code(source, module)
         except (SyntaxError, ValueError, RecursionError, MemoryError) as e:
             kept, more = [], [f"not valid Python: {getattr(e, 'msg', str(e))[:80]}"]
-        reasons += more
+        reasons = list(dict.fromkeys(reasons + more))
         if kept:
             parts.append(f"# cell {number}\n" + "\n\n".join(kept))
         if reasons:
-            left_out.append(f"cell {number} ({'; '.join(reasons)})")
-    return Extracted("\n\n\n".join(parts) + "\n", left_out)
+            listed = "; ".join(reasons[:LIST_REASONS]) + (
+                f"; and {len(reasons) - LIST_REASONS} more" if len(reasons) > LIST_REASONS else "")
+            left_out.append(f"cell {number} ({listed})")
+    return Extracted(HEADER + "\n\n\n".join(parts) + "\n", left_out)
 
 
 def note(name: str, extracted: Extracted) -> str:
