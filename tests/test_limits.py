@@ -53,3 +53,31 @@ def test_a_refused_submission_does_not_count_towards_the_limit():
                                      "previous_submissions": "many"}])
 def test_metadata_that_cannot_be_read_limits_nothing(broken):
     assert limits.refusal(broken, 1) is None
+
+
+@pytest.mark.parametrize("odd", [
+    {"created_at": "2026-12-03T18:00:00-08:00", "previous_submissions": 5},
+    {"created_at": "2026-12-03T18:00:00-08:00", "previous_submissions": {"a": 1}},
+    {"created_at": "0001-01-01T00:00:00+00:00", "previous_submissions": []},
+    {"created_at": "9999-12-31T23:59:00+00:00", "previous_submissions": [
+        {"submission_time": "9999-12-31T23:00:00+00:00", "results": graded(1.0)}]},
+    {"created_at": "2026-12-03T18:00:00-08:00", "previous_submissions": [
+        {"submission_time": "2026-12-03T17:00:00-08:00", "results": {"tests": [], "extra_data": 3}},
+        {"submission_time": ["x"], "results": None}, 7, None]},
+])
+def test_metadata_of_an_odd_shape_never_stops_the_grading(odd):
+    # A number where a list was expected raised TypeError, a time at the end of the calendar
+    # OverflowError: run_autograder stopped, and the submission kept the grader's error (0 points).
+    result = limits.refusal(odd, 1)
+    assert result is None or result["extra_data"]["limit"]["graded"] is False
+
+
+@pytest.mark.parametrize("content", [b"\xff\xfe not UTF-8", b"[" * 100_000 + b"]" * 100_000,
+                                     b'{"id": 1, "users": 5}', b'{"id": 1, "users": [3]}', b"[]"])
+def test_submission_metadata_of_any_content_is_read_without_failing(tmp_path, content):
+    from autograder.packaging import gradescope
+
+    path = tmp_path / "submission_metadata.json"
+    path.write_bytes(content)
+    meta = gradescope.read_metadata(path)
+    assert limits.refusal(meta, 1) is None

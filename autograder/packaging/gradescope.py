@@ -115,19 +115,27 @@ def capped_speed(measured: float) -> float:
     return measured
 
 
+def read_metadata(metadata: Path):
+    """Gradescope's submission_metadata.json as parsed JSON (None when absent or unreadable), its
+    submission and users logged; a file of any content is read without failing."""
+    meta = None
+    if metadata.exists():
+        try:
+            meta = json.loads(metadata.read_text())
+            users = [u.get("email") for u in meta.get("users", [])]
+            print(f"submission {meta.get('id')} by {users}")
+        except Exception:  # noqa: BLE001  (not UTF-8, nested too deep, users not a list ...)
+            print("submission_metadata.json is not readable JSON of the expected shape")
+    return meta
+
+
 def run(root: Path) -> int:
     """Grade /autograder/submission into /autograder/results/results.json, whatever happens."""
     results = root / "results" / "results.json"
     write_json_atomically(results, error_results(
         "Grader error: the autograder stopped before it finished grading this submission. "
         "Nothing in your submission was graded; please tell the course staff."))
-    metadata, meta = root / "submission_metadata.json", None
-    if metadata.exists():
-        try:
-            meta = json.loads(metadata.read_text())
-            print(f"submission {meta.get('id')} by {[u.get('email') for u in meta.get('users', [])]}")
-        except (json.JSONDecodeError, AttributeError):
-            print("submission_metadata.json is not readable JSON")
+    meta = read_metadata(root / "submission_metadata.json")
     limited = limits.refusal(meta, config.SUBMISSIONS_PER_DAY)
     if limited is not None:  # over the daily limit: the last graded result, and when the next is
         write_json_atomically(results, limited)

@@ -30,7 +30,8 @@ def when(text) -> datetime | None:
 def graded_before(meta: dict, now: datetime) -> list[tuple[datetime, dict]]:
     """(time, results) of the submissions graded in the 24 hours before `now`, the oldest first."""
     graded = []
-    for earlier in meta.get("previous_submissions") or []:
+    earlier_ones = meta.get("previous_submissions")
+    for earlier in earlier_ones if isinstance(earlier_ones, list) else []:
         if not isinstance(earlier, dict):
             continue
         moment, results = when(earlier.get("submission_time")), earlier.get("results")
@@ -45,7 +46,17 @@ def graded_before(meta: dict, now: datetime) -> list[tuple[datetime, dict]]:
 
 
 def refusal(meta, limit: int | None) -> dict | None:
-    """None if this submission is to be graded; else its result: the last graded one's, and why."""
+    """None if this submission is to be graded; else its result: the last graded one's, and why.
+
+    Metadata of any shape is read without failing: a field of another type, a time at the end of
+    the calendar (one day added overflows), limits nothing."""
+    try:
+        return refused(meta, limit)
+    except Exception:  # noqa: BLE001  (odd metadata must never stop the grading)
+        return None
+
+
+def refused(meta, limit: int | None) -> dict | None:
     if not limit or not isinstance(meta, dict):
         return None
     now = when(meta.get("created_at"))
