@@ -50,6 +50,15 @@ def test_links_and_html_of_a_student_stay_inert():
     assert "\n# " not in outside and "1\\." in outside
 
 
+def test_a_bare_url_or_address_of_a_student_is_code_not_a_link():
+    # GFM links a bare http://, www. or e-mail address in prose, escaped or not: a message could
+    # show a clickable link of the student's choice. In a code span it stays text.
+    text = markdown_output("wrong shape: see http://1.2.3.4/login, www.1x.com or x@1.2 now")
+    prose = re.sub(r"(`+) .*? \1", "", text)
+    assert "://" not in prose and "www." not in prose and "@" not in prose
+    assert "see ` http://1.2.3.4/login `, ` www.1x.com ` or ` x@1.2 ` now" in text
+
+
 def test_a_traceback_is_a_fenced_block_that_its_lines_cannot_close():
     text = markdown_output(
         'Traceback (most recent call last):\n  File "x.py", line 1\n    ```\nValueError: x'

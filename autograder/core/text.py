@@ -20,7 +20,8 @@ person reads passes such text through one of these functions where it is written
   punctuation is escaped with backslashes, so that tags, links, images and emphasis stay
   inert and no line of it can begin a heading, a list or a quote.
 - `markdown_output(text)`: a failure message for Gradescope's Markdown: values after
-  "expected" and "got", and code (calls, dotted and snake_case names), as code spans,
+  "expected" and "got", code (calls, dotted and snake_case names), and URLs and e-mail
+  addresses, which GFM would make links of (`http://1.2.3.4/x`), as code spans,
   indented or traceback lines as a fenced block, the rest (the hints) as `markdown` text. A
   fence is always longer than any run of backticks inside it (`code_span`, `code_block`),
   so nothing a student wrote can close it; code is literal in Markdown, so links and HTML
@@ -122,11 +123,14 @@ def markdown(text, lines: bool = False) -> str:
     return "\n".join(markdown_line(line) for line in printable(text, lines).split("\n"))
 
 
-# What a failure message shows as code: the value after "expected" or "got" (a bracketed group,
-# a quoted string or one word), a call (`relu_prime(0)`), a dotted name (`self.lr`,
-# `numpy_ann.py`) or a snake_case name (`train_acc`). The rest of a line is prose.
+# What a failure message shows as code: a URL, a www. name or an e-mail address (which GFM makes
+# links of in prose, escaped or not: in a code span they stay text), the value after "expected"
+# or "got" (a bracketed group, a quoted string or one word), a call (`relu_prime(0)`), a dotted
+# name (`self.lr`, `numpy_ann.py`) or a snake_case name (`train_acc`). The rest is prose.
 BRACKETS = r"\[[^\[\]]*(?:\[[^\[\]]*\][^\[\]]*)*\]|\([^()]*\)"
-CODE = re.compile(rf"(?P<lead>\b(?:expected|got|returned|gave) (?:shape )?)"
+END = r"(?=[.,;:!?]?(?:\s|$))"  # a sentence's punctuation after a word is not part of it
+LINKS = rf"\b[A-Za-z][A-Za-z0-9+.-]*:/+\S*?{END}|\bwww\.\S+?{END}|[\w.+-]+@[\w-]+(?:\.[\w-]+)+"
+CODE = re.compile(rf"{LINKS}|(?P<lead>\b(?:expected|got|returned|gave) (?:shape )?)"
                   rf"(?P<value>{BRACKETS}|'[^'\n]*'|\"[^\"\n]*\"|[^\s,;]+?(?=[.,;:]?(?:\s|$)))"
                   rf"|\b[A-Za-z_][\w.]*\((?:[^()]|\([^()]*\))*\)"
                   rf"|\b[A-Za-z_]\w*(?:\.[A-Za-z_]\w*)+\b|\b[A-Za-z]\w*_\w+\b")
