@@ -95,3 +95,17 @@ def test_the_shares_are_copydetects_own(pairs):
             one, two = (similarity.fingerprint(codes[k], stub) for k in (i, j))
             _, (a, b), _ = compare_files(one, two)
             assert (share[i, j], share[j, i]) == pytest.approx((a, b))
+
+
+def test_a_copy_hidden_in_a_utf_7_comment_is_found(tmp_path):
+    # `# coding: utf_7` and the whole program on one comment line, its newlines written "+AAo-":
+    # Python runs the program, and the scan, reading the file as UTF-8, saw one comment (0 %).
+    source = (ORIGINAL / "numpy_ann.py").read_text()
+    hidden = "# coding: utf_7\n#" + source.replace("+", "+-").replace("\n", "+AAo-") + "\n"
+    assert similarity.python_text(hidden.encode()) == "# coding: utf_7\n#" + source + "\n"
+    for name, data in (("dave", source.encode()), ("zed", hidden.encode())):
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "numpy_ann.py").write_bytes(data)
+    rows = similarity.scan([Submission(p.name, p) for p in sorted(tmp_path.iterdir())], jobs=1)
+    assert rows[0][:3] == ("dave", "zed", "numpy_ann.py") and rows[0][3] > 0.8, rows
+    assert similarity.python_text(b"# coding: no-such\nx = 1\xff") == "# coding: no-such\nx = 1\ufffd"

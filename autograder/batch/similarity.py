@@ -5,7 +5,8 @@ offline): each file is tokenised by Pygments with the names of variables,
 functions and classes abstracted (so renaming changes nothing) and
 fingerprinted by winnowing k-grams of tokens; the handout's stubs are
 boilerplate, so the code every student was given counts for nothing. A
-notebook is compared as the code grading takes from it (`intake.take`).
+notebook is compared as the code grading takes from it (`intake.take`), a
+file as Python reads it (in the encoding its coding line declares).
 
 Each pair of students is compared on each of the three files. A pair's score
 is the larger of copydetect's two shares (`compare_files`): the part of one
@@ -21,6 +22,7 @@ times the scan on a generated class.
 from __future__ import annotations
 
 import io
+import tokenize
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
@@ -105,8 +107,20 @@ def codes_of(subs) -> dict[str, dict[str, str]]:
             _, read = intake.take(sub.path)
             for file in config.FILES:
                 if f"{file}.py" in read:
-                    codes[file][sub.key] = read[f"{file}.py"].decode("utf-8", "replace")
+                    codes[file][sub.key] = python_text(read[f"{file}.py"])
     return codes
+
+
+def python_text(data: bytes) -> str:
+    """A file of Python as Python reads it: in the encoding its coding line declares (PEP 263).
+
+    Decoded as UTF-8 instead, a file declaring `# coding: utf_7` could hold all its code in one
+    comment ("+AAo-" is a newline in UTF-7): Python runs it, the comparison saw a comment."""
+    try:
+        encoding, _ = tokenize.detect_encoding(io.BytesIO(data).readline)
+        return data.decode(encoding, "replace")
+    except (SyntaxError, LookupError, UnicodeError, ValueError):
+        return data.decode("utf-8", "replace")
 
 
 def scan(subs, jobs: int | None = None) -> list[tuple[str, str, str, float]]:
