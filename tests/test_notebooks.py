@@ -229,6 +229,17 @@ def test_the_notebook_is_graded_when_the_py_is_the_untouched_stub(tmp_path):
     assert "np.maximum" in taken.files["numpy_ann.py"].read_text()
 
 
+@pytest.mark.parametrize("save", [lambda b: b"\xef\xbb\xbf" + b, lambda b: b.replace(b"\n", b"\r")],
+                         ids=["byte order mark", "old Mac line endings"])
+def test_a_stub_py_saved_by_an_editor_is_still_the_untouched_stub(tmp_path, save):
+    # Saved untouched with a BOM (Notepad) or \r line endings, the stub counted as edited: it was
+    # graded (0 points) in place of the student's notebook.
+    stub = (ROOT / "student" / "numpy_ann.py").read_bytes()
+    taken = snapshot(tmp_path, {"numpy_ann.py": save(stub), "numpy_ann.ipynb": reference("numpy_ann")})
+    assert "np.maximum" in taken.files["numpy_ann.py"].read_text()
+    assert not any(note.startswith("Both") for note in taken.notes)
+
+
 def test_the_py_is_graded_when_the_notebook_is_the_untouched_stub(tmp_path):
     solution = (ROOT / "solutions" / "numpy_ann.py").read_bytes()
     taken = snapshot(

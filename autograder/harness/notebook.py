@@ -416,10 +416,10 @@ def stub(file: str) -> bytes | None:
 
 
 def normal(text: str) -> str:
-    """Text compared without line endings, trailing spaces or blank lines (an editor's save)."""
-    return "\n".join(
-        line.rstrip() for line in text.replace("\r\n", "\n").split("\n") if line.strip()
-    )
+    """Text compared without a byte order mark, line endings (\\n, \\r\\n or \\r), trailing spaces
+    or blank lines: what an editor's save may change."""
+    text = text.removeprefix("\ufeff").replace("\r\n", "\n").replace("\r", "\n")
+    return "\n".join(line.rstrip() for line in text.split("\n") if line.strip())
 
 
 def code_cells(notebook) -> str:
