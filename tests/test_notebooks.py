@@ -320,3 +320,12 @@ def test_a_cell_of_many_calls_is_read_in_linear_time_and_noted_in_one_short_line
     assert time.process_time() - start < 15
     assert len(" ".join(choice.notes)) < 1000
     assert "and 119997 more" in choice.notes[0]
+
+
+def test_a_cell_too_deep_for_the_parser_is_left_out_with_a_reason():
+    # The parser gives up on 100,000 nested `not` with a MemoryError without a message: the note
+    # said "not valid Python: " and nothing more.
+    document = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(
+        "x = " + "not " * 100_000 + "1")])
+    extracted = notebook.read(nbformat.writes(document).encode())
+    assert extracted.left_out == ["cell 1 (not valid Python: it nests too deeply for the parser)"]

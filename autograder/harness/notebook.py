@@ -365,7 +365,8 @@ def extract(notebook) -> Extracted:
         try:
             kept, more = kept_code(source, module)
         except (SyntaxError, ValueError, RecursionError, MemoryError) as e:
-            kept, more = [], [f"not valid Python: {getattr(e, 'msg', str(e))[:80]}"]
+            why = getattr(e, "msg", None) or str(e) or "it nests too deeply for the parser"
+            kept, more = [], [f"not valid Python: {why[:80]}"]
         reasons = list(dict.fromkeys(reasons + more))
         if kept:
             parts.append(f"# cell {number}\n" + "\n\n".join(kept))
