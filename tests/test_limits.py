@@ -16,6 +16,7 @@ def graded(score: float) -> dict:
     results = error_results("x")
     results["tests"][0].update(score=score, max_score=score, status="passed")
     results["score"] = score
+    del results["extra_data"]["grader_error"]  # a grading's results, not the grader's error
     return results
 
 
@@ -81,3 +82,14 @@ def test_submission_metadata_of_any_content_is_read_without_failing(tmp_path, co
     path.write_bytes(content)
     meta = gradescope.read_metadata(path)
     assert limits.refusal(meta, 1) is None
+
+
+def test_a_grader_error_neither_counts_nor_shows_its_0():
+    # The grader's own error results (timeout, suite failure) counted as a graded submission:
+    # at the limit, a student was shown that 0 as their last graded score until the next day.
+    data = meta(5, 3, 1)
+    data["previous_submissions"][-1]["results"] = error_results("Grader error: stopped")
+    assert limits.refusal(data, 3) is None
+    data["previous_submissions"].insert(0, {**data["previous_submissions"][0]})
+    result = limits.refusal(data, 3)
+    assert result is not None and result["score"] == 2.0

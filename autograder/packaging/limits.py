@@ -7,7 +7,9 @@ that comes when that many were graded in the 24 hours before it is not graded:
 its result is the last graded one's (score and tests), with a line saying that
 the limit was reached and from when the next submission is graded. Such a
 result is marked (`extra_data.limit.graded` false), so it never counts towards
-the limit itself. A metadata file that cannot be read limits nothing.
+the limit itself; nor does a grader error (`extra_data.grader_error`), whose 0
+is never shown as the last graded score. Metadata that cannot be read limits
+nothing.
 """
 
 from __future__ import annotations
@@ -37,10 +39,12 @@ def graded_before(meta: dict, now: datetime) -> list[tuple[datetime, dict]]:
         moment, results = when(earlier.get("submission_time")), earlier.get("results")
         if moment is None or not isinstance(results, dict) or not now - WINDOW <= moment <= now:
             continue
-        mark = (results.get("extra_data") or {}).get("limit") if isinstance(
-            results.get("extra_data"), dict) else None
+        extra = results.get("extra_data") if isinstance(results.get("extra_data"), dict) else {}
+        mark = extra.get("limit")
         if isinstance(mark, dict) and mark.get("graded") is False:
             continue  # itself refused by the limit: it was not graded
+        if extra.get("grader_error") is True:
+            continue  # the grader failed (results.error_results): nothing was graded
         graded.append((moment, results))
     return sorted(graded, key=lambda pair: pair[0])
 

@@ -188,8 +188,12 @@ def document(tests: list[dict], output: str, seconds: float, leaderboard: list[d
 
 
 def error_results(message: str) -> dict:
-    """A valid results.json giving 0 points: every test of the points table failed with `message`."""
+    """A valid results.json giving 0 points: every test of the points table failed with `message`.
+    Marked `extra_data.grader_error`: nothing was graded, so the daily limit neither counts it nor
+    shows its 0 as the last graded score (packaging/limits.py)."""
     tests = [test_entry(name, points.POINTS[name], False, message) for name in in_order(points.POINTS)]
-    return document(tests, message, 0, [])
+    doc = document(tests, message, 0, [])
+    doc["extra_data"] = {**doc.get("extra_data", {}), "grader_error": True}
+    return doc
 
 
