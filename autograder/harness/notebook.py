@@ -321,7 +321,8 @@ def keep(node: ast.stmt, module: Module) -> str | None:
     if isinstance(node, ast.AnnAssign):
         return None
     if isinstance(node, ast.Expr):
-        return f"top-level call to {called(node)}" if called(node) else "top-level expression"
+        what = called(node)
+        return f"top-level call to {what}" if what else "top-level expression"
     return f"top-level {KINDS.get(type(node), type(node).__name__.lower())}"
 
 
