@@ -329,3 +329,16 @@ def test_a_cell_too_deep_for_the_parser_is_left_out_with_a_reason():
         "x = " + "not " * 100_000 + "1")])
     extracted = notebook.read(nbformat.writes(document).encode())
     assert extracted.left_out == ["cell 1 (not valid Python: it nests too deeply for the parser)"]
+
+
+def test_a_future_import_in_a_later_cell_is_moved_to_the_top(tmp_path):
+    # Jupyter takes `from __future__ import annotations` in any cell; in the kept code, after
+    # the imports of an earlier cell, it was a SyntaxError that failed the whole file.
+    code = code_of(["import os", "from __future__ import annotations; import sys\n"
+                                 "def f(x: Undefined) -> int:\n    return 1",
+                    "from __future__ import annotations\nprint('done')"])
+    assert code.count("from __future__ import annotations") == 1
+    assert "import sys" in code and "print(" not in code
+    path = tmp_path / "kept.py"
+    path.write_text(code + "\nprint(f(1), 'imported')\n")
+    assert "1 imported" in run_kept(path.read_text(), tmp_path)

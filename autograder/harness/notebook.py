@@ -336,16 +336,28 @@ def segment(lines: list[str], node: ast.stmt, shared: bool) -> str:
     return "\n".join(lines[first - 1 : node.end_lineno])
 
 
-def kept_code(source: str, module: Module) -> tuple[list[str], list[str]]:
-    """(the kept statements' source, why each other one is left out) of one cell's parsed source."""
+def is_future(node: ast.stmt) -> bool:
+    return isinstance(node, ast.ImportFrom) and node.module == "__future__" and not node.level
+
+
+def kept_code(source: str, module: Module, futures: dict | None = None
+              ) -> tuple[list[str], list[str]]:
+    """(the kept statements' source, why each other one is left out) of one cell's parsed source.
+    Its `from __future__` imports go to `futures`, which the kept code begins with: Jupyter takes
+    them in any cell, a module only before its other statements."""
     tree = ast.parse(source)
     lines = source.split("\n")
     body, kept, reasons = tree.body, [], {}  # reasons: a dict, an ordered set
+    future = [node for node in body if is_future(node)] if futures is not None else []
+    for node in future:
+        futures[ast.unparse(node)] = None
     # A cell of definitions alone is kept as written, its comments too.
-    if all(keep(node, module) is None for node in body):
+    if not future and all(keep(node, module) is None for node in body):
         return ([source.strip("\n")] if body else []), []
     for i, node in enumerate(body):
         why = keep(node, module)
+        if why is None and node in future:
+            continue
         if why is None:
             shared = (i > 0 and body[i - 1].end_lineno >= node.lineno) or (
                 i + 1 < len(body) and body[i + 1].lineno <= node.end_lineno
@@ -358,13 +370,13 @@ def kept_code(source: str, module: Module) -> tuple[list[str], list[str]]:
 
 def extract(notebook) -> Extracted:
     """The module a notebook defines, by the contract's rule, and what was left out, by cell."""
-    module, parts, left_out = Module(), [], []
+    module, parts, left_out, futures = Module(), [], [], {}
     for number, cell in enumerate(notebook.get("cells", []), start=1):
         if cell.get("cell_type") != "code":
             continue
         source, reasons = without_magics(source_of(cell))
         try:
-            kept, more = kept_code(source, module)
+            kept, more = kept_code(source, module, futures)
         except (SyntaxError, ValueError, RecursionError, MemoryError) as e:
             why = getattr(e, "msg", None) or str(e) or "it nests too deeply for the parser"
             kept, more = [], [f"not valid Python: {why[:80]}"]
@@ -375,6 +387,7 @@ def extract(notebook) -> Extracted:
             listed = "; ".join(reasons[:LIST_REASONS]) + (
                 f"; and {len(reasons) - LIST_REASONS} more" if len(reasons) > LIST_REASONS else "")
             left_out.append(f"cell {number} ({listed})")
+    parts = ["\n".join(futures)] * bool(futures) + parts
     return Extracted(HEADER + "\n\n\n".join(parts) + "\n", left_out)
 
 
