@@ -301,18 +301,29 @@ SMALL_FIT = (384, 128, 3)  # training samples, validation samples and epochs of 
 # The small fit's batch size, the grader's own: whatever batch the student's defaults train with (the whole set,
 # one step per epoch), the small fit takes 36 steps, so that every network that learns is seen to (learning.py).
 SMALL_BATCH = 32
+# The least learning rate of the small fit, where fit takes `learning_rate` with a lower default: correct code
+# that learns slowly (plain SGD at 1e-3, 36 steps) shows no learning on held-out images at its own rate, and is
+# judged on the grader's. A default above it (Adam's 2e-3 is not; Adadelta's 1.0 is) is left as it is.
+SMALL_RATE = 1e-2
 
 
 def grader_batches(fit) -> dict:
-    """{"batch_size": SMALL_BATCH} where fit takes that keyword (the contract's signature), else nothing."""
+    """The small fit's keywords: {"batch_size": SMALL_BATCH} where fit takes that keyword (the contract's
+    signature), and {"learning_rate": SMALL_RATE} where fit takes `learning_rate` with a lower numeric default."""
     import inspect
 
     try:
         parameters = inspect.signature(fit).parameters
     except (TypeError, ValueError):
         return {}
-    takes = "batch_size" in parameters or any(p.kind is p.VAR_KEYWORD for p in parameters.values())
-    return {"batch_size": SMALL_BATCH} if takes else {}
+    given = {}
+    if "batch_size" in parameters or any(p.kind is p.VAR_KEYWORD for p in parameters.values()):
+        given["batch_size"] = SMALL_BATCH
+    rate = parameters.get("learning_rate")
+    default = rate.default if rate is not None else None
+    if type(default) in (int, float) and 0 < default < SMALL_RATE:
+        given["learning_rate"] = SMALL_RATE
+    return given
 
 
 def torch_probes(mod, ctx, file):
@@ -327,7 +338,8 @@ def torch_probes(mod, ctx, file):
         model = cls()
         lazy = torch.nn.parameter.is_lazy
         return {"conv2d": sum(isinstance(m, (nn.Conv2d, nn.LazyConv2d)) for m in model.modules()),
-                "parameters": sum(0 if lazy(p) else p.numel() for p in model.parameters())}
+                "parameters": sum(0 if lazy(p) else p.numel() for p in model.parameters()),
+                "dtypes": sorted({str(p.dtype) for p in model.parameters() if not lazy(p)})}
 
     def forward(layout):
         model = cls()
@@ -368,8 +380,22 @@ def torch_probes(mod, ctx, file):
                 old = snapshot.pop()
                 moved.append(float(np.abs(parameter_sample(params) - old).max() / (np.abs(old).max() + 1e-12)))
 
+        # The mode the model is in when fit runs it on validation images (the advice on train mode): the first
+        # image of each batch the model is called on, matched by its pixel sum against the validation images'.
+        val_sums = {round(float(v), 2) for v in X[n_train:].reshape(n_val, -1).sum(dim=1)}
+        train_sums = {round(float(v), 2) for v in X[:n_train].reshape(n_train, -1).sum(dim=1)}
+        val_modes = []
+
+        def validation_mode(module, inputs):
+            first = inputs[0] if inputs and isinstance(inputs[0], torch.Tensor) else None
+            if first is not None and first.ndim >= 2 and len(first) and first[0].numel() == X[0].numel():
+                total = round(float(first[0].detach().float().sum()), 2)
+                if total in val_sums and total not in train_sums:
+                    val_modes.append(bool(module.training))
+
         handles = [p.register_hook(add(i)) for i, p in enumerate(params)]
         handles += [register_optimizer_step_pre_hook(pre_step), register_optimizer_step_post_hook(post_step)]
+        handles.append(model.register_forward_pre_hook(validation_mode))
         try:
             history = model.fit(X[:n_train], y[:n_train], X[n_train:], y[n_train:], epochs=epochs,
                                 **grader_batches(model.fit))
@@ -382,7 +408,7 @@ def torch_probes(mod, ctx, file):
         # The values themselves, not a verdict: the grader compares them (student code may patch torch.equal).
         return {**state_of(model),
                 "history": history_values(history), "history_with_grad": with_grad(history),
-                "grad_deviation": deviations, "step_moved": moved,
+                "grad_deviation": deviations, "step_moved": moved, "validation_modes": val_modes,
                 "params_before": parameter_sample(before), "params_after": parameter_sample(params),
                 "measured": {"loss_before": loss_before, "train_loss": loss_after, "train_acc": train_acc,
                              "val_loss": val_loss, "val_acc": val_acc}}

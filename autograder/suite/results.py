@@ -39,6 +39,7 @@ hookimpl = pluggy.HookimplMarker("pytest")  # what pytest.hookimpl is
 
 NOTES: list[str] = []  # remarks for the student about the submission as a whole (intake)
 EXTRA: dict = {}  # results.json's top-level extra_data (the defences in force)
+ADVICE = config.ADVICE  # how a line of advice begins: a remark that costs nothing
 OUTPUT_FORMAT = "text"  # how Gradescope renders every `output` ("text", or "md" for Markdown)
 
 
@@ -120,6 +121,8 @@ class ResultsWriter:
         for key, value in report.user_properties:
             if key == "output" and not outcome["failed"]:
                 outcome["output"] = str(value)
+            elif key == "advice" and str(value) not in outcome.setdefault("advice", []):
+                outcome["advice"].append(str(value))  # appended to the output, passed or failed
         value = getattr(item.function, "__leaderboard_value__", None)
         if value is not None:
             outcome["leaderboard"] = (item.function.__leaderboard_column__, value,
@@ -134,7 +137,8 @@ class ResultsWriter:
             outcome = self.outcomes.get(name)
             if outcome is None or not (outcome["ran"] or outcome["failed"]):
                 outcome = {"failed": True, "output": why_missing}
-            tests.append(test_entry(name, self.rows[name], not outcome["failed"], outcome["output"]))
+            output = "\n".join([outcome["output"], *(f"{ADVICE} {text}" for text in outcome.get("advice", []))])
+            tests.append(test_entry(name, self.rows[name], not outcome["failed"], output.strip()))
             if "leaderboard" in outcome:
                 column, value, order = outcome["leaderboard"]
                 leaderboard.append({"name": column, "value": value, "order": order})
