@@ -39,7 +39,7 @@ hookimpl = pluggy.HookimplMarker("pytest")  # what pytest.hookimpl is
 
 NOTES: list[str] = []  # remarks for the student about the submission as a whole (intake)
 EXTRA: dict = {}  # results.json's top-level extra_data (the defences in force)
-ADVICE = config.ADVICE  # how a line of advice begins: a remark that costs nothing
+ADVICE = points.ADVICE  # how a line of advice begins: a remark that costs nothing
 OUTPUT_FORMAT = "text"  # how Gradescope renders every `output` ("text", or "md" for Markdown)
 
 
