@@ -122,7 +122,8 @@ def table(results: dict, width: int = 100) -> str:
         if t["status"] == "passed":  # a passed test's advice (a failed one's is in its message)
             for line in printable(t["output"]).splitlines():
                 if line.startswith(config.ADVICE):
-                    lines += textwrap.wrap(line, width, initial_indent=" " * 18, subsequent_indent=" " * 18)[:4]
+                    lines += textwrap.wrap(line, width, initial_indent=" " * 18,
+                                           subsequent_indent=" " * 18)[:4]
     total = sum(t["max_score"] for t in results["tests"])
     lines.append(f"\nScore: {results['score']:g}/{total:g}")
     return "\n".join(lines)

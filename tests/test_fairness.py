@@ -12,14 +12,15 @@ name that cause; wrong code beside it is still charged. The rules these defend:
 - the learning gate is met by every network that does real work, whatever batch size its defaults train
   with: a CNN trained full-batch, whose training outruns its budget, loses the accuracy test alone;
 - a fit that does nothing beside a right backward is still refused;
-- a history of tensors that require grad (which a plot cannot draw) is named once, in the history test;
-- a PyTorch learner too slow to show learning at its own rate (plain SGD at 1e-3, a few steps) is judged on
-  a small fit at the grader's learning rate, and loses the accuracy test alone, while a constant judgement
-  still earns neither judgement test;
-- a judgement rule wrong on the student's own history and on one textbook history is charged once, by the
-  visible test, and the hidden one says so;
-- the Conv2d test, failing through the learning gate, names learning, not the convolution, as missing;
-- advice costs nothing: a boolean relu_prime, float64 parameters, validation run in train mode.
+- a history of tensors that require grad (which a plot cannot draw) is named once, in the history
+  test;
+- a PyTorch learner too slow to show learning at its own rate (plain SGD at 1e-3, a few steps) is
+  judged on a small fit at the grader's learning rate, and loses the accuracy test alone, while a
+  constant judgement still earns neither judgement test;
+- a judgement rule wrong on the student's own history and on one textbook history is charged once,
+  by the visible test, and the hidden one says so;
+- the Conv2d test, failing through the learning gate, names learning, not the convolution;
+- advice costs nothing: a boolean relu_prime, float64 parameters, validation in train mode.
 """
 
 from __future__ import annotations
@@ -58,22 +59,25 @@ VARIANTS = {
         ("optimizer = torch.optim.Adam(self.parameters(), lr=learning_rate)",
          "optimizer = torch.optim.SGD(self.parameters(), lr=learning_rate, momentum=0.9)"),
         ("                schedule.step()\n", "")], {"GRADER_TRAIN_DEADLINE": "20"}),
-    # plain SGD at 1e-3 for one epoch of large batches: training shows no learning either; and a constant word
+    # plain SGD at 1e-3, one epoch of large batches: training shows no learning either; a constant
     "slow SGD learner, constant judgement": ("pytorch_ann", [
-        ("epochs=2, batch_size=128, learning_rate=2e-3", "epochs=1, batch_size=2048, learning_rate=1e-3"),
-        ("torch.optim.Adam(self.parameters(), lr=learning_rate)", "torch.optim.SGD(self.parameters(), "
-                                                                   "lr=learning_rate)"),
-        ("        train_acc, val_acc = history[", '        return "overfitting"\n        train_acc, val_acc = history[')],
-     {}),
+        ("epochs=2, batch_size=128, learning_rate=2e-3",
+         "epochs=1, batch_size=2048, learning_rate=1e-3"),
+        ("torch.optim.Adam(self.parameters(), lr=learning_rate)",
+         "torch.optim.SGD(self.parameters(), lr=learning_rate)"),
+        ("        train_acc, val_acc = history[",
+         '        return "overfitting"\n        train_acc, val_acc = history[')], {}),
     "float64, validation in train mode, underfitting below 0.90": ("pytorch_ann", [
-        ("        )\n\n    def forward(self, X):", "        )\n        self.double()\n\n    def forward(self, X):"),
+        ("        )\n\n    def forward(self, X):",
+         "        )\n        self.double()\n\n    def forward(self, X):"),
         ("        return self.layers(X)\n", "        return self.layers(X.to(torch.float64))\n"),
         ("        self.eval()\n        logits = ", "        logits = "),
         ("if train_acc < 0.80:", "if train_acc < 0.90:")], {}),
     "a CNN that never learns": ("pytorch_cnn", [
-        ("epochs=2, batch_size=128, learning_rate=1e-2", "epochs=1, batch_size=128, learning_rate=0.0")], {}),
-    "relu_prime of booleans": ("numpy_ann", [("return (z > 0).astype(np.result_type(z, np.float32))",
-                                              "return z > 0")], {}),
+        ("epochs=2, batch_size=128, learning_rate=1e-2",
+         "epochs=1, batch_size=128, learning_rate=0.0")], {}),
+    "relu_prime of booleans": ("numpy_ann", [
+        ("return (z > 0).astype(np.result_type(z, np.float32))", "return z > 0")], {}),
 }
 VISIBLE_JUDGEMENT = "pytorch_ann.judgement: one of the three words, by the rule, on your history"
 HIDDEN_JUDGEMENT = "pytorch_ann.judgement: follows the rule on three textbook histories"
@@ -163,10 +167,11 @@ def output(results: dict, name: str) -> str:
 
 def test_a_slow_pytorch_learner_loses_the_accuracy_test_and_a_constant_judgement_both(graded):
     lost = failed(graded("slow SGD learner, constant judgement"))
-    # the fit, history, predict and plot tests pass through the learning gate (the small fit at rate 0.01)
+    # the fit, history, predict and plot tests pass the learning gate (the small fit at rate 0.01)
     assert set(lost) == {accuracy_test("pytorch_ann"), VISIBLE_JUDGEMENT, HIDDEN_JUDGEMENT}, lost
-    assert "'overfitting' but the rule in the docstring gives 'underfitting'" in lost[VISIBLE_JUDGEMENT]
-    assert "underfitting, generalizing returned 'overfitting', 'overfitting'" in lost[HIDDEN_JUDGEMENT]
+    visible, hidden = lost[VISIBLE_JUDGEMENT], lost[HIDDEN_JUDGEMENT]
+    assert "'overfitting' but the rule in the docstring gives 'underfitting'" in visible, visible
+    assert "underfitting, generalizing returned 'overfitting', 'overfitting'" in hidden, hidden
 
 
 def test_a_wrong_judgement_rule_is_charged_once_and_advice_costs_nothing(graded):

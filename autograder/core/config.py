@@ -67,8 +67,8 @@ FILE_RESERVE = 30.0
 # and the budgets there are made from it, and tests/test_deadlines.py checks that the worst case fits:
 # every file's training at its whole budget, in wall-clock time on GRADESCOPE_CPUS, plus the imports, unit
 # calls and fresh evaluations of all files (OVERHEAD_ON_GRADESCOPE), plus MARGIN, within the grading's deadline.
-# How a line of advice begins in a test's output (record_property("advice", ...)): a remark on correct code
-# that could be better, which costs no points, on a passed test as on a failed one.
+# How a line of advice begins in a test's output (record_property("advice", ...)): a remark on
+# correct code that could be better, which costs no points, on a passed test as on a failed one.
 ADVICE = "Advice (costs no points):"
 
 GRADESCOPE_TIMEOUT = 600

@@ -30,18 +30,18 @@ def test_backward_matches_the_reference_for_another_shape(grader):
 
 
 def textbook_test(file: str):
-    visible = advice.numbered(f"{file}.judgement: one of the three words, by the rule, on your history")
+    visible = f"{file}.judgement: one of the three words, by the rule, on your history"
 
     @graded(f"{file}.judgement: follows the rule on three textbook histories")
     def test_judgement_on_textbook_histories(grader, record_property):
         """The rule on three textbook histories; a wrong rule is charged once.
 
-        A rule's mistake that also gives the wrong word on the student's own history is charged by the
-        visible judgement test, which names it there; this test then charges only what that one did not:
-        it is credited where the textbook histories show the rule at work, two of the three right, and
-        says so. A constant word is right on one textbook history at most, and a guess from a
-        lookup has never seen these histories, so neither collects this test that way; a rule wrong on two
-        or three of them is charged here too, since it is not the rule at all.
+        A mistake of the rule that also gives the wrong word on the student's own history is
+        charged by the visible judgement test, which names it there; this test then charges only
+        what that one did not: it is credited where the textbook histories show the rule at work,
+        two of the three right, and says so. A constant word is right on one textbook history at
+        most, and a lookup has never seen these histories, so neither collects this test that way;
+        a rule wrong on two or three of them is no rule, and is charged here too.
         """
         ev = grader.evidence(file)
         got = ev.result("judgement_textbook", "report_my_judgement on three histories").values
@@ -53,8 +53,9 @@ def textbook_test(file: str):
             check(not wrong, said)
         learning.credited_if_learned(ev, learning.REPORTED)
         if charged is not None:
-            record_property("output", f"Credited: {said}, but {visible} already charges this mistake of the rule "
-                                      f"on your own history ({charged}), and one mistake is charged once.")
+            record_property("output", f"Credited: {said}, but {advice.numbered(visible)} already "
+                                      f"charges this mistake of the rule on your own history "
+                                      f"({charged}), and one mistake is charged once.")
     return test_judgement_on_textbook_histories
 
 

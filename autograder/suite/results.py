@@ -137,7 +137,8 @@ class ResultsWriter:
             outcome = self.outcomes.get(name)
             if outcome is None or not (outcome["ran"] or outcome["failed"]):
                 outcome = {"failed": True, "output": why_missing}
-            output = "\n".join([outcome["output"], *(f"{ADVICE} {text}" for text in outcome.get("advice", []))])
+            advice = [f"{ADVICE} {text}" for text in outcome.get("advice", [])]
+            output = "\n".join([outcome["output"], *advice])
             tests.append(test_entry(name, self.rows[name], not outcome["failed"], output.strip()))
             if "leaderboard" in outcome:
                 column, value, order = outcome["leaderboard"]
