@@ -167,7 +167,7 @@ def output(results: dict, name: str) -> str:
 
 def test_a_slow_pytorch_learner_loses_the_accuracy_test_and_a_constant_judgement_both(graded):
     lost = failed(graded("slow SGD learner, constant judgement"))
-    # the fit, history, predict and plot tests pass the learning gate (the small fit at rate 0.01)
+    # the fit, history, predict and plot tests pass the learning gate (the small fit run again at 0.01)
     assert set(lost) == {accuracy_test("pytorch_ann"), VISIBLE_JUDGEMENT, HIDDEN_JUDGEMENT}, lost
     visible, hidden = lost[VISIBLE_JUDGEMENT], lost[HIDDEN_JUDGEMENT]
     assert "'overfitting' but the rule in the docstring gives 'underfitting'" in visible, visible

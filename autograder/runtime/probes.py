@@ -301,16 +301,18 @@ SMALL_FIT = (384, 128, 3)  # training samples, validation samples and epochs of 
 # The small fit's batch size, the grader's own: whatever batch the student's defaults train with (the whole set,
 # one step per epoch), the small fit takes 36 steps, so that every network that learns is seen to (learning.py).
 SMALL_BATCH = 32
-# The least learning rate of the small fit, where fit takes `learning_rate` with a lower default:
-# correct code that learns slowly (plain SGD at 1e-3: 36 steps) shows no learning on held-out
-# images at its own rate, and is judged at the grader's. A higher default (Adadelta's 1.0) is kept.
+# The small fit's second try, where fit takes `learning_rate` with a lower default: correct code
+# that learns slowly (plain SGD at 1e-3: 36 steps) shows no learning on held-out images at its own
+# rate. Where the first fit is right on fewer than RERUN_BELOW of its own validation images, a new
+# model is fitted at SMALL_RATE, and the fit that did better there is kept (fit_small).
 SMALL_RATE = 1e-2
+RERUN_BELOW = 0.4
 
 
-def grader_batches(fit) -> dict:
+def grader_batches(fit, raise_rate: bool = False) -> dict:
     """The small fit's keywords: {"batch_size": SMALL_BATCH} where fit takes that keyword (the
-    contract's signature), and {"learning_rate": SMALL_RATE} where fit takes `learning_rate` with
-    a lower numeric default."""
+    contract's signature); with `raise_rate`, also {"learning_rate": SMALL_RATE} where fit takes
+    `learning_rate` with a lower numeric default."""
     import inspect
 
     try:
@@ -322,7 +324,7 @@ def grader_batches(fit) -> dict:
         given["batch_size"] = SMALL_BATCH
     rate = parameters.get("learning_rate")
     default = rate.default if rate is not None else None
-    if type(default) in (int, float) and 0 < default < SMALL_RATE:
+    if raise_rate and type(default) in (int, float) and 0 < default < SMALL_RATE:
         given["learning_rate"] = SMALL_RATE
     return given
 
@@ -350,6 +352,26 @@ def torch_probes(mod, ctx, file):
         return {"out": out, "uses_parameters": uses_parameters(model, X)}
 
     def fit_small():
+        """The small fit at the student's learning rate; where that shows little learning on its own
+        validation images (below RERUN_BELOW) and fit takes a lower `learning_rate` than SMALL_RATE,
+        once more from a new model at SMALL_RATE, keeping the fit that did better there. The worker
+        only chooses; the grader judges learning on held-out images, whichever fit it is."""
+        result = fit_small_at(raise_rate=False)
+        if not ("learning_rate" in grader_batches(ctx.small_model.fit, raise_rate=True)
+                and result["measured"]["val_acc"] < RERUN_BELOW):
+            return result
+        kept = ctx.small_model, getattr(ctx, "small_history", None)
+        utils.set_seed(0)
+        try:
+            faster = fit_small_at(raise_rate=True)
+        except Exception:  # noqa: BLE001 - the first fit stands
+            faster = None
+        if faster is not None and faster["measured"]["val_acc"] > result["measured"]["val_acc"]:
+            return dict(faster, learning_rate=SMALL_RATE)
+        ctx.small_model, ctx.small_history = kept
+        return result
+
+    def fit_small_at(raise_rate: bool):
         n_train, n_val, epochs = SMALL_FIT
         X, y = ctx.train_subset(n_train + n_val, layout)
         model = cls()
@@ -400,7 +422,7 @@ def torch_probes(mod, ctx, file):
         handles.append(model.register_forward_pre_hook(validation_mode))
         try:
             history = model.fit(X[:n_train], y[:n_train], X[n_train:], y[n_train:], epochs=epochs,
-                                **grader_batches(model.fit))
+                                **grader_batches(model.fit, raise_rate))
             ctx.small_history = history  # the judgement's history when training with the defaults does not finish
         finally:
             for h in handles:
@@ -411,6 +433,7 @@ def torch_probes(mod, ctx, file):
         return {**state_of(model),
                 "history": history_values(history), "history_with_grad": with_grad(history),
                 "grad_deviation": deviations, "step_moved": moved, "validation_modes": val_modes,
+                "learning_rate": None,
                 "params_before": parameter_sample(before), "params_after": parameter_sample(params),
                 "measured": {"loss_before": loss_before, "train_loss": loss_after, "train_acc": train_acc,
                              "val_loss": val_loss, "val_acc": val_acc}}

@@ -94,6 +94,7 @@ TORCH = {
         "grad_deviation",
         "step_moved",
         "validation_modes",
+        "learning_rate",
         "params_before",
         "params_after",
         "measured",
