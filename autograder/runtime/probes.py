@@ -304,9 +304,10 @@ SMALL_BATCH = 32
 # The small fit's second try, where fit takes `learning_rate` with a lower default: correct code
 # that learns slowly (plain SGD at 1e-3: 36 steps) shows no learning on held-out images at its own
 # rate. Where the first fit is right on fewer than RERUN_BELOW of its own validation images, a new
-# model is fitted at SMALL_RATE, and the fit that did better there is kept (fit_small).
+# model is fitted at SMALL_RATE, and kept where it learned there and the first did not (fit_small).
 SMALL_RATE = 1e-2
 RERUN_BELOW = 0.4
+KEEP_ABOVE = 0.25  # what the second try must get right of those images to be kept
 
 
 def grader_batches(fit, raise_rate: bool = False) -> dict:
@@ -354,7 +355,7 @@ def torch_probes(mod, ctx, file):
     def fit_small():
         """The small fit at the student's learning rate; where that shows little learning on its own
         validation images (below RERUN_BELOW) and fit takes a lower `learning_rate` than SMALL_RATE,
-        once more from a new model at SMALL_RATE, keeping the fit that did better there. The worker
+        once more from a new model at SMALL_RATE, kept where it learned (`better`). The worker
         only chooses; the grader judges learning on held-out images, whichever fit it is."""
         result = fit_small_at(raise_rate=False)
         if not ("learning_rate" in grader_batches(ctx.small_model.fit, raise_rate=True)
@@ -366,10 +367,17 @@ def torch_probes(mod, ctx, file):
             faster = fit_small_at(raise_rate=True)
         except Exception:  # noqa: BLE001 - the first fit stands
             faster = None
-        if faster is not None and faster["measured"]["val_acc"] > result["measured"]["val_acc"]:
+        if faster is not None and better(faster["measured"], result["measured"]):
             return dict(faster, learning_rate=SMALL_RATE)
         ctx.small_model, ctx.small_history = kept
         return result
+
+    def better(faster: dict, first: dict) -> bool:
+        """Whether the fit at SMALL_RATE learned, on its validation images, where the first did not:
+        right on at least KEEP_ABOVE of them, more than the first, its loss lower than before fit.
+        A fit broken otherwise (a loss that rises) keeps its first try, and that try's verdicts."""
+        return (faster["val_acc"] >= KEEP_ABOVE and faster["val_acc"] > first["val_acc"]
+                and faster["train_loss"] < faster["loss_before"])
 
     def fit_small_at(raise_rate: bool):
         n_train, n_val, epochs = SMALL_FIT
