@@ -149,6 +149,11 @@ def table(results: dict, width: int = 100, colour: bool = False) -> str:
                 same = first == previous
                 first, previous = ("(the same reason as above)" if same else first), first
             lines += textwrap.wrap(first, width, initial_indent=" " * 18, subsequent_indent=" " * 18)[:6]
+        if t["status"] == "passed":  # a passed test's advice (a failed one's is in its message)
+            for line in printable(t["output"]).splitlines():
+                if line.startswith(config.ADVICE):
+                    lines += textwrap.wrap(line, width, initial_indent=" " * 18,
+                                           subsequent_indent=" " * 18)[:4]
     total = sum(t["max_score"] for t in results["tests"])
     lines.append("\n" + painted(f"Score: {results['score']:g}/{total:g}", BOLD, colour))
     return "\n".join(lines)

@@ -12,7 +12,15 @@ name that cause; wrong code beside it is still charged. The rules these defend:
 - the learning gate is met by every network that does real work, whatever batch size its defaults train
   with: a CNN trained full-batch, whose training outruns its budget, loses the accuracy test alone;
 - a fit that does nothing beside a right backward is still refused;
-- a history of tensors that require grad (which a plot cannot draw) is named once, in the history test.
+- a history of tensors that require grad (which a plot cannot draw) is named once, in the history
+  test;
+- a PyTorch learner too slow to show learning at its own rate (plain SGD at 1e-3, a few steps) is
+  judged on a small fit at the grader's learning rate, and loses the accuracy test alone, while a
+  constant judgement still earns neither judgement test;
+- a judgement rule wrong on the student's own history and on one textbook history is charged once,
+  by the visible test, and the hidden one says so;
+- the Conv2d test, failing through the learning gate, names learning, not the convolution;
+- advice costs nothing: a boolean relu_prime, float64 parameters, validation in train mode.
 """
 
 from __future__ import annotations
@@ -51,7 +59,28 @@ VARIANTS = {
         ("optimizer = torch.optim.Adam(self.parameters(), lr=learning_rate)",
          "optimizer = torch.optim.SGD(self.parameters(), lr=learning_rate, momentum=0.9)"),
         ("                schedule.step()\n", "")], {"GRADER_TRAIN_DEADLINE": "20"}),
+    # plain SGD at 1e-3, one epoch of large batches: training shows no learning either; a constant
+    "slow SGD learner, constant judgement": ("pytorch_ann", [
+        ("epochs=2, batch_size=128, learning_rate=2e-3",
+         "epochs=1, batch_size=2048, learning_rate=1e-3"),
+        ("torch.optim.Adam(self.parameters(), lr=learning_rate)",
+         "torch.optim.SGD(self.parameters(), lr=learning_rate)"),
+        ("        train_acc, val_acc = history[",
+         '        return "overfitting"\n        train_acc, val_acc = history[')], {}),
+    "float64, validation in train mode, underfitting below 0.90": ("pytorch_ann", [
+        ("        )\n\n    def forward(self, X):",
+         "        )\n        self.double()\n\n    def forward(self, X):"),
+        ("        return self.layers(X)\n", "        return self.layers(X.to(torch.float64))\n"),
+        ("        self.eval()\n        logits = ", "        logits = "),
+        ("if train_acc < 0.80:", "if train_acc < 0.90:")], {}),
+    "a CNN that never learns": ("pytorch_cnn", [
+        ("epochs=2, batch_size=128, learning_rate=1e-2",
+         "epochs=1, batch_size=128, learning_rate=0.0")], {}),
+    "relu_prime of booleans": ("numpy_ann", [
+        ("return (z > 0).astype(np.result_type(z, np.float32))", "return z > 0")], {}),
 }
+VISIBLE_JUDGEMENT = "pytorch_ann.judgement: one of the three words, by the rule, on your history"
+HIDDEN_JUDGEMENT = "pytorch_ann.judgement: follows the rule on three textbook histories"
 
 
 @pytest.fixture(scope="module")
@@ -130,3 +159,42 @@ def test_a_history_of_tensors_that_require_grad_is_named_once_in_the_history_tes
     history = "pytorch_ann.fit: the history has the contract's keys, one float per epoch"
     assert set(lost) == {history}, lost
     assert "history values must be floats (use .item())" in lost[history], lost[history]
+
+
+def output(results: dict, name: str) -> str:
+    return next(t["output"] for t in results["tests"] if t["name"] == name)
+
+
+def test_a_slow_pytorch_learner_loses_the_accuracy_test_and_a_constant_judgement_both(graded):
+    lost = failed(graded("slow SGD learner, constant judgement"))
+    # the fit, history, predict and plot tests pass the learning gate (the small fit run again at 0.01)
+    assert set(lost) == {accuracy_test("pytorch_ann"), VISIBLE_JUDGEMENT, HIDDEN_JUDGEMENT}, lost
+    visible, hidden = lost[VISIBLE_JUDGEMENT], lost[HIDDEN_JUDGEMENT]
+    assert "'overfitting' but the rule in the docstring gives 'underfitting'" in visible, visible
+    assert "underfitting, generalizing returned 'overfitting', 'overfitting'" in hidden, hidden
+
+
+def test_a_wrong_judgement_rule_is_charged_once_and_advice_costs_nothing(graded):
+    results = graded("float64, validation in train mode, underfitting below 0.90")
+    lost = failed(results)
+    assert set(lost) == {VISIBLE_JUDGEMENT}, lost
+    assert "the rule in the docstring gives 'generalizing'" in lost[VISIBLE_JUDGEMENT], lost
+    hidden = output(results, HIDDEN_JUDGEMENT)
+    assert "already charges this mistake" in hidden and "test 2.11" in hidden, hidden
+    accuracy = output(results, accuracy_test("pytorch_ann"))
+    assert "Advice (costs no points): PyTorchANN's parameters are float64" in accuracy, accuracy
+    assert "validation images with the model in training mode" in accuracy, accuracy
+
+
+def test_the_conv2d_test_names_learning_as_what_is_missing(graded):
+    lost = failed(graded("a CNN that never learns"))
+    conv = "pytorch_cnn.architecture: holds at least one nn.Conv2d"
+    assert conv in lost and "The convolution is there" in lost[conv], lost.get(conv)
+    assert "what is missing is learning" in lost[conv] and "holds no nn.Conv2d" not in lost[conv]
+
+
+def test_a_boolean_relu_prime_is_advised_at_no_cost(graded):
+    results = graded("relu_prime of booleans")
+    assert failed(results) == {}
+    text = output(results, "numpy_ann.relu_prime: 1 where z > 0 and 0 where z < 0")
+    assert "Advice (costs no points): relu_prime returns booleans" in text, text

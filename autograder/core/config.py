@@ -69,6 +69,10 @@ FILE_RESERVE = 30.0
 # and the budgets there are made from it, and tests/test_deadlines.py checks that the worst case fits:
 # every file's training at its whole budget, in wall-clock time on GRADESCOPE_CPUS, plus the imports, unit
 # calls and fresh evaluations of all files (OVERHEAD_ON_GRADESCOPE), plus MARGIN, within the grading's deadline.
+# How a line of advice begins in a test's output (record_property("advice", ...)): a remark on
+# correct code that could be better, which costs no points, on a passed test as on a failed one.
+ADVICE = "Advice (costs no points):"
+
 GRADESCOPE_TIMEOUT = 600
 GRADESCOPE_CPUS = 0.5  # its default machine's CPU share: a CPU-second there takes 2 s of wall-clock time
 RESULTS_MARGIN = 30.0  # run_autograder's last resort stops grading this long before Gradescope would

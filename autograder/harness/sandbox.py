@@ -779,15 +779,20 @@ def kill_as(user: pwd.struct_passwd, patience: float) -> int:
     sent nothing. It never sends it with a capability left (CAP_KILL would
     make kill -1 reach every process of the machine).
     """
-    pid = os.fork()
-    if pid == 0:  # the child: nothing here returns into the caller's code
-        status = UNSAFE + 1
+    for _ in range(3):
+        pid = os.fork()
+        if pid == 0:  # the child: nothing here returns into the caller's code
+            status = UNSAFE + 1
+            try:
+                status = killer(user, patience)
+            finally:
+                os._exit(status)
         try:
-            status = killer(user, patience)
-        finally:
-            os._exit(status)
-    _, status = os.waitpid(pid, 0)
-    return os.waitstatus_to_exitcode(status)
+            _, status = os.waitpid(pid, 0)
+        except ChildProcessError:  # reaped by another thread's reap_zombie_children (make grade-all): its
+            continue  # verdict is lost, so the pass is made again; kill(-1) twice harms nothing
+        return os.waitstatus_to_exitcode(status)
+    return 1  # no verdict came back: as if a process were left
 
 
 def killer(user: pwd.struct_passwd, patience: float) -> int:

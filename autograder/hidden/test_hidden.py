@@ -6,7 +6,7 @@ They are not in the student handout, nor are their inputs and points
 
 from autograder.hidden import OTHER
 from autograder.runtime import probes
-from autograder.suite import learning, measure
+from autograder.suite import advice, learning, measure, torch_tests
 from autograder.suite.compare import close
 from autograder.suite.graded import check, graded
 from autograder.suite.test_numpy_ann import gradient, out, true_gradients
@@ -30,14 +30,32 @@ def test_backward_matches_the_reference_for_another_shape(grader):
 
 
 def textbook_test(file: str):
+    visible = f"{file}.judgement: one of the three words, by the rule, on your history"
+
     @graded(f"{file}.judgement: follows the rule on three textbook histories")
-    def test_judgement_on_textbook_histories(grader):
+    def test_judgement_on_textbook_histories(grader, record_property):
+        """The rule on three textbook histories; a wrong rule is charged once.
+
+        A mistake of the rule that also gives the wrong word on the student's own history is
+        charged by the visible judgement test, which names it there; this test then charges only
+        what that one did not: it is credited where the textbook histories show the rule at work,
+        two of the three right, and says so. A constant word is right on one textbook history at
+        most, and a lookup has never seen these histories, so neither collects this test that way;
+        a rule wrong on two or three of them is no rule, and is charged here too.
+        """
         ev = grader.evidence(file)
         got = ev.result("judgement_textbook", "report_my_judgement on three histories").values
         wrong = {want: got.get(want) for want in WORDS if got.get(want) != want}
-        check(not wrong, f"report_my_judgement on a history that is {', '.join(wrong)} returned "
-                         f"{', '.join(repr(v) for v in wrong.values())}")
+        said = (f"report_my_judgement on a history that is {', '.join(wrong)} returned "
+                f"{', '.join(repr(v) for v in wrong.values())}")
+        charged = torch_tests.charged_on_own_history(ev, file) if len(wrong) == 1 else None
+        if charged is None:
+            check(not wrong, said)
         learning.credited_if_learned(ev, learning.REPORTED)
+        if charged is not None:
+            record_property("output", f"Credited: {said}, but {advice.numbered(visible)} already "
+                                      f"charges this mistake of the rule on your own history "
+                                      f"({charged}), and one mistake is charged once.")
     return test_judgement_on_textbook_histories
 
 

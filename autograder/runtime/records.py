@@ -85,7 +85,7 @@ NUMPY = {
     "test_predictions": record("pred"),
 }
 TORCH = {
-    "construct": record("conv2d", "parameters"),
+    "construct": record("conv2d", "parameters", "dtypes"),
     "forward_flat": record("out", "uses_parameters"),
     "forward_image": record("out", "uses_parameters"),
     "fit_small": record(
@@ -93,6 +93,8 @@ TORCH = {
         "history_with_grad",
         "grad_deviation",
         "step_moved",
+        "validation_modes",
+        "learning_rate",
         "params_before",
         "params_after",
         "measured",

@@ -46,6 +46,7 @@ NOTES: list[str] = []  # remarks for the student about the submission as a whole
 EXTRA: dict = {}  # results.json's top-level extra_data (the defences in force)
 TEST_OUTPUT_FORMAT = "md"  # how Gradescope renders each test's `output`: Markdown
 OUTPUT_FORMAT = "text"  # and the top-level `output` (the grader's notes on the files): text
+ADVICE = points.ADVICE  # how a line of advice begins: a remark that costs nothing
 
 
 def shown(output: str, form: str = "text") -> str:
@@ -134,6 +135,8 @@ class ResultsWriter:
         for key, value in report.user_properties:
             if key == "output" and not outcome["failed"]:
                 outcome["output"] = str(value)
+            elif key == "advice" and str(value) not in outcome.setdefault("advice", []):
+                outcome["advice"].append(str(value))  # appended to the output, passed or failed
         value = getattr(item.function, "__leaderboard_value__", None)
         if value is not None:
             outcome["leaderboard"] = (item.function.__leaderboard_column__, value,
@@ -148,7 +151,9 @@ class ResultsWriter:
             outcome = self.outcomes.get(name)
             if outcome is None or not (outcome["ran"] or outcome["failed"]):
                 outcome = {"failed": True, "output": why_missing}
-            tests.append(test_entry(name, self.rows[name], not outcome["failed"], outcome["output"]))
+            advice = [f"{ADVICE} {text}" for text in outcome.get("advice", [])]
+            output = "\n".join([outcome["output"], *advice])
+            tests.append(test_entry(name, self.rows[name], not outcome["failed"], output.strip()))
             if "leaderboard" in outcome:
                 column, value, order = outcome["leaderboard"]
                 leaderboard.append({"name": column, "value": value, "order": order})

@@ -32,6 +32,84 @@ def judge(history: dict) -> str:
     return next((word for word, holds in rules if holds), "generalizing")
 
 
+HISTORY_TEST = "fit: the history has the contract's keys, one float per epoch"
+
+
+def own_judgement(ev, file: str) -> tuple[str, str, dict]:
+    """(the word report_my_judgement gave, the rule's word, the history) on the student's own
+    history: the trained model's, or the small fit's where training did not finish. Fails, naming
+    the cause, where there is no history to judge, the word is none of WORDS, or the history
+    disagrees with the model."""
+    if ev.failure("judgement_own", "report_my_judgement(history)"):
+        trained = getattr(ev, "loaded", {}).get("train")
+        history = trained.get("history") if trained is not None else None
+        if trained is not None and (not isinstance(history, dict) or "__type__" in history):
+            # No history to judge: the history test charges that; this one names it.
+            shown = (history.get("__type__") if isinstance(history, dict)
+                     else type(history).__name__)
+            history_test = advice.numbered(f"{file}.{HISTORY_TEST}")
+            learning.another_cause(
+                f"report_my_judgement is judged on the history your fit returns, and fit returned "
+                f"a {shown}, not the history dict ({history_test} says so). Return the history "
+                "from fit.")
+    result = ev.result("judgement_own", "report_my_judgement(history)")
+    word = result["word"]
+    check(word in WORDS,
+          f"report_my_judgement returned {word!r}; expected one of {', '.join(WORDS)}")
+    if result.get("on") == "small fit":  # training did not finish: its tests say why; this judges
+        small = ev.result("fit_small", "fit on 384 images for 3 epochs")
+        history = small["history"]
+        n_train, n_val, epochs = probes.SMALL_FIT
+        history_ok(history, epochs, f"fit(..., epochs={epochs})")
+        consistent(history, small["measured"],
+                   f"measured in eval mode on the {n_val} validation images fit was given")
+    else:
+        train = ev.result("train", "training")
+        history = train["history"]
+        history_ok(history,
+                   len(history.get("train_loss", [])) if isinstance(history, dict) else 0,
+                   "fit with your defaults")
+        consistent(history, train["measured"],
+                   "measured on the 5,000 validation and 2,000 of the training images",
+                   TRAINED_TOLERANCE)
+    return word, judge(history), history
+
+
+def rule_message(word: str, want: str, history: dict) -> str:
+    return (f"report_my_judgement returned {word!r} but the rule in the docstring gives {want!r} "
+            f"for your history (last epoch: train_acc {history['train_acc'][-1]:.4f}, val_acc "
+            f"{history['val_acc'][-1]:.4f})")
+
+
+def charged_on_own_history(ev, file: str) -> str | None:
+    """The visible judgement test's message where it charges a word against the rule on the
+    student's own history (the rule's mistake, named there); None where it passes or fails for
+    another cause."""
+    try:
+        word, want, history = own_judgement(ev, file)
+    except pytest.fail.Exception:
+        return None
+    return rule_message(word, want, history) if word != want else None
+
+
+def torch_advice(ev, cls: str) -> list[str]:
+    """Remarks on correct code that could be better, seen by the probes; they cost no points."""
+    found = []
+    construct = getattr(ev, "loaded", {}).get("construct")
+    dtypes = construct.get("dtypes") if construct is not None else None
+    if isinstance(dtypes, list) and "torch.float64" in dtypes:
+        found.append(f"{cls}'s parameters are float64 (torch.float64): that is graded like "
+                     "float32, but every step takes about twice the time, and the float32 images "
+                     "must be cast to it. PyTorch's default, float32, is enough for this network.")
+    small = getattr(ev, "loaded", {}).get("fit_small")
+    modes = small.get("validation_modes") if small is not None else None
+    if isinstance(modes, list) and any(mode is True for mode in modes):
+        found.append("fit evaluates the validation images with the model in training mode "
+                     "(model.training is True): dropout and batch norm then act as in training, "
+                     "so val_loss and val_acc are noisier and worse than the model's. Call "
+                     "self.eval() before, and self.train() again before the next epoch's training.")
+    return found
+
 def missing_curves(panels: list) -> list[str]:
     """Which of the plot history's four curves no panel shows beside its partner (accuracies also in percent)."""
     def shows(line, values):
@@ -228,37 +306,8 @@ def make_tests(file: str) -> dict:
 
     @add(f"{file}.judgement: one of the three words, by the rule, on your history")
     def test_judgement_follows_the_rule(ev):
-        if ev.failure("judgement_own", "report_my_judgement(history)"):
-            trained = getattr(ev, "loaded", {}).get("train")
-            history = trained.get("history") if trained is not None else None
-            if trained is not None and (not isinstance(history, dict) or "__type__" in history):
-                # No history to judge: the history test charges that; this one names it.
-                shown = history.get("__type__") if isinstance(history, dict) else type(history).__name__
-                history_test = advice.numbered(f"{file}.fit: the history has the contract's keys, one float per epoch")
-                learning.another_cause(f"report_my_judgement is judged on the history your fit returns, and fit "
-                                       f"returned a {shown}, not the history dict ({history_test} says so). Return "
-                                       "the history from fit.")
-        result = ev.result("judgement_own", "report_my_judgement(history)")
-        word = result["word"]
-        check(word in WORDS, f"report_my_judgement returned {word!r}; expected one of {', '.join(WORDS)}")
-        if result.get("on") == "small fit":  # training did not finish: its own tests say why, this one judges
-            small = small_fit(ev)
-            history = small["history"]
-            n_train, n_val, epochs = probes.SMALL_FIT
-            history_ok(history, epochs, f"fit(..., epochs={epochs})")
-            consistent(history, small["measured"], f"measured in eval mode on the {n_val} validation images fit "
-                                                   "was given")
-        else:
-            train = ev.result("train", "training")
-            history = train["history"]
-            history_ok(history, len(history.get("train_loss", [])) if isinstance(history, dict) else 0,
-                       "fit with your defaults")
-            consistent(history, train["measured"], "measured on the 5,000 validation and 2,000 of the training "
-                                                   "images", TRAINED_TOLERANCE)
-        want = judge(history)
-        check(word == want, f"report_my_judgement returned {word!r} but the rule in the docstring gives {want!r} "
-                            f"for your history (last epoch: train_acc {history['train_acc'][-1]:.4f}, "
-                            f"val_acc {history['val_acc'][-1]:.4f})")
+        word, want, history = own_judgement(ev, file)
+        check(word == want, rule_message(word, want, history))
 
     spec = specs.of(file)
     label = spec.label
@@ -266,6 +315,8 @@ def make_tests(file: str) -> dict:
     @add(f"{file}.accuracy: at least {config.THRESHOLDS[file]:.0%} on the test set", reported=False,
          leaderboard_column=f"{label} accuracy")
     def test_accuracy_reaches_the_threshold(grader, ev, record_property, set_leaderboard_value=None):
+        for text in torch_advice(ev, spec.cls):  # costs nothing, passed or failed
+            record_property("advice", text)
         accuracy_test(grader, ev, file, record_property, set_leaderboard_value)
 
     png = config.PNG_FILES[file]
@@ -288,10 +339,24 @@ def make_tests(file: str) -> dict:
         check(problem is None, f"{png} {problem}")
 
     if spec.row("architecture: holds at least one nn.Conv2d"):  # the CNN's own row
-        @add(f"{file}.architecture: holds at least one nn.Conv2d")
+        @add(f"{file}.architecture: holds at least one nn.Conv2d", reported=False)
         def test_model_has_a_convolution(ev):
+            """The count of layers is reported by the worker, so it is credited beside learning
+            alone; the message names what is missing: the convolution, learning, or both."""
             count = ev.result("construct", f"{spec.cls}()")["conv2d"]
-            check(count >= 1, f"{spec.cls} holds no nn.Conv2d layer: a CNN needs at least one convolution.")
+            try:
+                learning.credited_if_learned(ev, learning.REPORTED)
+                unlearned = None
+            except pytest.fail.Exception as e:
+                unlearned = str(e.msg) if hasattr(e, "msg") else str(e)
+            if count < 1:
+                check(False, f"{spec.cls} holds no nn.Conv2d layer: a CNN needs at least one "
+                             "convolution." + (" Nor has the grader seen it learn, which this test "
+                                               "needs too." if unlearned else ""))
+            if unlearned:
+                layers = f"{count} nn.Conv2d layer{'s' * (count != 1)}"
+                learning.another_cause(f"The convolution is there ({spec.cls} holds {layers}); "
+                                       f"what is missing is learning. {unlearned}")
 
     return tests
 
