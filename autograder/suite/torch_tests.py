@@ -56,7 +56,9 @@ def own_judgement(ev, file: str) -> tuple[str, str, dict]:
     word = result["word"]
     check(word in WORDS,
           f"report_my_judgement returned {word!r}; expected one of {', '.join(WORDS)}")
-    if result.get("on") == "small fit":  # training did not finish: its tests say why; this judges
+    if result.get("on") == "grader's history":  # a worker started again after training stopped
+        history = {key: list(values) for key, values in probes.PLOT_HISTORY.items()}
+    elif result.get("on") == "small fit":  # training did not finish: its tests say why; this judges
         small = ev.result("fit_small", "fit on 384 images for 3 epochs")
         history = small["history"]
         n_train, n_val, epochs = probes.SMALL_FIT
