@@ -30,6 +30,7 @@ import shutil
 import pytest
 
 from autograder.harness import evidence
+from autograder.suite.results import plain
 from tests.conftest import ROOT, accuracy_test, failed
 
 AVERAGE = ("dz2 = (self.a2 - y_true) / len(X)", "dz2 = self.a2 - y_true")
@@ -162,7 +163,8 @@ def test_a_history_of_tensors_that_require_grad_is_named_once_in_the_history_tes
 
 
 def output(results: dict, name: str) -> str:
-    return next(t["output"] for t in results["tests"] if t["name"] == name)
+    """The test's message as plain text (results.json's output is Markdown)."""
+    return next(plain(t) for t in results["tests"] if t["name"] == name)
 
 
 def test_a_slow_pytorch_learner_loses_the_accuracy_test_and_a_constant_judgement_both(graded):
