@@ -614,10 +614,8 @@ class Result:
         return self.values[key]
 
     def get(self, key, default=None):
-        if self.probes is not None:
-            records.check(self.probes, self.call, key)
         try:
-            return self[key]
+            return self[key]  # which checks the key against the call's schema (SchemaError is no KeyError)
         except KeyError:
             return default
 

@@ -8,7 +8,7 @@ The tests themselves are in tests/test_hidden.py, also left out of the handout.
 
 from __future__ import annotations
 
-from autograder.runtime.records import OUT, record
+from autograder.runtime.records import BACKWARD, OUT, record
 from autograder.specs import HIDDEN, Row
 
 # Each file's hidden rows (autograder/specs.Row), with ids of that file that no visible row has: a new row of a
@@ -31,7 +31,7 @@ TORCH_CALLS = ("judgement_textbook",)
 CALLS = NUMPY_CALLS + TORCH_CALLS
 SCHEMAS = {  # their records' keys (runtime/records.py), by kind of probes
     "numpy": {"forward_other": OUT,
-              "backward_other": record("returned", families=("d", "before_", "after_"))},
+              "backward_other": BACKWARD},
     "torch": {"judgement_textbook": record("overfitting", "underfitting", "generalizing")},
 }
 

@@ -23,6 +23,7 @@ workers import this module.
 
 from __future__ import annotations
 
+import functools
 import importlib
 from dataclasses import dataclass
 
@@ -52,6 +53,7 @@ STATE = (
     "array.",
 )  # probes.STATE, ATTRIBUTE and ARRAY_ATTRIBUTE: a model's saved state
 OUT = record("out")
+BACKWARD = record("returned", families=("d", "before_", "after_"))  # the gradients, and the parameters
 
 COMMON = {
     "import": record("module"),
@@ -75,7 +77,7 @@ NUMPY = {
         )
     },
     "init": record(*PARAMETERS),
-    "backward": record("returned", families=("d", "before_", "after_")),
+    "backward": BACKWARD,
     "step": record(*PARAMETERS),
     "predict": record("pred"),
     "fit_small": record("history", "lr", families=("before_", "after_")),
@@ -110,6 +112,7 @@ TORCH = {
 KINDS = {"numpy": NUMPY, "torch": TORCH}
 
 
+@functools.cache
 def schemas(probes: str) -> dict:
     """Each call's schema for a kind of probes: COMMON, the kind's own, the hidden calls'."""
     table = KINDS.get(probes)

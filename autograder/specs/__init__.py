@@ -31,6 +31,7 @@ processes that wait on a grading import it, and so do the workers.
 from __future__ import annotations
 
 import ast
+import functools
 import importlib
 import pkgutil
 from dataclasses import dataclass
@@ -120,7 +121,9 @@ def thresholds() -> dict:
     return _from_utils("THRESHOLDS")
 
 
+@functools.cache
 def _from_utils(name: str):
+    """The literal `NAME = ...` of utils.py, read once per process."""
     source = (ROOT / "utils.py").read_text()
     for node in ast.parse(source).body:
         if isinstance(node, ast.Assign) and [getattr(t, "id", None) for t in node.targets] == [
