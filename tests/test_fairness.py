@@ -53,6 +53,13 @@ VARIANTS = {
     "slow learner": ("numpy_ann", [("lr=0.1,", "lr=1e-5,")], {}),
     "fit that never steps": ("numpy_ann", [("                self.step(self.backward(X_train[idx], y_train[idx]))\n",
                                             "                self.backward(X_train[idx], y_train[idx])\n")], {}),
+    # backward right up to an absurd factor, and a fit that never steps but writes NaN parameters
+    "a factor of 1e200 and a fit that writes NaN": ("numpy_ann", [
+        ("dz2 = (self.a2 - y_true) / len(X)", "dz2 = (self.a2 - y_true) / len(X) * 1e200"),
+        ("                self.step(self.backward(X_train[idx], y_train[idx]))\n",
+         "                self.backward(X_train[idx], y_train[idx])\n"
+         "            for name in ('W1', 'b1', 'W2', 'b2'):\n"
+         "                setattr(self, name, getattr(self, name) * np.nan)\n")], {}),
     "a history of loss tensors": ("pytorch_ann", [("total_loss += loss.item() * len(idx)",
                                                    "total_loss = total_loss + loss * len(idx)")], {}),
     "CNN trained full-batch, too long for its budget": ("pytorch_cnn", [
@@ -140,6 +147,14 @@ def test_a_fit_that_never_steps_is_still_refused(graded):
     lost = failed(graded("fit that never steps"))
     assert FIT in lost and "before fit and" in lost[FIT], lost
     assert accuracy_test("numpy_ann") in lost
+
+
+def test_a_factor_no_mistake_makes_excuses_no_diverging_fit(graded):
+    """Divergence is excused for its one named cause (a sum over the batch): gradients times 1e200 are
+    no gradients, and parameters set to NaN show no descent."""
+    lost = failed(graded("a factor of 1e200 and a fit that writes NaN"))
+    fit = {name for name in lost if name.startswith("numpy_ann.fit: ") and "history" not in name}
+    assert len(fit) == 3 and DW1 in lost, sorted(lost)
 
 
 def test_a_full_batch_cnn_over_its_budget_loses_the_accuracy_test_alone(graded):

@@ -43,6 +43,11 @@ def as_row(ev, name: str, got):
     return got
 
 
+# The factors a mistake makes (a sum over the batch, a half too many or too few): beyond them a gradient
+# "right up to a factor" is no gradient at all (times 1e200, it makes every step diverge at will).
+PLAUSIBLE = (1 / 64, 64.0)
+
+
 def factor(ev) -> float | None:
     """c > 0 when every gradient of the backward probe is the true one times c (to 1e-4), else None; 1.0 for a
     right backward. Computed once per grading."""
@@ -58,7 +63,7 @@ def factor(ev) -> float | None:
             a = np.concatenate([got[k].astype(np.float64).ravel() for k in measure.PARAMS])
             b = np.concatenate([true[k].ravel() for k in measure.PARAMS])
             c = float(a @ b / (b @ b)) if b @ b > 0 else 0.0
-            if c > 0 and np.allclose(a, c * b, rtol=1e-4, atol=1e-7 * max(c, 1.0)):
+            if PLAUSIBLE[0] <= c <= PLAUSIBLE[1] and np.allclose(a, c * b, rtol=1e-4, atol=1e-7 * max(c, 1.0)):
                 found = 1.0 if np.isclose(c, 1.0, rtol=1e-4) else c
     ev.gradient_factor = found
     return found
