@@ -45,6 +45,8 @@ PLACES = {
 def project_copy(tmp_path: Path) -> Path:
     copy = tmp_path / "project"
     shutil.copytree(ROOT, copy, ignore=lambda folder, names: [n for n in names if n in LEFT_OUT])
+    if (ROOT.parent / "shared").is_dir():  # the course's shared contract, beside the copy as beside us
+        shutil.copytree(ROOT.parent / "shared", tmp_path / "shared")
     copy.chmod(0o755)
     return copy
 
